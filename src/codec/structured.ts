@@ -1,0 +1,426 @@
+// The default codec: MessagePack (msgpackr) with structured-clone references, plus
+// weft's own extensions for what msgpackr alone gets wrong or cannot know about.
+//
+// encode() first walks the value once. The walk rejects what cannot be carried
+// (with the path to it), and notes whether the value holds anything msgpackr would
+// alter: -0 (packed as the integer 0), strings with lone surrogates (mangled by
+// UTF-8), and Errors (msgpackr keeps only name, message and cause). Only then is the
+// value rewritten, into a copy holding private box objects in their place; the
+// common case packs the caller's value as it is.
+//
+// msgpackr's extension table is global to the process, so the extensions below are
+// registered only for classes weft owns (Handle and private boxes). msgpackr's
+// behaviour for every other class stays as it was.
+
+import { Packr, Unpackr, addExtension } from 'msgpackr';
+import { Handle } from '../heap/handle.ts';
+
+/**
+ * A codec for any value it supports, typed by the caller: `Codec<T>` for every `T`.
+ * The type is the caller's promise, as with `JSON.parse`.
+ */
+export interface AnyCodec {
+  readonly name: string;
+  encode<T>(value: T, handles: Handle[]): Uint8Array;
+  decode<T>(bytes: Uint8Array, handle: (index: number) => Handle): T;
+}
+
+// MessagePack extension types 0x20-0x2f are weft's. msgpackr's own are 0, 0x42,
+// 0x62, 0x65, 0x69, 0x70, 0x72, 0x73, 0x74, 0x78 and the timestamp (-1).
+const EXT_HANDLE = 0x20;
+const EXT_ERROR = 0x21;
+const EXT_NEGATIVE_ZERO = 0x22;
+const EXT_UTF16 = 0x23;
+
+/** Stands for -0 in a rewritten value. */
+class NegativeZero {}
+
+/** Stands for a string that is not well-formed UTF-16 (has lone surrogates). */
+class Utf16String {
+  constructor(readonly text: string) {}
+}
+
+/**
+ * Stands for an Error in a rewritten value:
+ * [name, message, stack, props, errors] and, if the error has an own cause, the cause.
+ */
+class ErrorBox {
+  fields: unknown[] = [];
+}
+
+// The handles array of the encode call in progress and the handle lookup of the
+// decode call in progress. Saved and restored around each call: a getter on the value
+// may itself send a message.
+let encodingHandles: Handle[] | undefined;
+let decodingHandle: ((index: number) => Handle) | undefined;
+
+addExtension({
+  Class: Handle,
+  type: EXT_HANDLE,
+  write(h: Handle): number {
+    if (!encodingHandles) throw new TypeError('a weft handle can only be packed by codecs.structured');
+    return encodingHandles.push(h) - 1;
+  },
+  read(index: number): Handle {
+    if (!decodingHandle) throw new TypeError('a weft handle can only be unpacked by codecs.structured');
+    return decodingHandle(index);
+  },
+});
+
+addExtension({
+  Class: NegativeZero,
+  type: EXT_NEGATIVE_ZERO,
+  write: () => 0,
+  read: () => -0,
+});
+
+addExtension({
+  Class: Utf16String,
+  type: EXT_UTF16,
+  write(s: Utf16String): Uint16Array {
+    const units = new Uint16Array(s.text.length);
+    for (let i = 0; i < units.length; i++) units[i] = s.text.charCodeAt(i);
+    return units;
+  },
+  read(units: Uint16Array): string {
+    let text = '';
+    // Chunked: fromCharCode takes its units as arguments, and argument count is bounded.
+    for (let i = 0; i < units.length; i += 8192) {
+      text += String.fromCharCode(...units.subarray(i, i + 8192));
+    }
+    return text;
+  },
+});
+
+addExtension({
+  Class: ErrorBox,
+  type: EXT_ERROR,
+  write: (box: ErrorBox) => box.fields,
+  read: reviveError,
+});
+
+// AggregateError, the one built-in with another constructor signature, is handled apart.
+const BUILTIN_ERRORS = new Map<string, ErrorConstructor>([
+  ['Error', Error], ['EvalError', EvalError], ['RangeError', RangeError], ['ReferenceError', ReferenceError],
+  ['SyntaxError', SyntaxError], ['TypeError', TypeError], ['URIError', URIError],
+]);
+
+function reviveError(fields: unknown[]): Error {
+  const [name, message, stack, props, errors] = fields as [
+    string, string | undefined, string | undefined, Record<string, unknown> | undefined, unknown[] | undefined,
+  ];
+  const options = fields.length > 5 ? { cause: fields[5] } : undefined;
+  let error: Error;
+  if (name === 'AggregateError') {
+    error = new AggregateError(errors ?? [], message, options);
+  } else {
+    const Builtin = BUILTIN_ERRORS.get(name);
+    error = new (Builtin ?? Error)(message, options);
+    if (!Builtin) define(error, 'name', name, false);
+    // A renamed AggregateError (a subclass) keeps its errors too.
+    if (errors) define(error, 'errors', errors, false);
+  }
+  if (stack === undefined) delete error.stack;
+  else define(error, 'stack', stack, false);
+  if (props) for (const key of Object.keys(props)) define(error, key, props[key], true);
+  return error;
+}
+
+// defineProperty rather than assignment: a key may be "__proto__" or shadow a setter.
+function define(o: object, key: string, value: unknown, enumerable: boolean): void {
+  Object.defineProperty(o, key, { value, enumerable, writable: true, configurable: true });
+}
+
+// One Packr and one Unpackr per thread: an Unpackr records the record structures it
+// reads into its own table, which a Packr sharing it would then try to reuse.
+const packr = new Packr({ structuredClone: true, moreTypes: true, useToJSON: false });
+// copyBuffers: decoded bytes must not be views into the message, which lives in the
+// shared heap and is reused once read.
+const unpackr = new Unpackr({ structuredClone: true, moreTypes: true, copyBuffers: true });
+
+export const structured: AnyCodec = {
+  name: 'structured',
+
+  encode(value: unknown, handles: Handle[]): Uint8Array {
+    const mark = handles.length;
+    const outer = encodingHandles;
+    encodingHandles = handles;
+    try {
+      return packr.pack(check(value) ? rewrite(value, new Map()) : value);
+    } catch (e) {
+      handles.length = mark;
+      throw e instanceof Rejection ? e.toTypeError() : e;
+    } finally {
+      encodingHandles = outer;
+    }
+  },
+
+  decode<T>(bytes: Uint8Array, handle: (index: number) => Handle): T {
+    const outer = decodingHandle;
+    decodingHandle = handle;
+    try {
+      return unpackr.unpack(bytes) as T;
+    } finally {
+      decodingHandle = outer;
+    }
+  },
+};
+
+// ---------------------------------------------------------------------------------
+// The validating walk.
+
+/** Why a value cannot be sent; gathers the path on its way out of the walk. */
+class Rejection {
+  /** Path segments, innermost first. */
+  readonly segments: string[] = [];
+  constructor(readonly reason: string) {}
+
+  toTypeError(): TypeError {
+    return new TypeError(`cannot send value${this.segments.reverse().join('')}: ${this.reason}`);
+  }
+}
+
+function within(e: unknown, segment: string): unknown {
+  if (e instanceof Rejection) e.segments.push(segment);
+  return e;
+}
+
+const IDENTIFIER = /^[A-Za-z_$][\w$]*$/;
+
+function keySegment(key: string): string {
+  return IDENTIFIER.test(key) ? `.${key}` : `[${JSON.stringify(key)}]`;
+}
+
+function mapKeyLabel(key: unknown, index: number): string {
+  switch (typeof key) {
+    case 'string': return JSON.stringify(key);
+    case 'bigint': return `${key}n`;
+    case 'object': if (key === null) return 'null'; break;
+    case 'number': case 'boolean': case 'undefined': return String(key);
+  }
+  return `<key #${index}>`;
+}
+
+interface Walk {
+  /** Objects already walked (or being walked); made at the first object met. */
+  seen: Set<object> | undefined;
+  /** Errors whose contents are being walked: meeting one again is a cycle through it. */
+  openErrors: Set<object> | undefined;
+  /** Whether the value holds something only a rewrite carries faithfully. */
+  rewrite: boolean;
+}
+
+/** Built-in classes carried by exact prototype; 'leaf' ones hold nothing to walk into. */
+const BUILTINS = new Map<object, 'map' | 'set' | 'leaf'>([
+  [Map.prototype, 'map'],
+  [Set.prototype, 'set'],
+  ...[
+    Date, RegExp, ArrayBuffer, DataView, Int8Array, Uint8Array, Uint8ClampedArray, Int16Array, Uint16Array,
+    Int32Array, Uint32Array, Float32Array, Float64Array, BigInt64Array, BigUint64Array,
+  ].map((c) => [c.prototype, 'leaf'] as const),
+]);
+// Node's Buffer is the platform's byte type there; it arrives as a Uint8Array.
+const NodeBuffer = (globalThis as { Buffer?: { prototype: object } }).Buffer;
+if (NodeBuffer) BUILTINS.set(NodeBuffer.prototype, 'leaf');
+
+/** Throws a Rejection if `value` cannot be sent; returns whether it needs a rewrite. */
+function check(value: unknown): boolean {
+  const w: Walk = { seen: undefined, openErrors: undefined, rewrite: false };
+  visit(value, w);
+  return w.rewrite;
+}
+
+function visit(v: unknown, w: Walk): void {
+  switch (typeof v) {
+    case 'object':
+      if (v !== null) visitObject(v, w);
+      return;
+    case 'number':
+      if (v === 0 && 1 / v < 0) w.rewrite = true;
+      return;
+    case 'string':
+      if (!v.isWellFormed()) w.rewrite = true;
+      return;
+    case 'function':
+      throw new Rejection('functions are not carried between threads; pass data instead');
+    case 'symbol':
+      throw new Rejection(`symbols are not carried between threads (got ${String(v)}); use a string instead`);
+  }
+}
+
+function visitObject(o: object, w: Walk): void {
+  const seen = (w.seen ??= new Set());
+  if (seen.has(o)) {
+    if (w.openErrors?.has(o)) {
+      throw new Rejection('an Error that refers back to itself (a cycle through an Error) cannot be carried');
+    }
+    return;
+  }
+  seen.add(o);
+  const proto: object | null = Object.getPrototypeOf(o);
+  if (proto === Object.prototype || proto === null) {
+    if (Symbol.dispose in o) throw new Rejection(DISPOSABLE);
+    visitProps(o as Record<string, unknown>, w);
+  } else if (proto === Array.prototype) {
+    visitArray(o as unknown[], w);
+  } else if (o instanceof Handle) {
+    // A handle is carried as a reference, never by its contents.
+  } else {
+    const kind = BUILTINS.get(proto);
+    if (kind === 'map') visitMap(o as Map<unknown, unknown>, w);
+    else if (kind === 'set') visitSet(o as Set<unknown>, w);
+    else if (kind === undefined) {
+      if (!(o instanceof Error)) throw new Rejection(unsupported(o, proto));
+      visitError(o, w);
+    }
+  }
+}
+
+function visitProps(o: Record<string, unknown>, w: Walk): void {
+  let key = '';
+  try {
+    for (key in o) {
+      if (key === '__proto__') throw new Rejection('an own "__proto__" property is not carried between threads');
+      if (!key.isWellFormed()) {
+        throw new Rejection('a property name with a lone surrogate cannot be carried (it is not valid UTF-8)');
+      }
+      visit(o[key], w);
+    }
+  } catch (e) {
+    throw within(e, keySegment(key));
+  }
+}
+
+function visitArray(a: unknown[], w: Walk): void {
+  let i = 0;
+  try {
+    for (; i < a.length; i++) visit(a[i], w);
+  } catch (e) {
+    throw within(e, `[${i}]`);
+  }
+}
+
+function visitMap(m: Map<unknown, unknown>, w: Walk): void {
+  let i = 0;
+  let segment = '';
+  try {
+    m.forEach((v, k) => {
+      segment = `<Map key #${i}>`;
+      visit(k, w);
+      segment = `.get(${mapKeyLabel(k, i)})`;
+      visit(v, w);
+      i++;
+    });
+  } catch (e) {
+    throw within(e, segment);
+  }
+}
+
+function visitSet(s: Set<unknown>, w: Walk): void {
+  let i = 0;
+  try {
+    s.forEach((v) => {
+      visit(v, w);
+      i++;
+    });
+  } catch (e) {
+    throw within(e, `<Set element #${i}>`);
+  }
+}
+
+function visitError(e: Error, w: Walk): void {
+  w.rewrite = true;
+  (w.openErrors ??= new Set()).add(e);
+  let segment = '.cause';
+  try {
+    if (Object.hasOwn(e, 'cause')) visit(e.cause, w);
+    segment = '.errors';
+    if (e instanceof AggregateError) visit(e.errors, w);
+  } catch (x) {
+    throw within(x, segment);
+  }
+  visitProps(ownProps(e), w);
+  w.openErrors.delete(e);
+}
+
+/** An Error's own enumerable properties (e.g. `code`), as a plain object. */
+function ownProps(e: Error): Record<string, unknown> {
+  const props: Record<string, unknown> = {};
+  for (const key of Object.keys(e)) define(props, key, (e as unknown as Record<string, unknown>)[key], true);
+  return props;
+}
+
+const DISPOSABLE =
+  'an object with Symbol.dispose (a lock guard, permit or other resource) is not carried between threads; ' +
+  'send the weft primitive it belongs to instead';
+
+function unsupported(o: object, proto: object): string {
+  if (Symbol.dispose in o) return DISPOSABLE;
+  if (o instanceof Promise) return 'a Promise is not carried between threads; await it and send the result';
+  if (o instanceof WeakMap || o instanceof WeakSet || o instanceof WeakRef) {
+    return `a ${o[Symbol.toStringTag]} cannot be copied between threads (its contents cannot be listed)`;
+  }
+  if (o instanceof SharedArrayBuffer) {
+    return 'a SharedArrayBuffer would be copied, not shared; keep shared state in weft primitives instead';
+  }
+  if (o instanceof Number || o instanceof String || o instanceof Boolean || o instanceof BigInt || o instanceof Symbol) {
+    return 'boxed primitives (new Number(), new String(), ...) are not carried; send the primitive value';
+  }
+  const ctor: unknown = Object.getOwnPropertyDescriptor(proto, 'constructor')?.value;
+  const name = typeof ctor === 'function' ? ctor.name : '';
+  return `${name ? `instance of class ${name}` : 'instance of an anonymous class'} is not carried between threads; ` +
+    'send plain data (objects, arrays, Map, Set, Date, Error, typed arrays) or weft handles instead';
+}
+
+// ---------------------------------------------------------------------------------
+// The rewrite: a copy of an already checked value with boxes where msgpackr needs them.
+// `memo` maps each original object to its copy, so shared and cyclic references stay so.
+
+function rewrite(v: unknown, memo: Map<object, unknown>): unknown {
+  if (typeof v === 'number') return v === 0 && 1 / v < 0 ? new NegativeZero() : v;
+  if (typeof v === 'string') return v.isWellFormed() ? v : new Utf16String(v);
+  if (typeof v !== 'object' || v === null) return v;
+  const done = memo.get(v);
+  if (done !== undefined) return done;
+  const proto: object | null = Object.getPrototypeOf(v);
+  if (proto === Object.prototype || proto === null) {
+    const out: Record<string, unknown> = {};
+    memo.set(v, out);
+    for (const key in v) out[key] = rewrite((v as Record<string, unknown>)[key], memo);
+    return out;
+  }
+  if (proto === Array.prototype) {
+    const a = v as unknown[];
+    const out = new Array<unknown>(a.length);
+    memo.set(v, out);
+    for (let i = 0; i < a.length; i++) out[i] = rewrite(a[i], memo);
+    return out;
+  }
+  if (proto === Map.prototype) {
+    const out = new Map<unknown, unknown>();
+    memo.set(v, out);
+    (v as Map<unknown, unknown>).forEach((value, key) => out.set(rewrite(key, memo), rewrite(value, memo)));
+    return out;
+  }
+  if (proto === Set.prototype) {
+    const out = new Set<unknown>();
+    memo.set(v, out);
+    (v as Set<unknown>).forEach((value) => out.add(rewrite(value, memo)));
+    return out;
+  }
+  if (v instanceof Error) {
+    const box = new ErrorBox();
+    memo.set(v, box);
+    box.fields = [
+      rewrite(String(v.name), memo),
+      Object.hasOwn(v, 'message') ? rewrite(String(v.message), memo) : undefined,
+      typeof v.stack === 'string' ? rewrite(v.stack, memo) : undefined,
+      rewrite(ownProps(v), memo),
+      v instanceof AggregateError ? rewrite(v.errors, memo) : undefined,
+    ];
+    if (Object.hasOwn(v, 'cause')) box.fields.push(rewrite(v.cause, memo));
+    return box;
+  }
+  // Handles and the leaf built-ins (Date, typed arrays, ...) are packed as they are.
+  return v;
+}

@@ -1,0 +1,138 @@
+// The one shared heap: a growable SharedArrayBuffer created by the main thread at
+// first use, handed to every thread weft starts, and joined by foreign workers
+// through runtimeHandle() / attach().
+
+import {
+  DEFAULT_HEAP_BYTES, DEFAULT_MAX_HEAP_BYTES, HARD_MAX_HEAP_BYTES, I_MAGIC, I_MAX, I_NEXT_THREAD_ID,
+  I_TOP, I_VERSION, LAYOUT_VERSION, MAGIC, RUNTIME_BYTES,
+} from './layout.ts';
+import { load, store } from '../wait/futex.ts';
+
+/** This thread's views of the shared heap. They track the buffer as it grows. */
+export interface Heap {
+  readonly sab: SharedArrayBuffer;
+  readonly u8: Uint8Array;
+  readonly i32: Int32Array;
+  readonly u32: Uint32Array;
+  readonly i64: BigInt64Array;
+  readonly f64: Float64Array;
+  readonly dv: DataView;
+}
+
+export interface HeapOptions {
+  /** Initial size of the shared heap in bytes (default 4 MiB). */
+  heapBytes?: number;
+  /** Size the heap may grow to (default 1 GiB, at most 2 GiB). */
+  maxHeapBytes?: number;
+}
+
+let current: Heap | undefined;
+let options: Required<HeapOptions> = { heapBytes: DEFAULT_HEAP_BYTES, maxHeapBytes: DEFAULT_MAX_HEAP_BYTES };
+const onAttach: Array<(h: Heap, created: boolean) => void> = [];
+
+function views(sab: SharedArrayBuffer): Heap {
+  return {
+    sab,
+    u8: new Uint8Array(sab),
+    i32: new Int32Array(sab),
+    u32: new Uint32Array(sab),
+    i64: new BigInt64Array(sab),
+    f64: new Float64Array(sab),
+    dv: new DataView(sab),
+  };
+}
+
+/** Sets the heap's initial and maximum size. Only before weft is first used. */
+export function configure(opts: HeapOptions): void {
+  if (current) {
+    throw new Error('configure() must be called before weft is first used: the shared heap already exists');
+  }
+  const next = { ...options, ...opts };
+  for (const [k, v] of Object.entries(next)) {
+    if (!Number.isInteger(v) || v < RUNTIME_BYTES * 2 || v > HARD_MAX_HEAP_BYTES) {
+      throw new RangeError(`configure(): ${k} must be an integer number of bytes between ${RUNTIME_BYTES * 2} and ${HARD_MAX_HEAP_BYTES}, got ${v}`);
+    }
+  }
+  if (next.heapBytes > next.maxHeapBytes) {
+    throw new RangeError(`configure(): heapBytes (${next.heapBytes}) exceeds maxHeapBytes (${next.maxHeapBytes})`);
+  }
+  options = next;
+}
+
+/** Registers a hook run once the heap of this thread exists (created or attached). */
+export function whenAttached(f: (h: Heap, created: boolean) => void): void {
+  onAttach.push(f);
+  if (current) f(current, false);
+}
+
+let creator: (() => boolean) | undefined;
+
+/**
+ * Says whether this thread may create the heap (the process's main thread). Set by
+ * the platform layer; a thread that may not must be attached first.
+ */
+export function setHeapCreator(mayCreate: () => boolean): void {
+  creator = mayCreate;
+}
+
+/** This thread's heap, created on first use by the main thread. */
+export function heap(): Heap {
+  return current ?? create();
+}
+
+export function isHeapReady(): boolean {
+  return current !== undefined;
+}
+
+function create(): Heap {
+  if (creator && !creator()) {
+    throw new Error(
+      'weft is not attached in this worker: the worker was not started by weft. ' +
+        'Post runtimeHandle() to it and call attach(handle) there before using weft.',
+    );
+  }
+  const sab = new SharedArrayBuffer(options.heapBytes, { maxByteLength: options.maxHeapBytes });
+  const h = views(sab);
+  store(h.i32, I_VERSION, LAYOUT_VERSION);
+  store(h.i32, I_TOP, RUNTIME_BYTES);
+  store(h.i32, I_MAX, options.maxHeapBytes);
+  store(h.i32, I_NEXT_THREAD_ID, 1);
+  store(h.i32, I_MAGIC, MAGIC);
+  current = h;
+  for (const f of onAttach) f(h, true);
+  return h;
+}
+
+/** Joins this thread to an existing heap (worker bootstrap, attach()). */
+export function attachHeap(sab: SharedArrayBuffer): Heap {
+  if (!(sab instanceof SharedArrayBuffer) || sab.byteLength < RUNTIME_BYTES) {
+    throw new TypeError('attach(): expected the value returned by runtimeHandle() in another thread');
+  }
+  if (current) {
+    if (current.sab === sab) return current;
+    throw new Error('attach(): this thread already uses a different weft heap');
+  }
+  const h = views(sab);
+  if (load(h.i32, I_MAGIC) !== MAGIC || load(h.i32, I_VERSION) !== LAYOUT_VERSION) {
+    throw new TypeError('attach(): the buffer is not a weft heap of this version');
+  }
+  current = h;
+  for (const f of onAttach) f(h, false);
+  return h;
+}
+
+/** Ensures the buffer is at least `bytes` long, growing it (any thread may). */
+export function ensureLength(h: Heap, bytes: number): void {
+  const max = h.sab.maxByteLength;
+  while (h.sab.byteLength < bytes) {
+    const want = Math.min(max, Math.max(bytes, h.sab.byteLength * 2));
+    try {
+      h.sab.grow(want);
+    } catch (e) {
+      // Another thread may have grown it past `want` meanwhile; only a real failure remains.
+      if (h.sab.byteLength >= bytes) return;
+      if (h.sab.byteLength >= want) continue;
+      throw new RangeError(`weft heap could not grow to ${want} bytes: ${(e as Error).message}`);
+    }
+  }
+}

@@ -1,0 +1,92 @@
+// Per-thread table of the references a thread holds, kept in the heap like Linux's
+// robust futex list: while the thread lives only it writes the table; when it ends
+// (or is killed) the runtime releases every entry still there, so endpoints close
+// and refcounts drop even for a thread that never ran its own cleanup.
+//
+// Table block: [capacity, freeHead, used, _, entries...]. A live entry is a ref
+// (positive: offset | role); a free entry holds -(next free index + 2).
+//
+// Plain (non-atomic) accesses are enough: only the owning thread touches the table
+// while it lives, and the runtime reads it only after the thread has ended. This
+// keeps the bookkeeping cheap on hot paths such as Mutex lock/unlock.
+
+import { alloc, free } from './alloc.ts';
+import { heap } from './heap.ts';
+
+const CAP = 0, FREE_HEAD = 1, USED = 2, ENTRIES = 4;
+const INITIAL_CAPACITY = 60;
+
+/** Allocates an empty table. */
+export function newOwnedTable(capacity = INITIAL_CAPACITY): number {
+  const t = alloc((ENTRIES + capacity) * 4);
+  const i = heap().i32;
+  i[(t >> 2) + CAP] = capacity;
+  i[(t >> 2) + FREE_HEAD] = -1;
+  return t;
+}
+
+/** Records `ref` in the table whose offset is stored at i32 index `cell`; returns its slot. */
+export function ownedAdd(cell: number, ref: number): number {
+  const i = heap().i32;
+  let t = i[cell];
+  let b = t >> 2;
+  const freeHead = i[b + FREE_HEAD];
+  let slot: number;
+  if (freeHead >= 0) {
+    slot = freeHead;
+    i[b + FREE_HEAD] = -i[b + ENTRIES + slot] - 2;
+  } else {
+    slot = i[b + USED];
+    const cap = i[b + CAP];
+    if (slot === cap) {
+      // Grow: the new table is complete before the cell points at it, so a
+      // supervisor reading after this thread died sees one table or the other.
+      const bigger = newOwnedTable(cap * 2);
+      const nb = bigger >> 2;
+      i.copyWithin(nb + ENTRIES, b + ENTRIES, b + ENTRIES + cap);
+      i[nb + FREE_HEAD] = -1;
+      i[cell] = bigger;
+      free(t);
+      t = bigger;
+      b = nb;
+    }
+    i[b + USED] = slot + 1;
+  }
+  i[b + ENTRIES + slot] = ref;
+  return slot;
+}
+
+/** Removes the entry at `slot` and returns the ref it held. */
+export function ownedRemove(cell: number, slot: number): number {
+  const i = heap().i32;
+  const b = i[cell] >> 2;
+  const ref = i[b + ENTRIES + slot];
+  i[b + ENTRIES + slot] = -i[b + FREE_HEAD] - 2;
+  i[b + FREE_HEAD] = slot;
+  return ref;
+}
+
+/** Empties the table, handing each live ref to `release` (most recent slot first). */
+export function ownedDrain(cell: number, release: (ref: number) => void): void {
+  const i = heap().i32;
+  const t = i[cell];
+  if (t === 0) return;
+  const b = t >> 2;
+  for (let s = i[b + USED] - 1; s >= 0; s--) {
+    const ref = i[b + ENTRIES + s];
+    if (ref > 0) {
+      ownedRemove(cell, s);
+      release(ref);
+    }
+  }
+}
+
+/** Frees the (drained) table. */
+export function ownedFree(cell: number): void {
+  const i = heap().i32;
+  const t = i[cell];
+  if (t !== 0) {
+    i[cell] = 0;
+    free(t);
+  }
+}

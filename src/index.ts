@@ -1,0 +1,15 @@
+// weft's public API. Everything here is documented in API.md.
+export { configure } from './heap/heap.ts';
+export { heapStats, type HeapStats } from './heap/alloc.ts';
+export { runtimeHandle, attach } from './runtime.ts';
+export { codecs, type Codec, type FixedCodec, type UserCodec } from './codec/index.ts';
+
+export { spawn, Builder, type ModuleEntry } from './thread/spawn.ts';
+export { JoinHandle, ScopedJoinHandle } from './thread/join_handle.ts';
+export { Thread, current } from './thread/thread.ts';
+export { PanicError, SpawnError } from './thread/errors.ts';
+export { park, parkTimeout, parkAsync } from './thread/parker.ts';
+export { sleep, yieldNow, availableParallelism } from './thread/sleep.ts';
+export { scope, scopeAsync, Scope } from './thread/scope.ts';
+export { threadLocal, LocalKey, AccessError } from './thread/local.ts';
+export { AtomicI32, AtomicU32, AtomicBool, AtomicI64, type CompareExchange } from './sync/atomic.ts';

@@ -1,0 +1,31 @@
+// Joining the runtime from a worker weft did not start: the main thread posts
+// runtimeHandle() to it, and the worker calls attach() with it before using weft.
+
+import { isMainThread } from 'node:worker_threads';
+import { attachHeap, heap, setHeapCreator } from './heap/heap.ts';
+import { setCurrentRecord } from './thread/current.ts';
+import { newRecord, recordField, R_STATE, State } from './thread/record.ts';
+import { ensureSupervisor } from './thread/spawn.ts';
+import { store } from './wait/futex.ts';
+
+setHeapCreator(() => isMainThread);
+
+const TAG = 'weft.runtime';
+
+/** A structured-clonable token to postMessage to a worker weft did not start. */
+export function runtimeHandle(): unknown {
+  ensureSupervisor();
+  return { [TAG]: 1, sab: heap().sab };
+}
+
+/** Joins the calling worker to the runtime of the thread that made `handle`. */
+export function attach(handle: unknown): void {
+  const h = handle as { [TAG]?: number; sab?: SharedArrayBuffer } | null;
+  if (typeof h !== 'object' || h === null || h[TAG] !== 1 || !(h.sab instanceof SharedArrayBuffer)) {
+    throw new TypeError('attach(): expected the value of runtimeHandle() posted from a weft thread');
+  }
+  const heapView = attachHeap(h.sab);
+  const r = newRecord();
+  store(heapView.i32, recordField(r, R_STATE), State.Running);
+  setCurrentRecord(r);
+}

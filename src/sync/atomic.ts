@@ -1,0 +1,178 @@
+// Atomic integers in the shared heap, with the operations of Rust's atomics. All are
+// sequentially consistent (JS Atomics offer no weaker ordering).
+
+import { allocObject, defineKind, Handle } from '../heap/handle.ts';
+import { heap } from '../heap/heap.ts';
+import { Kind } from '../heap/kinds.ts';
+import * as A from '../wait/futex.ts';
+
+export interface CompareExchange<V> {
+  /** True when the value was `expected` and has been replaced. */
+  ok: boolean;
+  /** The value before the operation. */
+  value: V;
+}
+
+function int32(v: number, what: string): number {
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < -(2 ** 31) || v > 2 ** 31 - 1) {
+    throw new TypeError(`${what}: expected an integer in the i32 range, got ${String(v)}`);
+  }
+  return v;
+}
+
+function uint32(v: number, what: string): number {
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < 0 || v > 2 ** 32 - 1) {
+    throw new TypeError(`${what}: expected an integer in the u32 range, got ${String(v)}`);
+  }
+  return v | 0;
+}
+
+function int64(v: bigint, what: string): bigint {
+  if (typeof v !== 'bigint') throw new TypeError(`${what}: expected a bigint, got ${typeof v}`);
+  return BigInt.asIntN(64, v);
+}
+
+/** The 32-bit atomics share one implementation; `wire`/`read` map values to the i32 word. */
+abstract class Atomic32<V> extends Handle {
+  protected readonly index: number;
+
+  protected constructor(kind: number, initial: number, offset?: number) {
+    const p = offset ?? allocObject(kind, 8);
+    super(p);
+    this.index = (p >> 2) + 2;
+    if (offset === undefined) A.store(heap().i32, this.index, initial);
+  }
+
+  protected abstract wire(v: V, what: string): number;
+  protected abstract read(raw: number): V;
+
+  load(): V {
+    return this.read(A.load(heap().i32, this.index));
+  }
+  store(v: V): void {
+    A.store(heap().i32, this.index, this.wire(v, 'store'));
+  }
+  swap(v: V): V {
+    return this.read(A.exchange(heap().i32, this.index, this.wire(v, 'swap')));
+  }
+  compareExchange(expected: V, v: V): CompareExchange<V> {
+    const e = this.wire(expected, 'compareExchange');
+    const old = A.cas(heap().i32, this.index, e, this.wire(v, 'compareExchange'));
+    return { ok: old === e, value: this.read(old) };
+  }
+  fetchAnd(v: V): V {
+    return this.read(A.and(heap().i32, this.index, this.wire(v, 'fetchAnd')));
+  }
+  fetchOr(v: V): V {
+    return this.read(A.or(heap().i32, this.index, this.wire(v, 'fetchOr')));
+  }
+  fetchXor(v: V): V {
+    return this.read(A.xor(heap().i32, this.index, this.wire(v, 'fetchXor')));
+  }
+}
+
+/** Wrapping arithmetic, as Rust's fetch_add / fetch_sub. */
+abstract class AtomicInt32 extends Atomic32<number> {
+  fetchAdd(v: number): number {
+    return this.read(A.add(heap().i32, this.index, this.wire(v, 'fetchAdd')));
+  }
+  fetchSub(v: number): number {
+    return this.read(A.sub(heap().i32, this.index, this.wire(v, 'fetchSub')));
+  }
+}
+
+export class AtomicI32 extends AtomicInt32 {
+  constructor(v = 0, offset?: number) {
+    super(Kind.AtomicI32, int32(v, 'new AtomicI32'), offset);
+  }
+  protected get kindName(): string {
+    return 'AtomicI32';
+  }
+  protected wire(v: number, what: string): number {
+    return int32(v, `AtomicI32.${what}`);
+  }
+  protected read(raw: number): number {
+    return raw;
+  }
+}
+
+export class AtomicU32 extends AtomicInt32 {
+  constructor(v = 0, offset?: number) {
+    super(Kind.AtomicU32, uint32(v, 'new AtomicU32'), offset);
+  }
+  protected get kindName(): string {
+    return 'AtomicU32';
+  }
+  protected wire(v: number, what: string): number {
+    return uint32(v, `AtomicU32.${what}`);
+  }
+  protected read(raw: number): number {
+    return raw >>> 0;
+  }
+}
+
+export class AtomicBool extends Atomic32<boolean> {
+  constructor(v = false, offset?: number) {
+    if (typeof v !== 'boolean') throw new TypeError(`new AtomicBool: expected a boolean, got ${typeof v}`);
+    super(Kind.AtomicBool, v ? 1 : 0, offset);
+  }
+  protected get kindName(): string {
+    return 'AtomicBool';
+  }
+  protected wire(v: boolean, what: string): number {
+    if (typeof v !== 'boolean') throw new TypeError(`AtomicBool.${what}: expected a boolean, got ${typeof v}`);
+    return v ? 1 : 0;
+  }
+  protected read(raw: number): boolean {
+    return raw !== 0;
+  }
+}
+
+export class AtomicI64 extends Handle {
+  readonly #index: number;
+
+  constructor(v = 0n, offset?: number) {
+    const initial = int64(v, 'new AtomicI64');
+    const p = offset ?? allocObject(Kind.AtomicI64, 8);
+    super(p);
+    this.#index = (p >> 3) + 1;
+    if (offset === undefined) A.store64(heap().i64, this.#index, initial);
+  }
+  protected get kindName(): string {
+    return 'AtomicI64';
+  }
+  load(): bigint {
+    return A.load64(heap().i64, this.#index);
+  }
+  store(v: bigint): void {
+    A.store64(heap().i64, this.#index, int64(v, 'AtomicI64.store'));
+  }
+  swap(v: bigint): bigint {
+    return A.exchange64(heap().i64, this.#index, int64(v, 'AtomicI64.swap'));
+  }
+  compareExchange(expected: bigint, v: bigint): CompareExchange<bigint> {
+    const e = int64(expected, 'AtomicI64.compareExchange');
+    const old = A.cas64(heap().i64, this.#index, e, int64(v, 'AtomicI64.compareExchange'));
+    return { ok: old === e, value: old };
+  }
+  fetchAdd(v: bigint): bigint {
+    return A.add64(heap().i64, this.#index, int64(v, 'AtomicI64.fetchAdd'));
+  }
+  fetchSub(v: bigint): bigint {
+    return A.sub64(heap().i64, this.#index, int64(v, 'AtomicI64.fetchSub'));
+  }
+  fetchAnd(v: bigint): bigint {
+    return A.and64(heap().i64, this.#index, int64(v, 'AtomicI64.fetchAnd'));
+  }
+  fetchOr(v: bigint): bigint {
+    return A.or64(heap().i64, this.#index, int64(v, 'AtomicI64.fetchOr'));
+  }
+  fetchXor(v: bigint): bigint {
+    return A.xor64(heap().i64, this.#index, int64(v, 'AtomicI64.fetchXor'));
+  }
+}
+
+defineKind(Kind.AtomicI32, { name: 'AtomicI32', wrap: (p) => new AtomicI32(0, p) });
+defineKind(Kind.AtomicU32, { name: 'AtomicU32', wrap: (p) => new AtomicU32(0, p) });
+defineKind(Kind.AtomicBool, { name: 'AtomicBool', wrap: (p) => new AtomicBool(false, p) });
+defineKind(Kind.AtomicI64, { name: 'AtomicI64', wrap: (p) => new AtomicI64(0n, p) });

@@ -1,0 +1,43 @@
+// Which thread this is: the record of the running thread, set once per thread.
+// The main thread's record (id 1, "main") is made together with the heap.
+
+import { setOwnedCell } from '../heap/handle.ts';
+import { heap, whenAttached } from '../heap/heap.ts';
+import { I_MAIN_THREAD } from '../heap/layout.ts';
+import { load, store } from '../wait/futex.ts';
+import { newRecord, recordField, R_NAME, R_OWNED, R_STATE, State } from './record.ts';
+import { codecs } from '../codec/index.ts';
+import { storeValue } from '../codec/stored.ts';
+
+let record = 0;
+
+whenAttached((h, created) => {
+  if (!created) return;
+  const r = newRecord();
+  store(h.i32, recordField(r, R_STATE), State.Running);
+  store(h.i32, recordField(r, R_NAME), storeValue(codecs.utf8, 'main'));
+  store(h.i32, I_MAIN_THREAD, r);
+  adopt(r);
+});
+
+function adopt(r: number): void {
+  record = r;
+  setOwnedCell(recordField(r, R_OWNED));
+}
+
+/** Record of the calling thread. */
+export function currentRecord(): number {
+  if (record === 0) heap();
+  if (record === 0) throw new Error('weft: this thread has no record (not started by weft and not attached)');
+  return record;
+}
+
+/** Makes `r` the calling thread's record (worker start-up, attach()). */
+export function setCurrentRecord(r: number): void {
+  if (record !== 0 && record !== r) throw new Error('weft: this thread already has a record');
+  adopt(r);
+}
+
+export function mainRecord(): number {
+  return load(heap().i32, I_MAIN_THREAD);
+}

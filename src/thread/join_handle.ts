@@ -1,0 +1,97 @@
+// JoinHandle: a Join-role ref on a thread's record. The join packet (state word and
+// stored outcome) lives in the record, so join() can block without an event loop.
+
+import { codecs } from '../codec/index.ts';
+import { loadValue } from '../codec/stored.ts';
+import { Handle, retain, Role } from '../heap/handle.ts';
+import { heap } from '../heap/heap.ts';
+import { assertCanBlock, load, store, wait, waitAsync } from '../wait/futex.ts';
+import { PanicError } from './errors.ts';
+import { post, Op } from './mailbox.ts';
+import { isTerminal, recordField, recordId, Reason, R_JOINED, R_REASON, R_RESULT, R_STATE, State } from './record.ts';
+import { describeThread, setJoinWrapper, Thread, threadName } from './thread.ts';
+
+/** The PanicError a joiner sees for a record that ended Panicked. */
+export function panicOf(record: number): PanicError {
+  const i = heap().i32;
+  const payload = loadValue(codecs.structured, load(i, recordField(record, R_RESULT)), false);
+  const who = describeThread(record);
+  const reason = load(i, recordField(record, R_REASON));
+  const text = payload instanceof Error ? payload.message : String(payload);
+  const message =
+    reason === Reason.StackOverflow ? `${who} has overflowed its stack`
+    : reason === Reason.Killed ? text
+    : `${who} panicked: ${payload instanceof Error ? `${payload.name}: ` : ''}${text}`;
+  return new PanicError(message, recordId(record), threadName(record), payload);
+}
+
+export class JoinHandle<T> extends Handle {
+  #thread: Thread | undefined;
+
+  /** @internal Adopts a Join ref on a thread record; use spawn(). */
+  constructor(record: number) {
+    super(record, Role.Join);
+  }
+
+  protected get kindName(): string {
+    return 'JoinHandle';
+  }
+
+  /** The thread this handle joins. */
+  get thread(): Thread {
+    this.checkOpen();
+    if (!this.#thread) {
+      retain(this.offset);
+      this.#thread = new Thread(this.offset);
+    }
+    return this.#thread;
+  }
+
+  /** True once the thread has ended (never blocks). */
+  isFinished(): boolean {
+    this.checkOpen();
+    return isTerminal(load(heap().i32, recordField(this.offset, R_STATE)));
+  }
+
+  /** Blocks until the thread ends; returns its result or throws its PanicError. */
+  join(): T {
+    this.checkOpen();
+    assertCanBlock('JoinHandle.join()', 'joinAsync()');
+    const i = heap().i32;
+    const at = recordField(this.offset, R_STATE);
+    for (let s; !isTerminal((s = load(i, at))); ) wait(i, at, s);
+    return this.#outcome();
+  }
+
+  /** Waits for the thread without blocking the event loop. */
+  async joinAsync(): Promise<T> {
+    this.checkOpen();
+    const i = heap().i32;
+    const at = recordField(this.offset, R_STATE);
+    for (let s; !isTerminal((s = load(i, at))); ) await waitAsync(i, at, s);
+    return this.#outcome();
+  }
+
+  /** Kills the thread; it is cleaned up as a crash and join() then throws PanicError. */
+  async terminate(): Promise<void> {
+    this.checkOpen();
+    if (this.isFinished()) return;
+    retain(this.offset); // travels with the request
+    post(Op.Terminate, this.offset);
+    const i = heap().i32;
+    const at = recordField(this.offset, R_STATE);
+    for (let s; !isTerminal((s = load(i, at))); ) await waitAsync(i, at, s);
+  }
+
+  #outcome(): T {
+    const i = heap().i32;
+    store(i, recordField(this.offset, R_JOINED), 1);
+    if (load(i, recordField(this.offset, R_STATE)) === State.Panicked) throw panicOf(this.offset);
+    return loadValue(codecs.structured, load(i, recordField(this.offset, R_RESULT)), false) as T;
+  }
+}
+
+/** A JoinHandle for a thread spawned on a scope. */
+export class ScopedJoinHandle<T> extends JoinHandle<T> {}
+
+setJoinWrapper((record) => new JoinHandle(record));

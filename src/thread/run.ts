@@ -1,0 +1,97 @@
+// Running a thread inside its worker: take the spawn spec from the record, call the
+// entry, run thread-local destructors, publish the outcome, release what the thread
+// owns, and end the worker.
+
+import { codecs } from '../codec/index.ts';
+import { loadValue } from '../codec/stored.ts';
+import { heap } from '../heap/heap.ts';
+import { exchange, store } from '../wait/futex.ts';
+import { setCurrentRecord } from './current.ts';
+import { completeRecord, storeOutcome } from './finish.ts';
+import { tsxApiUrl } from './launch.ts';
+import { runLocalDestructors } from './local.ts';
+import { recordField, Reason, R_SPEC, R_STATE, State } from './record.ts';
+
+/** What to run, as stored in the record by spawn(). */
+export interface SpawnSpec {
+  source?: string;
+  module?: string;
+  export?: string;
+  args: unknown[];
+}
+
+// Transpilers inject helpers into function source: esbuild (tsx, vitest) wraps named
+// functions in __name(fn, "name") under keepNames. Give the source what it expects.
+const g = globalThis as { __name?: (f: unknown, name: string) => unknown };
+g.__name ??= (f, name) => {
+  try {
+    Object.defineProperty(f, 'name', { value: name, configurable: true });
+  } catch {
+    // a frozen function keeps its name
+  }
+  return f;
+};
+
+function fromSource(source: string): (...args: unknown[]) => unknown {
+  try {
+    return (0, eval)(`(${source}\n)`);
+  } catch (e) {
+    // Method shorthand (`run(x) { ... }`) is not an expression on its own.
+    if (!(e instanceof SyntaxError)) throw e;
+    const holder = (0, eval)(`({${source}\n})`) as Record<string, (...args: unknown[]) => unknown>;
+    return Object.values(holder)[0];
+  }
+}
+
+let tsxRegistered = false;
+
+async function fromModule(url: string, name: string): Promise<(...args: unknown[]) => unknown> {
+  if (/\.[cm]?tsx?$/.test(new URL(url).pathname) && !tsxRegistered && !import.meta.url.endsWith('.ts')) {
+    const api = tsxApiUrl();
+    if (api === undefined) throw new Error(`cannot load TypeScript module ${url}: install tsx, or build the module to JavaScript`);
+    ((await import(api)) as { register(): void }).register();
+    tsxRegistered = true;
+  }
+  const mod = (await import(url)) as Record<string, unknown>;
+  const f = mod[name];
+  if (typeof f !== 'function') {
+    throw new TypeError(`module ${url} has no export '${name}' that is a function (exports: ${Object.keys(mod).join(', ') || 'none'})`);
+  }
+  return f as (...args: unknown[]) => unknown;
+}
+
+const CLOSURE_HINT =
+  ' (functions given to spawn() are sent as source text, so closures are not carried: ' +
+  'pass the value as an argument instead, e.g. spawn((x) => use(x), x))';
+
+export async function runThread(record: number): Promise<void> {
+  setCurrentRecord(record);
+  const i = heap().i32;
+  store(i, recordField(record, R_STATE), State.Running);
+  let ok = true;
+  let value: unknown;
+  let reason: number = Reason.Threw;
+  let spec: SpawnSpec | undefined;
+  try {
+    spec = loadValue(codecs.structured, exchange(i, recordField(record, R_SPEC), 0), true) as SpawnSpec;
+    const f = spec.source !== undefined ? fromSource(spec.source) : await fromModule(spec.module!, spec.export ?? 'default');
+    value = await f(...spec.args);
+  } catch (e) {
+    ok = false;
+    value = e;
+    if (e instanceof RangeError && /call stack size/.test(e.message)) reason = Reason.StackOverflow;
+    else if (e instanceof ReferenceError && spec?.source !== undefined && /is not defined/.test(e.message)) {
+      e.message += CLOSURE_HINT;
+    }
+  }
+  try {
+    runLocalDestructors();
+  } catch (e) {
+    if (ok) {
+      ok = false;
+      value = e;
+    }
+  }
+  ok = storeOutcome(record, ok, value, reason);
+  completeRecord(record, ok ? State.Done : State.Panicked);
+}

@@ -1,0 +1,143 @@
+// Scoped threads. A scope is a heap object counting its running threads and listing
+// their records, so that any thread holding the scope can spawn on it and the thread
+// that opened it can wait for all of them, then look for a panic nobody joined.
+// Rust ties scoped threads to the scope with lifetimes; here spawning on an ended
+// scope throws instead.
+
+import { allocObject, defineKind, Handle, releaseRef, retain } from '../heap/handle.ts';
+import { PanicError } from './errors.ts';
+import { panicOf, ScopedJoinHandle } from './join_handle.ts';
+import { spawnRecord, type Entry, type ModuleEntry } from './spawn.ts';
+import { heap } from '../heap/heap.ts';
+import { Kind } from '../heap/kinds.ts';
+import { add, assertCanBlock, cas, load, notify, store, wait, waitAsync } from '../wait/futex.ts';
+import { recordField, R_JOINED, R_SCOPE, R_SCOPE_NEXT, R_STATE, State } from './record.ts';
+
+const S_RUNNING = 2; // threads spawned and not yet ended
+const S_HEAD = 3; // most recently spawned record
+const S_ENDED = 4; // 1 once the scope function and its threads are done
+
+/** Threads spawned on a scope end before scope() returns. */
+export class Scope extends Handle {
+  /** @internal Use scope() or scopeAsync(). */
+  constructor(offset = allocObject(Kind.Scope, 12)) {
+    super(offset);
+  }
+
+  protected get kindName(): string {
+    return 'Scope';
+  }
+
+  spawn<A extends unknown[], R>(fn: (...args: A) => R, ...args: A): ScopedJoinHandle<Awaited<R>>;
+  spawn<R = unknown>(entry: URL | ModuleEntry, ...args: unknown[]): ScopedJoinHandle<R>;
+  spawn(entry: Entry, ...args: unknown[]): ScopedJoinHandle<unknown> {
+    this.checkOpen();
+    return new ScopedJoinHandle(spawnRecord(entry, args, { scope: this }));
+  }
+}
+
+/**
+ * Calls `f` with a scope and returns its result once every thread spawned on the
+ * scope has ended. A thread that panicked and was not joined makes it throw
+ * PanicError "a scoped thread panicked"; a throw from `f` is rethrown after the
+ * threads ended.
+ */
+export function scope<T>(f: (s: Scope) => T): T {
+  const s = new Scope();
+  try {
+    let result: T;
+    try {
+      result = f(s);
+    } finally {
+      waitScope(s.offset);
+    }
+    checkScope(s.offset);
+    return result;
+  } finally {
+    s.close();
+  }
+}
+
+/** Like scope(), waiting without blocking the event loop; `f` may be async. */
+export async function scopeAsync<T>(f: (s: Scope) => T | Promise<T>): Promise<T> {
+  const s = new Scope();
+  try {
+    let result: T;
+    try {
+      result = await f(s);
+    } finally {
+      await waitScopeAsync(s.offset);
+    }
+    checkScope(s.offset);
+    return result;
+  } finally {
+    s.close();
+  }
+}
+
+function checkScope(scope: number): void {
+  const r = unjoinedPanic(scope);
+  if (r !== 0) {
+    const p = panicOf(r);
+    throw new PanicError('a scoped thread panicked', p.threadId, p.threadName, p.cause);
+  }
+}
+
+defineKind(Kind.Scope, {
+  name: 'Scope',
+  wrap: (offset) => new Scope(offset),
+  drop(offset) {
+    const i = heap().i32;
+    for (let r = load(i, (offset >> 2) + S_HEAD); r !== 0; ) {
+      const next = load(i, recordField(r, R_SCOPE_NEXT));
+      releaseRef(r);
+      r = next;
+    }
+  },
+});
+
+/** Counts a new thread into the scope before it is started. */
+export function scopeAddThread(scope: number, record: number): void {
+  const i = heap().i32;
+  if (load(i, (scope >> 2) + S_ENDED) !== 0) {
+    throw new TypeError('cannot spawn on a scope that has already ended');
+  }
+  add(i, (scope >> 2) + S_RUNNING, 1);
+  retain(record);
+  store(i, recordField(record, R_SCOPE), scope);
+  for (;;) {
+    const head = load(i, (scope >> 2) + S_HEAD);
+    store(i, recordField(record, R_SCOPE_NEXT), head);
+    if (cas(i, (scope >> 2) + S_HEAD, head, record) === head) return;
+  }
+}
+
+/** Called once per scoped thread, by whoever completes it. */
+export function scopeThreadEnded(scope: number): void {
+  const i = heap().i32;
+  if (add(i, (scope >> 2) + S_RUNNING, -1) === 1) notify(i, (scope >> 2) + S_RUNNING);
+}
+
+/** Blocks until every thread spawned on the scope has ended. */
+function waitScope(scope: number): void {
+  assertCanBlock('scope()', 'scopeAsync()');
+  const i = heap().i32;
+  for (let n; (n = load(i, (scope >> 2) + S_RUNNING)) !== 0; ) wait(i, (scope >> 2) + S_RUNNING, n);
+  store(i, (scope >> 2) + S_ENDED, 1);
+}
+
+async function waitScopeAsync(scope: number): Promise<void> {
+  const i = heap().i32;
+  for (let n; (n = load(i, (scope >> 2) + S_RUNNING)) !== 0; ) await waitAsync(i, (scope >> 2) + S_RUNNING, n);
+  store(i, (scope >> 2) + S_ENDED, 1);
+}
+
+/** The record of the earliest spawned thread that panicked and was not joined, or 0. */
+function unjoinedPanic(scope: number): number {
+  const i = heap().i32;
+  let found = 0;
+  for (let r = load(i, (scope >> 2) + S_HEAD); r !== 0; r = load(i, recordField(r, R_SCOPE_NEXT))) {
+    if (load(i, recordField(r, R_STATE)) === State.Panicked && load(i, recordField(r, R_JOINED)) === 0) found = r;
+  }
+  return found;
+}

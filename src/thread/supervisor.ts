@@ -1,0 +1,130 @@
+// The supervisor: a dedicated worker that owns every Worker weft creates. It never
+// blocks (it waits on its heap mailbox with waitAsync), so it always hears a
+// worker's `exit` event, even while every other thread is blocked in Atomics.wait,
+// and it finishes the record of any thread that died without finishing itself.
+//
+// A warm pool of booted workers makes spawn cheap; each worker runs exactly one
+// thread and then exits, so every thread starts with fresh globals.
+
+import type { Worker } from 'node:worker_threads';
+import { releaseRef } from '../heap/handle.ts';
+import { heap } from '../heap/heap.ts';
+import { load } from '../wait/futex.ts';
+import { completeRecord, storeOutcome } from './finish.ts';
+import { launch } from './launch.ts';
+import { Op, take } from './mailbox.ts';
+import { isTerminal, recordField, Reason, R_STACK, R_STATE, State } from './record.ts';
+import { availableParallelism } from './sleep.ts';
+import { describeThread } from './thread.ts';
+
+const POOL_SIZE = Math.max(1, Math.min(4, availableParallelism()));
+
+/** One worker and the thread it runs (0 while it waits in the pool). */
+interface Slot {
+  worker: Worker;
+  record: number;
+  booted: boolean;
+  terminated: boolean;
+  error: unknown;
+}
+
+export async function runSupervisor(sab: SharedArrayBuffer): Promise<never> {
+  const pool: Slot[] = []; // booted, waiting for a thread
+  const queue: number[] = []; // records waiting for a pooled worker, in spawn order
+  const byRecord = new Map<number, Slot>();
+  let booting = 0;
+
+  // Every record reaches the supervisor with one count of its own, given back here.
+  const panic = (record: number, payload: unknown, reason: number): void => {
+    if (!isTerminal(load(heap().i32, recordField(record, R_STATE)))) {
+      storeOutcome(record, false, payload, reason);
+      completeRecord(record, State.Panicked);
+    }
+  };
+  const done = (record: number): void => {
+    byRecord.delete(record);
+    releaseRef(record);
+  };
+
+  const exited = (slot: Slot, code: number): void => {
+    if (!slot.booted) booting--;
+    const at = pool.indexOf(slot);
+    if (at >= 0) pool.splice(at, 1);
+    const { record, error } = slot;
+    if (!slot.booted) {
+      // Died while starting: the threads waiting for a worker would wait forever.
+      const why = error instanceof Error ? error.message : `worker exited with code ${code}`;
+      for (const r of record !== 0 ? [record, ...queue.splice(0)] : queue.splice(0)) {
+        panic(r, new Error(`could not start ${describeThread(r)}: ${why}`, { cause: error }), Reason.Killed);
+        done(r);
+      }
+      return;
+    }
+    if (record === 0) return dispatch(); // an idle pooled worker died: replace it
+    if (error !== undefined) panic(record, error, Reason.Threw);
+    else {
+      const why = slot.terminated ? 'was terminated' : `exited with code ${code} before finishing`;
+      panic(record, new Error(`${describeThread(record)} ${why}`), Reason.Killed);
+    }
+    done(record);
+  };
+
+  const start = (record: number, stackBytes: number): void => {
+    const limits = stackBytes > 0 ? { stackSizeMb: Math.max(0.25, stackBytes / 2 ** 20) } : undefined;
+    const slot: Slot = { worker: launch({ role: 'thread', sab }, limits), record, booted: false, terminated: false, error: undefined };
+    if (record !== 0) byRecord.set(record, slot);
+    booting++;
+    slot.worker.on('error', (e) => (slot.error = e));
+    slot.worker.on('exit', (code) => exited(slot, code));
+    slot.worker.on('message', (m) => {
+      if (m !== 'ready') return;
+      slot.booted = true;
+      booting--;
+      if (slot.record !== 0) slot.worker.postMessage(slot.record);
+      else {
+        pool.push(slot);
+        dispatch();
+      }
+    });
+  };
+
+  const dispatch = (): void => {
+    while (queue.length > 0 && pool.length > 0) {
+      const slot = pool.shift()!;
+      slot.record = queue.shift()!;
+      byRecord.set(slot.record, slot);
+      slot.worker.postMessage(slot.record);
+    }
+    for (let n = pool.length + booting; n < POOL_SIZE + queue.length; n++) start(0, 0);
+  };
+
+  const terminate = (record: number): void => {
+    const slot = byRecord.get(record);
+    const queued = queue.indexOf(record);
+    if (slot) {
+      slot.terminated = true;
+      void slot.worker.terminate();
+    } else if (queued >= 0) {
+      queue.splice(queued, 1);
+      panic(record, new Error(`${describeThread(record)} was terminated`), Reason.Killed);
+      done(record);
+    }
+  };
+
+  dispatch();
+  for (;;) {
+    for (const { op, arg: record } of await take()) {
+      if (op === Op.Spawn) {
+        const stack = load(heap().i32, recordField(record, R_STACK));
+        if (stack > 0) start(record, stack);
+        else {
+          queue.push(record);
+          dispatch();
+        }
+      } else {
+        terminate(record);
+        releaseRef(record); // the count that came with the request
+      }
+    }
+  }
+}

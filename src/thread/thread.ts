@@ -1,0 +1,89 @@
+// Thread: a handle on a thread's record. The same record backs JoinHandle (a ref
+// with the Join role), so either can travel to other threads in messages.
+
+import { codecs } from '../codec/index.ts';
+import { dropValue, loadValue } from '../codec/stored.ts';
+import { defineKind, Handle, retain, Role, type Role as RoleT } from '../heap/handle.ts';
+import { heap } from '../heap/heap.ts';
+import { Kind } from '../heap/kinds.ts';
+import { ownedFree } from '../heap/owned.ts';
+import { load, store } from '../wait/futex.ts';
+import { currentRecord } from './current.ts';
+import { unparkRecord } from './parker.ts';
+import { recordField, recordId, R_NAME, R_OWNED, R_RESULT, R_SPEC } from './record.ts';
+
+/** A thread of this process, as seen from any thread. */
+export class Thread extends Handle {
+  #name: string | undefined | null = null;
+
+  /** @internal Adopts a ref on a thread record. */
+  constructor(record: number, role: RoleT = Role.Plain) {
+    super(record, role);
+  }
+
+  protected get kindName(): string {
+    return 'Thread';
+  }
+
+  /** Unique in the process and never reused; the main thread is 1. */
+  get id(): number {
+    return recordId(this.offset);
+  }
+
+  /** The name given with Builder.name(), 'main' for the main thread, else undefined. */
+  get name(): string | undefined {
+    if (this.#name === null) this.#name = threadName(this.offset);
+    return this.#name;
+  }
+
+  /** Wakes the thread if it is parked, or makes its next park() return at once. */
+  unpark(): void {
+    unparkRecord(this.offset);
+  }
+}
+
+export function threadName(record: number): string | undefined {
+  const p = load(heap().i32, recordField(record, R_NAME));
+  return p === 0 ? undefined : loadValue(codecs.utf8, p, false);
+}
+
+/** `thread '<name>'` as Rust prints it in panic messages. */
+export function describeThread(record: number): string {
+  return `thread '${threadName(record) ?? '<unnamed>'}'`;
+}
+
+let joinWrapper: ((record: number) => Handle) | undefined;
+
+/** Lets the JoinHandle module build handles for refs with the Join role. */
+export function setJoinWrapper(f: (record: number) => Handle): void {
+  joinWrapper = f;
+}
+
+defineKind(Kind.Thread, {
+  name: 'Thread',
+  wrap: (offset, role) => (role === Role.Join && joinWrapper ? joinWrapper(offset) : new Thread(offset, role)),
+  drop(offset) {
+    const i = heap().i32;
+    for (const field of [R_RESULT, R_SPEC, R_NAME]) {
+      const p = load(i, recordField(offset, field));
+      if (p !== 0) {
+        store(i, recordField(offset, field), 0);
+        dropValue(p);
+      }
+    }
+    ownedFree(recordField(offset, R_OWNED));
+  },
+});
+
+let self: Thread | undefined;
+
+/** The calling thread. On the main thread: id 1, name 'main'. */
+export function current(): Thread {
+  if (!self || self.isClosed) {
+    const r = currentRecord();
+    retain(r); // the handle adopts a count of its own
+    self = new Thread(r);
+  }
+  return self;
+}
+
