@@ -16,11 +16,26 @@ import { add, load, store } from '../wait/futex.ts';
 export const ROLE_MASK = 7;
 /**
  * What a ref stands for besides one count on the object: Plain (nothing more),
- * Sender / Receiver (a channel endpoint), Join (a JoinHandle on a thread record), and
- * Held, which is not counted at all: it marks a lock the thread holds, so that the
- * runtime can poison and release it if the thread dies holding it.
+ * Sender / Receiver (a channel endpoint), Join (a JoinHandle on a thread record).
+ * Held and HeldShared are not counted at all: they mark a lock (or a read lock, a
+ * running Once) the thread holds, so the runtime can poison and release it if the
+ * thread ends holding it; they are recorded in the owned table only.
  */
-export const Role = { Plain: 0, Sender: 1, Receiver: 2, Join: 3, Held: 4 } as const;
+export const Role = { Plain: 0, Sender: 1, Receiver: 2, Join: 3, Held: 4, HeldShared: 5 } as const;
+
+const isHeld = (role: Role): boolean => role === Role.Held || role === Role.HeldShared;
+
+/**
+ * Passed to a handle class's constructor by its kind's wrap() to adopt an existing
+ * object instead of creating one. Not exported from the package, so user code can
+ * only create new objects.
+ */
+export class Adopt {
+  constructor(
+    readonly offset: number,
+    readonly role: Role = Role.Plain,
+  ) {}
+}
 export type Role = (typeof Role)[keyof typeof Role];
 
 /** How a kind of heap object is released and wrapped. Registered once per kind id. */
@@ -83,7 +98,7 @@ export function releaseRef(ref: number): void {
   const offset = ref - role;
   const k = spec(offset);
   if (role !== Role.Plain) k.releaseRole?.(offset, role);
-  if (role === Role.Held) return;
+  if (isHeld(role)) return;
   const before = add(heap().i32, (offset >> 2) + 1, -1);
   if (before === 1) {
     k.drop?.(offset);

@@ -1,7 +1,7 @@
 // Atomic integers in the shared heap, with the operations of Rust's atomics. All are
 // sequentially consistent (JS Atomics offer no weaker ordering).
 
-import { allocObject, defineKind, Handle } from '../heap/handle.ts';
+import { Adopt, allocObject, defineKind, Handle } from '../heap/handle.ts';
 import { heap } from '../heap/heap.ts';
 import { Kind } from '../heap/kinds.ts';
 import * as A from '../wait/futex.ts';
@@ -36,11 +36,11 @@ function int64(v: bigint, what: string): bigint {
 abstract class Atomic32<V> extends Handle {
   protected readonly index: number;
 
-  protected constructor(kind: number, initial: number, offset?: number) {
-    const p = offset ?? allocObject(kind, 8);
+  protected constructor(kind: number, initial: number | Adopt) {
+    const p = initial instanceof Adopt ? initial.offset : allocObject(kind, 8);
     super(p);
     this.index = (p >> 2) + 2;
-    if (offset === undefined) A.store(heap().i32, this.index, initial);
+    if (!(initial instanceof Adopt)) A.store(heap().i32, this.index, initial);
   }
 
   protected abstract wire(v: V, what: string): number;
@@ -82,8 +82,8 @@ abstract class AtomicInt32 extends Atomic32<number> {
 }
 
 export class AtomicI32 extends AtomicInt32 {
-  constructor(v = 0, offset?: number) {
-    super(Kind.AtomicI32, int32(v, 'new AtomicI32'), offset);
+  constructor(v: number | Adopt = 0) {
+    super(Kind.AtomicI32, v instanceof Adopt ? v : int32(v, 'new AtomicI32'));
   }
   protected get kindName(): string {
     return 'AtomicI32';
@@ -97,8 +97,8 @@ export class AtomicI32 extends AtomicInt32 {
 }
 
 export class AtomicU32 extends AtomicInt32 {
-  constructor(v = 0, offset?: number) {
-    super(Kind.AtomicU32, uint32(v, 'new AtomicU32'), offset);
+  constructor(v: number | Adopt = 0) {
+    super(Kind.AtomicU32, v instanceof Adopt ? v : uint32(v, 'new AtomicU32'));
   }
   protected get kindName(): string {
     return 'AtomicU32';
@@ -112,9 +112,9 @@ export class AtomicU32 extends AtomicInt32 {
 }
 
 export class AtomicBool extends Atomic32<boolean> {
-  constructor(v = false, offset?: number) {
-    if (typeof v !== 'boolean') throw new TypeError(`new AtomicBool: expected a boolean, got ${typeof v}`);
-    super(Kind.AtomicBool, v ? 1 : 0, offset);
+  constructor(v: boolean | Adopt = false) {
+    if (typeof v !== 'boolean' && !(v instanceof Adopt)) throw new TypeError(`new AtomicBool: expected a boolean, got ${typeof v}`);
+    super(Kind.AtomicBool, v instanceof Adopt ? v : v ? 1 : 0);
   }
   protected get kindName(): string {
     return 'AtomicBool';
@@ -131,12 +131,11 @@ export class AtomicBool extends Atomic32<boolean> {
 export class AtomicI64 extends Handle {
   readonly #index: number;
 
-  constructor(v = 0n, offset?: number) {
-    const initial = int64(v, 'new AtomicI64');
-    const p = offset ?? allocObject(Kind.AtomicI64, 8);
+  constructor(v: bigint | Adopt = 0n) {
+    const p = v instanceof Adopt ? v.offset : allocObject(Kind.AtomicI64, 8);
     super(p);
     this.#index = (p >> 3) + 1;
-    if (offset === undefined) A.store64(heap().i64, this.#index, initial);
+    if (!(v instanceof Adopt)) A.store64(heap().i64, this.#index, int64(v, 'new AtomicI64'));
   }
   protected get kindName(): string {
     return 'AtomicI64';
@@ -172,7 +171,7 @@ export class AtomicI64 extends Handle {
   }
 }
 
-defineKind(Kind.AtomicI32, { name: 'AtomicI32', wrap: (p) => new AtomicI32(0, p) });
-defineKind(Kind.AtomicU32, { name: 'AtomicU32', wrap: (p) => new AtomicU32(0, p) });
-defineKind(Kind.AtomicBool, { name: 'AtomicBool', wrap: (p) => new AtomicBool(false, p) });
-defineKind(Kind.AtomicI64, { name: 'AtomicI64', wrap: (p) => new AtomicI64(0n, p) });
+defineKind(Kind.AtomicI32, { name: 'AtomicI32', wrap: (p) => new AtomicI32(new Adopt(p)) });
+defineKind(Kind.AtomicU32, { name: 'AtomicU32', wrap: (p) => new AtomicU32(new Adopt(p)) });
+defineKind(Kind.AtomicBool, { name: 'AtomicBool', wrap: (p) => new AtomicBool(new Adopt(p)) });
+defineKind(Kind.AtomicI64, { name: 'AtomicI64', wrap: (p) => new AtomicI64(new Adopt(p)) });
