@@ -110,12 +110,16 @@ describe('codecs.structured', () => {
     // A Node Buffer arrives as a Uint8Array, as with structuredClone.
     assert.deepStrictEqual(out.b, new Uint8Array([3]));
     assert.ok(!(out.u.buffer instanceof SharedArrayBuffer));
+    // A view of shared memory is copied too, into an ordinary buffer.
+    const view = new Int32Array(new SharedArrayBuffer(16), 4, 2).fill(-5);
+    const copy = through(view);
+    assert.deepStrictEqual(Array.from(copy), [-5, -5]);
+    assert.ok(copy instanceof Int32Array && !(copy.buffer instanceof SharedArrayBuffer));
   });
 
   it('keeps undefined, sparse slots as undefined, and null-prototype objects as plain objects', () => {
     assert.equal(through(undefined), undefined);
     assert.deepStrictEqual(through({ a: undefined }), { a: undefined });
-    // eslint-disable-next-line no-sparse-arrays
     assert.deepStrictEqual(through([1, , 3]), [1, undefined, 3]);
     assert.deepStrictEqual(through(Object.assign(Object.create(null), { x: 1 })), { x: 1 });
   });
@@ -191,6 +195,10 @@ describe('codecs.structured', () => {
       assert.equal(Object.getPrototypeOf(quiet), Error.prototype);
       assert.equal(quiet.name, 'Quiet');
       assert.ok(!Object.keys(quiet).includes('name'));
+      const abort = through(new DOMException('gone', 'AbortError'));
+      assert.equal(Object.getPrototypeOf(abort), Error.prototype);
+      assert.equal(abort.name, 'AbortError');
+      assert.equal(abort.message, 'gone');
       // A subclass that keeps a built-in name decodes to that built-in.
       class Plain extends RangeError {}
       assert.equal(Object.getPrototypeOf(through(new Plain('r'))), RangeError.prototype);
@@ -243,6 +251,21 @@ describe('codecs.structured', () => {
       const out = codecs.structured.decode<unknown[]>(bytes, () => h);
       assert.equal(out[0], h);
       assert.ok(Object.is(out[1], -0));
+    });
+
+    it('are taken back out of handles when packing fails midway', () => {
+      let reads = 0;
+      const value = {
+        h: fakeHandle(),
+        get late() {
+          if (++reads === 2) throw new RangeError('second read');
+          return 1;
+        },
+      };
+      const before = fakeHandle();
+      const handles = [before];
+      assert.throws(() => codecs.structured.encode(value, handles), { name: 'RangeError', message: 'second read' });
+      assert.deepStrictEqual(handles, [before]);
     });
 
     it('at top level', () => {

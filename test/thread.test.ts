@@ -337,6 +337,26 @@ describe('resources', () => {
     assert.ok(heapStats().live - liveBefore < 4096, `heap live bytes grew by ${heapStats().live - liveBefore}`);
   });
 
+  test('a reused worker gives the next thread fresh globals and thread-locals', () => {
+    spawn(() => {
+      (globalThis as { leaked?: number }).leaked = 42;
+    }).join();
+    const seen = Array.from({ length: 8 }, () => spawn(() => (globalThis as { leaked?: number }).leaked).join());
+    assert.deepEqual(seen, Array(8).fill(undefined));
+  });
+
+  test('a thread that leaves work running ends with its worker: nothing of it runs later', () => {
+    const ticks = new AtomicI32(0);
+    spawn((t: AtomicI32) => {
+      setInterval(() => t.fetchAdd(1), 1);
+      return 'returned';
+    }, ticks).join();
+    sleep(100);
+    const settled = ticks.load();
+    sleep(100);
+    assert.equal(ticks.load(), settled);
+  });
+
   test('availableParallelism is a positive integer', () => {
     assert.ok(Number.isInteger(availableParallelism()) && availableParallelism() >= 1);
   });

@@ -50,7 +50,7 @@ export const f64: Codec<number> = {
       h.f64[offset >> 3] = value;
     },
     read(h: Heap, offset: number) {
-      return h.f64[offset >> 3]!;
+      return h.f64[offset >> 3];
     },
   },
 };
@@ -74,7 +74,7 @@ export const i32: Codec<number> = {
       h.i32[offset >> 2] = value;
     },
     read(h: Heap, offset: number) {
-      return h.i32[offset >> 2]!;
+      return h.i32[offset >> 2];
     },
   },
 };

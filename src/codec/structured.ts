@@ -1,12 +1,13 @@
 // The default codec: MessagePack (msgpackr) with structured-clone references, plus
 // weft's own extensions for what msgpackr alone gets wrong or cannot know about.
 //
-// encode() first walks the value once. The walk rejects what cannot be carried
-// (with the path to it), and notes whether the value holds anything msgpackr would
-// alter: -0 (packed as the integer 0), strings with lone surrogates (mangled by
-// UTF-8), and Errors (msgpackr keeps only name, message and cause). Only then is the
-// value rewritten, into a copy holding private box objects in their place; the
-// common case packs the caller's value as it is.
+// encode() first walks the value once. The walk rejects what cannot be carried (with
+// the path to it), notes whether some object occurs twice (only then are references
+// tracked), and whether the value holds anything msgpackr would alter: -0 (packed as
+// the integer 0), strings with lone surrogates (mangled by UTF-8), and Errors
+// (msgpackr keeps only name, message and cause). Only then is the value rewritten,
+// into a copy holding private box objects in their place; the common case packs the
+// caller's value as it is.
 //
 // msgpackr's extension table is global to the process, so the extensions below are
 // registered only for classes weft owns (Handle and private boxes). msgpackr's
@@ -131,12 +132,15 @@ function define(o: object, key: string, value: unknown, enumerable: boolean): vo
   Object.defineProperty(o, key, { value, enumerable, writable: true, configurable: true });
 }
 
-// One Packr and one Unpackr per thread: an Unpackr records the record structures it
-// reads into its own table, which a Packr sharing it would then try to reuse.
-const packr = new Packr({ structuredClone: true, moreTypes: true, useToJSON: false });
+// Packers and the unpacker are separate instances: an Unpackr records the record
+// structures it reads into its own table, which a Packr sharing it would then reuse.
+// Tracking references costs msgpackr a Map entry per object, so the packer that does
+// it is used only for values where the walk met some object twice.
+const packr = new Packr({ moreTypes: true, useToJSON: false });
+const referencePackr = new Packr({ structuredClone: true, moreTypes: true, useToJSON: false });
 // copyBuffers: decoded bytes must not be views into the message, which lives in the
 // shared heap and is reused once read.
-const unpackr = new Unpackr({ structuredClone: true, moreTypes: true, copyBuffers: true });
+const unpackr = new Unpackr({ copyBuffers: true });
 
 export const structured: AnyCodec = {
   name: 'structured',
@@ -146,7 +150,9 @@ export const structured: AnyCodec = {
     const outer = encodingHandles;
     encodingHandles = handles;
     try {
-      return packr.pack(check(value) ? rewrite(value, new Map()) : value);
+      const w: Walk = { seen: undefined, openErrors: undefined, rewrite: false, repeats: false };
+      visit(value, w);
+      return (w.repeats ? referencePackr : packr).pack(w.rewrite ? rewrite(value, new Map()) : value);
     } catch (e) {
       handles.length = mark;
       throw e instanceof Rejection ? e.toTypeError() : e;
@@ -208,6 +214,8 @@ interface Walk {
   openErrors: Set<object> | undefined;
   /** Whether the value holds something only a rewrite carries faithfully. */
   rewrite: boolean;
+  /** Whether some object is met twice (a shared or cyclic reference). */
+  repeats: boolean;
 }
 
 /** Built-in classes carried by exact prototype; 'leaf' ones hold nothing to walk into. */
@@ -222,13 +230,6 @@ const BUILTINS = new Map<object, 'map' | 'set' | 'leaf'>([
 // Node's Buffer is the platform's byte type there; it arrives as a Uint8Array.
 const NodeBuffer = (globalThis as { Buffer?: { prototype: object } }).Buffer;
 if (NodeBuffer) BUILTINS.set(NodeBuffer.prototype, 'leaf');
-
-/** Throws a Rejection if `value` cannot be sent; returns whether it needs a rewrite. */
-function check(value: unknown): boolean {
-  const w: Walk = { seen: undefined, openErrors: undefined, rewrite: false };
-  visit(value, w);
-  return w.rewrite;
-}
 
 function visit(v: unknown, w: Walk): void {
   switch (typeof v) {
@@ -251,6 +252,7 @@ function visit(v: unknown, w: Walk): void {
 function visitObject(o: object, w: Walk): void {
   const seen = (w.seen ??= new Set());
   if (seen.has(o)) {
+    w.repeats = true;
     if (w.openErrors?.has(o)) {
       throw new Rejection('an Error that refers back to itself (a cycle through an Error) cannot be carried');
     }
@@ -413,7 +415,8 @@ function rewrite(v: unknown, memo: Map<object, unknown>): unknown {
     memo.set(v, box);
     box.fields = [
       rewrite(String(v.name), memo),
-      Object.hasOwn(v, 'message') ? rewrite(String(v.message), memo) : undefined,
+      // Some classes (DOMException) keep the message on their prototype.
+      Object.hasOwn(v, 'message') || v.message !== '' ? rewrite(String(v.message), memo) : undefined,
       typeof v.stack === 'string' ? rewrite(v.stack, memo) : undefined,
       rewrite(ownProps(v), memo),
       v instanceof AggregateError ? rewrite(v.errors, memo) : undefined,

@@ -127,10 +127,12 @@ export function currentOwnedCell(): number {
   return ownedCell;
 }
 
-// Backstop for handles dropped without close(): the held value is the owned-table
-// slot, which still holds the ref.
-const finalizer = new FinalizationRegistry<number>((slot) => {
-  if (ownedCell >= 0) releaseRef(ownedRemove(ownedCell, slot));
+// Backstop for handles dropped without close(): the held value names the owned-table
+// slot that still holds the ref. A worker runs one thread after another, so a handle
+// of an earlier thread may be collected later: its table was drained when that thread
+// ended, and the cell no longer matches.
+const finalizer = new FinalizationRegistry<{ cell: number; slot: number }>(({ cell, slot }) => {
+  if (cell === ownedCell) releaseRef(ownedRemove(cell, slot));
 });
 
 const CLOSED = -1;
@@ -141,14 +143,21 @@ export abstract class Handle {
   /** Offset of the object in the shared heap; equal in every thread. */
   readonly offset: number;
   readonly #role: Role;
+  readonly #cell: number;
   #slot: number;
 
   /** Adopts one existing ref (from allocObject, a message, or a retain). */
   protected constructor(offset: number, role: Role = Role.Plain) {
     this.offset = offset;
     this.#role = role;
-    this.#slot = ownedAdd(currentOwnedCell(), offset + role);
-    finalizer.register(this, this.#slot, this);
+    this.#cell = currentOwnedCell();
+    this.#slot = ownedAdd(this.#cell, offset + role);
+    finalizer.register(this, { cell: this.#cell, slot: this.#slot }, this);
+  }
+
+  /** False once the thread that made this handle has ended (its refs were released). */
+  #owned(): boolean {
+    return this.#cell === ownedCell;
   }
 
   /** Human name of the handle kind, for error messages. */
@@ -156,17 +165,18 @@ export abstract class Handle {
 
   /** Throws if this handle was closed or moved to another thread. */
   protected checkOpen(): void {
-    if (this.#slot < 0) {
+    if (this.#slot < 0 || !this.#owned()) {
       throw new TypeError(
         this.#slot === MOVED
           ? `${this.kindName} was moved to another thread (sent in a message) and cannot be used here`
-          : `${this.kindName} is closed`,
+          : this.#slot === CLOSED ? `${this.kindName} is closed`
+          : `${this.kindName} belongs to a thread that has ended`,
       );
     }
   }
 
   get isClosed(): boolean {
-    return this.#slot < 0;
+    return this.#slot < 0 || !this.#owned();
   }
 
   /** Gives this handle's reference back. Idempotent. */
@@ -175,7 +185,7 @@ export abstract class Handle {
     const slot = this.#slot;
     this.#slot = CLOSED;
     finalizer.unregister(this);
-    releaseRef(ownedRemove(currentOwnedCell(), slot));
+    if (this.#owned()) releaseRef(ownedRemove(this.#cell, slot));
   }
 
   [Symbol.dispose](): void {
@@ -198,6 +208,6 @@ export abstract class Handle {
     const slot = this.#slot;
     this.#slot = MOVED;
     finalizer.unregister(this);
-    return ownedRemove(currentOwnedCell(), slot);
+    return ownedRemove(this.#cell, slot);
   }
 }

@@ -32,9 +32,11 @@ export function currentRecord(): number {
   return record;
 }
 
-/** Makes `r` the calling thread's record (worker start-up, attach()). */
+/**
+ * Makes `r` the calling thread's record: at attach(), and each time a pooled worker
+ * starts its next thread (the previous one has ended and released what it owned).
+ */
 export function setCurrentRecord(r: number): void {
-  if (record !== 0 && record !== r) throw new Error('weft: this thread already has a record');
   adopt(r);
 }
 

@@ -16,11 +16,36 @@ const UNINIT = 0, LIVE = 1, DESTROYED = 2;
 /** Keys with a live value, in the order they were initialised. */
 const live: Array<{ destroy(): void }> = [];
 
+// A worker runs one thread after another. Each key remembers the thread (generation)
+// its state belongs to, so every thread starts with every key uninitialised.
+let generation = 0;
+
+/** Starts a new thread's thread-locals in this worker. */
+export function resetThreadLocals(): void {
+  live.length = 0;
+  generation++;
+}
+
 export class LocalKey<T> {
   readonly #init: () => T;
   readonly #dispose: ((value: T) => void) | undefined;
-  #state = UNINIT;
+  #stateOf = UNINIT;
+  #generation = generation;
   #value: T | undefined;
+
+  get #state(): number {
+    if (this.#generation !== generation) {
+      this.#generation = generation;
+      this.#stateOf = UNINIT;
+      this.#value = undefined;
+    }
+    return this.#stateOf;
+  }
+
+  set #state(s: number) {
+    this.#generation = generation;
+    this.#stateOf = s;
+  }
 
   /** @internal Use threadLocal(). */
   constructor(init: () => T, dispose?: (value: T) => void) {

@@ -9,7 +9,7 @@ import { exchange, store } from '../wait/futex.ts';
 import { setCurrentRecord } from './current.ts';
 import { completeRecord, storeOutcome } from './finish.ts';
 import { tsxApiUrl } from './launch.ts';
-import { runLocalDestructors } from './local.ts';
+import { resetThreadLocals, runLocalDestructors } from './local.ts';
 import { recordField, Reason, R_SPEC, R_STATE, State } from './record.ts';
 
 /** What to run, as stored in the record by spawn(). */
@@ -66,6 +66,7 @@ const CLOSURE_HINT =
 
 export async function runThread(record: number): Promise<void> {
   setCurrentRecord(record);
+  resetThreadLocals();
   const i = heap().i32;
   store(i, recordField(record, R_STATE), State.Running);
   let ok = true;

@@ -3,8 +3,9 @@
 // worker's `exit` event, even while every other thread is blocked in Atomics.wait,
 // and it finishes the record of any thread that died without finishing itself.
 //
-// A warm pool of booted workers makes spawn cheap; each worker runs exactly one
-// thread and then exits, so every thread starts with fresh globals.
+// A warm pool of booted workers makes spawn cheap. A worker runs one thread at a
+// time (never several: blocking primitives would deadlock them) and comes back to
+// the pool when its thread ended and left it at rest (see worker_main.ts).
 
 import type { Worker } from 'node:worker_threads';
 import { releaseRef } from '../heap/handle.ts';
@@ -18,6 +19,8 @@ import { availableParallelism } from './sleep.ts';
 import { describeThread } from './thread.ts';
 
 const POOL_SIZE = Math.max(1, Math.min(4, availableParallelism()));
+/** Idle workers kept beyond this are let go. */
+const MAX_IDLE = 2 * POOL_SIZE;
 
 /** One worker and the thread it runs (0 while it waits in the pool). */
 interface Slot {
@@ -78,13 +81,19 @@ export async function runSupervisor(sab: SharedArrayBuffer): Promise<never> {
     slot.worker.on('exit', (code) => exited(slot, code));
     slot.worker.on('message', (m) => {
       if (m !== 'ready') return;
-      slot.booted = true;
-      booting--;
-      if (slot.record !== 0) slot.worker.postMessage(slot.record);
-      else {
-        pool.push(slot);
-        dispatch();
+      if (!slot.booted) {
+        slot.booted = true;
+        booting--;
+        // A dedicated worker (own stack size) runs its thread and is not pooled.
+        if (slot.record !== 0) return slot.worker.postMessage(slot.record);
+      } else {
+        // Its thread has ended and the worker is at rest again.
+        done(slot.record);
+        slot.record = 0;
+        if (limits !== undefined || pool.length >= MAX_IDLE) return void slot.worker.terminate();
       }
+      pool.push(slot);
+      dispatch();
     });
   };
 

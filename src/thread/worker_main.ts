@@ -1,6 +1,13 @@
-// Entry of every worker weft starts: the supervisor, or a pooled worker that waits to
-// be given one thread. Importing the package index here (the same module a thread's
-// own `import('weft')` resolves to) keeps one weft instance per thread.
+// Entry of every worker weft starts: the supervisor, or a pooled worker that runs
+// the threads it is given, one at a time. Importing the package index here (the same
+// module a thread's own `import('weft')` resolves to) keeps one weft instance per
+// thread.
+//
+// A worker is reused for a next thread only if the last one left it at rest: no
+// timers, sockets or other handles still active, and the globals it added removed.
+// Otherwise the worker exits and the supervisor boots a fresh one. Thread-locals
+// always start fresh (local.ts). Modules a thread imported stay loaded, as the
+// platform offers no way to unload them.
 
 import { parentPort, workerData } from 'node:worker_threads';
 import { attachHeap } from '../heap/heap.ts';
@@ -20,9 +27,24 @@ if (role === 'supervisor') {
   setCurrentRecord(r);
   void runSupervisor(sab);
 } else {
-  parentPort!.once('message', (record: number) => {
-    // A thread ends when its function settles, not when its event loop drains.
-    void runThread(record).finally(() => process.exit(0));
+  const port = parentPort!;
+  const globalsAtRest = new Set(Object.getOwnPropertyNames(globalThis));
+  const atRest = (): boolean =>
+    process.getActiveResourcesInfo().every((r) => r === 'MessagePort') && removeNewGlobals(globalsAtRest);
+  port.on('message', (record: number) => {
+    // The thread ends when its function settles, not when its event loop drains;
+    // what it left running decides whether this worker can be reused.
+    void runThread(record).then(
+      () => setImmediate(() => (atRest() ? port.postMessage('ready') : process.exit(0))),
+      () => process.exit(1),
+    );
   });
-  parentPort!.postMessage('ready');
+  port.postMessage('ready');
+}
+
+function removeNewGlobals(keep: Set<string>): boolean {
+  for (const name of Object.getOwnPropertyNames(globalThis)) {
+    if (!keep.has(name) && !Reflect.deleteProperty(globalThis, name)) return false;
+  }
+  return true;
 }
