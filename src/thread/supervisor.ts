@@ -104,7 +104,10 @@ export async function runSupervisor(sab: SharedArrayBuffer): Promise<never> {
       byRecord.set(slot.record, slot);
       slot.worker.postMessage(slot.record);
     }
-    for (let n = pool.length + booting; n < POOL_SIZE + queue.length; n++) start(0, 0);
+    // Boot workers only for threads that have none coming, and to keep POOL_SIZE
+    // workers in all: busy ones come back to the pool when their thread ends, and a
+    // boot running beside them would take CPU from the threads doing the work.
+    while (pool.length + booting < queue.length || pool.length + booting + byRecord.size < POOL_SIZE) start(0, 0);
   };
 
   const terminate = (record: number): void => {
