@@ -3,7 +3,7 @@
 
 import { codecs } from '../codec/index.ts';
 import { loadValue } from '../codec/stored.ts';
-import { Handle, retain, Role } from '../heap/handle.ts';
+import { Adopt, Handle, retain, Role } from '../heap/handle.ts';
 import { heap } from '../heap/heap.ts';
 import { assertCanBlock, load, store, wait, waitAsync } from '../wait/futex.ts';
 import { PanicError } from './errors.ts';
@@ -28,9 +28,9 @@ export function panicOf(record: number): PanicError {
 export class JoinHandle<T> extends Handle {
   #thread: Thread | undefined;
 
-  /** @internal Adopts a Join ref on a thread record; use spawn(). */
-  constructor(record: number) {
-    super(record, Role.Join);
+  /** @internal Join handles are made by spawn(). */
+  constructor(adopt: Adopt) {
+    super(adopt.offset, Role.Join);
   }
 
   protected get kindName(): string {
@@ -42,7 +42,7 @@ export class JoinHandle<T> extends Handle {
     this.checkOpen();
     if (!this.#thread) {
       retain(this.offset);
-      this.#thread = new Thread(this.offset);
+      this.#thread = new Thread(new Adopt(this.offset));
     }
     return this.#thread;
   }
@@ -94,4 +94,4 @@ export class JoinHandle<T> extends Handle {
 /** A JoinHandle for a thread spawned on a scope. */
 export class ScopedJoinHandle<T> extends JoinHandle<T> {}
 
-setJoinWrapper((record) => new JoinHandle(record));
+setJoinWrapper((record) => new JoinHandle(new Adopt(record)));

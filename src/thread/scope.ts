@@ -4,7 +4,7 @@
 // Rust ties scoped threads to the scope with lifetimes; here spawning on an ended
 // scope throws instead.
 
-import { allocObject, defineKind, Handle, releaseRef, retain } from '../heap/handle.ts';
+import { Adopt, allocObject, defineKind, Handle, releaseRef, retain } from '../heap/handle.ts';
 import { PanicError } from './errors.ts';
 import { panicOf, ScopedJoinHandle } from './join_handle.ts';
 import { spawnRecord, type Entry, type ModuleEntry } from './spawn.ts';
@@ -19,9 +19,9 @@ const S_ENDED = 4; // 1 once the scope function and its threads are done
 
 /** Threads spawned on a scope end before scope() returns. */
 export class Scope extends Handle {
-  /** @internal Use scope() or scopeAsync(). */
-  constructor(offset = allocObject(Kind.Scope, 12)) {
-    super(offset);
+  /** @internal Scopes are made by scope() and scopeAsync(). */
+  constructor(adopt = new Adopt(allocObject(Kind.Scope, 12))) {
+    super(adopt.offset);
   }
 
   protected get kindName(): string {
@@ -32,7 +32,7 @@ export class Scope extends Handle {
   spawn<R = unknown>(entry: URL | ModuleEntry, ...args: unknown[]): ScopedJoinHandle<R>;
   spawn(entry: Entry, ...args: unknown[]): ScopedJoinHandle<unknown> {
     this.checkOpen();
-    return new ScopedJoinHandle(spawnRecord(entry, args, { scope: this }));
+    return new ScopedJoinHandle(new Adopt(spawnRecord(entry, args, { scope: this })));
   }
 }
 
@@ -85,7 +85,7 @@ function checkScope(scope: number): void {
 
 defineKind(Kind.Scope, {
   name: 'Scope',
-  wrap: (offset) => new Scope(offset),
+  wrap: (offset) => new Scope(new Adopt(offset)),
   drop(offset) {
     const i = heap().i32;
     for (let r = load(i, (offset >> 2) + S_HEAD); r !== 0; ) {

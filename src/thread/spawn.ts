@@ -5,7 +5,7 @@
 import { isMainThread } from 'node:worker_threads';
 import { codecs } from '../codec/index.ts';
 import { storeValue } from '../codec/stored.ts';
-import { releaseRef, retain } from '../heap/handle.ts';
+import { Adopt, releaseRef, retain } from '../heap/handle.ts';
 import { heap } from '../heap/heap.ts';
 import { store } from '../wait/futex.ts';
 import { SpawnError } from './errors.ts';
@@ -99,7 +99,7 @@ export function spawn<A extends unknown[], R>(fn: (...args: A) => R, ...args: A)
 /** Runs a module's export (default if omitted) on a new thread. */
 export function spawn<R = unknown>(entry: URL | ModuleEntry, ...args: unknown[]): JoinHandle<R>;
 export function spawn(entry: Entry, ...args: unknown[]): JoinHandle<unknown> {
-  return new JoinHandle(spawnRecord(entry, args, {}));
+  return new JoinHandle(new Adopt(spawnRecord(entry, args, {})));
 }
 
 /** Configures a thread before spawning it: name and stack size. */
@@ -125,12 +125,12 @@ export class Builder {
   spawn<A extends unknown[], R>(fn: (...args: A) => R, ...args: A): JoinHandle<Awaited<R>>;
   spawn<R = unknown>(entry: URL | ModuleEntry, ...args: unknown[]): JoinHandle<R>;
   spawn(entry: Entry, ...args: unknown[]): JoinHandle<unknown> {
-    return new JoinHandle(spawnRecord(entry, args, { name: this.#name, stackSize: this.#stackSize }));
+    return new JoinHandle(new Adopt(spawnRecord(entry, args, { name: this.#name, stackSize: this.#stackSize })));
   }
 
   spawnScoped<A extends unknown[], R>(scope: Scope, fn: (...args: A) => R, ...args: A): ScopedJoinHandle<Awaited<R>>;
   spawnScoped<R = unknown>(scope: Scope, entry: URL | ModuleEntry, ...args: unknown[]): ScopedJoinHandle<R>;
   spawnScoped(scope: Scope, entry: Entry, ...args: unknown[]): ScopedJoinHandle<unknown> {
-    return new ScopedJoinHandle(spawnRecord(entry, args, { name: this.#name, stackSize: this.#stackSize, scope }));
+    return new ScopedJoinHandle(new Adopt(spawnRecord(entry, args, { name: this.#name, stackSize: this.#stackSize, scope })));
   }
 }

@@ -3,7 +3,7 @@
 
 import { codecs } from '../codec/index.ts';
 import { dropValue, loadValue } from '../codec/stored.ts';
-import { defineKind, Handle, retain, Role, type Role as RoleT } from '../heap/handle.ts';
+import { Adopt, defineKind, Handle, retain, Role } from '../heap/handle.ts';
 import { heap } from '../heap/heap.ts';
 import { Kind } from '../heap/kinds.ts';
 import { ownedFree } from '../heap/owned.ts';
@@ -16,9 +16,9 @@ import { recordField, recordId, R_NAME, R_OWNED, R_RESULT, R_SPEC } from './reco
 export class Thread extends Handle {
   #name: string | undefined | null = null;
 
-  /** @internal Adopts a ref on a thread record. */
-  constructor(record: number, role: RoleT = Role.Plain) {
-    super(record, role);
+  /** @internal Threads are made by spawn() and current(). */
+  constructor(adopt: Adopt) {
+    super(adopt.offset);
   }
 
   protected get kindName(): string {
@@ -61,7 +61,7 @@ export function setJoinWrapper(f: (record: number) => Handle): void {
 
 defineKind(Kind.Thread, {
   name: 'Thread',
-  wrap: (offset, role) => (role === Role.Join && joinWrapper ? joinWrapper(offset) : new Thread(offset, role)),
+  wrap: (offset, role) => (role === Role.Join && joinWrapper ? joinWrapper(offset) : new Thread(new Adopt(offset))),
   drop(offset) {
     const i = heap().i32;
     for (const field of [R_RESULT, R_SPEC, R_NAME]) {
@@ -82,7 +82,7 @@ export function current(): Thread {
   if (!self || self.isClosed || self.offset !== currentRecord()) {
     const r = currentRecord();
     retain(r); // the handle adopts a count of its own
-    self = new Thread(r);
+    self = new Thread(new Adopt(r));
   }
   return self;
 }
