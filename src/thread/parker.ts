@@ -4,6 +4,7 @@
 
 import { heap } from '../heap/heap.ts';
 import { assertCanBlock, checkTimeout, exchange, notify, sub, cas, wait, waitAsync } from '../wait/futex.ts';
+import { Backoff } from '../wait/backoff.ts';
 import { currentRecord } from './current.ts';
 import { recordField, R_PARKER } from './record.ts';
 
@@ -16,6 +17,11 @@ export function park(): void {
   const at = recordField(currentRecord(), R_PARKER);
   // NOTIFIED -> EMPTY consumes the token; EMPTY -> PARKED announces we sleep.
   if (sub(i, at, 1) === NOTIFIED) return;
+  // A peer that is awake usually answers within a microsecond: spin briefly before
+  // paying for a futex sleep and wake.
+  for (const b = new Backoff(); !b.isCompleted(); b.snooze()) {
+    if (cas(i, at, NOTIFIED, EMPTY) === NOTIFIED) return;
+  }
   for (;;) {
     wait(i, at, PARKED);
     if (cas(i, at, NOTIFIED, EMPTY) === NOTIFIED) return;

@@ -1,0 +1,18 @@
+// Every benchmark group, in run order. Each group's baseline is the tool a user has
+// without weft; weft's own cases join the groups they compete in.
+
+import { portOneWay } from './baselines/port-oneway.ts';
+import { portRoundTrip } from './baselines/port-roundtrip.ts';
+import { sabOneWay, sabRoundTrip } from './baselines/sab-mailbox.ts';
+import { spawnJs, spawnTs } from './baselines/worker-startup.ts';
+import { group, type Group } from './harness.ts';
+import { weftParkRoundTrip, weftSpawnJoin } from './weft/threads.ts';
+
+export const groups: Group[] = [
+  group('channel one-way f64', [portOneWay('f64'), sabOneWay()]),
+  group('channel one-way object', [portOneWay('object')]),
+  group('channel round trip', [portRoundTrip(), sabRoundTrip()]),
+  group('wake round trip', [portRoundTrip(), sabRoundTrip(), weftParkRoundTrip()]),
+  group('spawn to first message', [spawnJs('message'), spawnTs('message')]),
+  group('spawn to exit', [spawnJs('exit'), spawnTs('exit'), weftSpawnJoin(false), weftSpawnJoin(true)]),
+];
