@@ -13,7 +13,9 @@
 // registered only for classes weft owns (Handle and private boxes). msgpackr's
 // behaviour for every other class stays as it was.
 
-import { Packr, Unpackr, addExtension } from 'msgpackr';
+// 'msgpackr/pack' resolves, under Node, to msgpackr's pure-JavaScript build: its
+// optional native string extractor (msgpackr-extract) has crashed the process here.
+import { Packr, Unpackr, addExtension } from 'msgpackr/pack';
 import { Handle } from '../heap/handle.ts';
 
 /**
