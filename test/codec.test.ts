@@ -4,7 +4,7 @@ import fc from 'fast-check';
 import { codecs } from '../src/codec/index.ts';
 import type { Codec } from '../src/codec/index.ts';
 import { Handle } from '../src/heap/handle.ts';
-import type { Heap } from '../src/heap/heap.ts';
+import { views, type Heap } from '../src/heap/heap.ts';
 
 // A handle kind for these tests. Its constructor needs a running weft thread, so the
 // instances are made with Object.create: enough to be `instanceof Handle`.
@@ -388,16 +388,7 @@ describe('codecs.json', () => {
 });
 
 describe('fixed-width codecs', () => {
-  const sab = new SharedArrayBuffer(64);
-  const heap: Heap = {
-    sab,
-    u8: new Uint8Array(sab),
-    i32: new Int32Array(sab),
-    u32: new Uint32Array(sab),
-    i64: new BigInt64Array(sab),
-    f64: new Float64Array(sab),
-    dv: new DataView(sab),
-  };
+  const heap: Heap = views(new SharedArrayBuffer(64));
 
   it('f64 round-trips every double, through bytes and in place', () => {
     const fixed = codecs.f64.fixed!;

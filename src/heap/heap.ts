@@ -30,7 +30,8 @@ let current: Heap | undefined;
 let options: Required<HeapOptions> = { heapBytes: DEFAULT_HEAP_BYTES, maxHeapBytes: DEFAULT_MAX_HEAP_BYTES };
 const onAttach: Array<(h: Heap, created: boolean) => void> = [];
 
-function views(sab: SharedArrayBuffer): Heap {
+/** Views over `sab`; they track the buffer as it grows. */
+export function views(sab: SharedArrayBuffer): Heap {
   return {
     sab,
     u8: new Uint8Array(sab),
