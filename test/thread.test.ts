@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { describe, test } from 'node:test';
 import {
   AtomicI32, Builder, current, heapStats, JoinHandle, PanicError, park, parkAsync, parkTimeout, scope, scopeAsync,
@@ -355,6 +357,18 @@ describe('resources', () => {
     const settled = ticks.load();
     sleep(100);
     assert.equal(ticks.load(), settled);
+  });
+
+  test('an idle runtime lets the process exit; a pending joinAsync keeps it alive', () => {
+    const child = fileURLToPath(new URL('./helpers/lifetime_child.ts', import.meta.url));
+    const run = (mode: string) =>
+      spawnSync(process.execPath, ['--conditions=weft-source', '--import', 'tsx', child, mode], { encoding: 'utf8', timeout: 30000 });
+    const joined = run('join');
+    assert.equal(joined.status, 0, joined.stderr);
+    assert.equal(joined.stdout.trim(), '2');
+    const pending = run('async');
+    assert.equal(pending.status, 0, pending.stderr);
+    assert.equal(pending.stdout.trim(), 'late');
   });
 
   test('availableParallelism is a positive integer', () => {
