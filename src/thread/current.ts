@@ -5,11 +5,12 @@ import { setOwnedCell } from '../heap/handle.ts';
 import { heap, whenAttached } from '../heap/heap.ts';
 import { I_MAIN_THREAD } from '../heap/layout.ts';
 import { load, store } from '../wait/futex.ts';
-import { newRecord, recordField, R_NAME, R_OWNED, R_STATE, State } from './record.ts';
+import { newRecord, recordField, recordId, R_NAME, R_OWNED, R_STATE, State } from './record.ts';
 import { codecs } from '../codec/index.ts';
 import { storeValue } from '../codec/stored.ts';
 
 let record = 0;
+let id = 0;
 
 whenAttached((h, created) => {
   if (!created) return;
@@ -22,7 +23,14 @@ whenAttached((h, created) => {
 
 function adopt(r: number): void {
   record = r;
+  id = recordId(r);
   setOwnedCell(recordField(r, R_OWNED));
+}
+
+/** Id of the calling thread (as current().id, without making a handle). */
+export function currentThreadId(): number {
+  if (record === 0) currentRecord();
+  return id;
 }
 
 /** Record of the calling thread. */
