@@ -17,3 +17,6 @@ export { PoisonError } from './sync/poison.ts';
 export { Mutex, type MutexGuard } from './sync/mutex.ts';
 export { RwLock, type RwLockReadGuard, type RwLockWriteGuard } from './sync/rwlock.ts';
 export { Condvar } from './sync/condvar.ts';
+export { Once, type OnceState } from './sync/once.ts';
+export { OnceLock, LazyLock } from './sync/once_lock.ts';
+export { shared } from './sync/shared.ts';

@@ -1,0 +1,194 @@
+// Once: the futex state machine of Rust's Once. INCOMPLETE 0, POISONED 1, RUNNING 2,
+// COMPLETE 3, plus a QUEUED bit (4) set by waiters so that the runner only notifies
+// when someone sleeps. The runner records RUNNING in its owned table (Role.Held): a
+// thread killed inside the function leaves the Once poisoned and its waiters woken.
+// OnceLock uses the same machine with a different outcome for a throw (back to
+// INCOMPLETE, so the next caller retries).
+
+import { Adopt, allocObject, currentOwnedCell, defineKind, Handle, Role } from '../heap/handle.ts';
+import { heap } from '../heap/heap.ts';
+import { Kind } from '../heap/kinds.ts';
+import { ownedAdd, ownedRemove } from '../heap/owned.ts';
+import { assertCanBlock, cas, exchange, load, notify, wait, waitAsync } from '../wait/futex.ts';
+import { PoisonError } from './poison.ts';
+
+export const INCOMPLETE = 0, POISONED = 1, RUNNING = 2, COMPLETE = 3, QUEUED = 4;
+/** i32 index of the state word, relative to the object's offset >> 2. */
+export const ONCE_STATE = 2;
+
+export interface OnceState {
+  readonly isPoisoned: boolean;
+}
+
+/** Ends a run: publish `to` and wake the queue if anyone joined it. */
+export function completeOnce(offset: number, to: number): void {
+  const i = heap().i32;
+  const at = (offset >> 2) + ONCE_STATE;
+  if ((exchange(i, at, to) & QUEUED) !== 0) notify(i, at);
+}
+
+export interface RunOptions {
+  /** State a throw leaves behind: POISONED (Once, LazyLock) or INCOMPLETE (OnceLock). */
+  onThrow: number;
+  /** Run even if poisoned (callOnceForce, OnceLock). */
+  ignorePoison: boolean;
+  what: string;
+}
+
+/**
+ * Runs `f` if no one has completed the Once, waiting while another thread runs it.
+ * Returns true if this call ran `f` to completion.
+ */
+export function runOnce(offset: number, f: (state: OnceState) => void, o: RunOptions): boolean {
+  const i = heap().i32;
+  const at = (offset >> 2) + ONCE_STATE;
+  for (let s = load(i, at); ; ) {
+    const base = s & ~QUEUED;
+    if (base === COMPLETE) return false;
+    if (base === INCOMPLETE || base === POISONED) {
+      if (base === POISONED && !o.ignorePoison) throw poisoned(o.what);
+      // Keep QUEUED: waiters that queued on an idle Once are woken when this run ends.
+      const seen = cas(i, at, s, RUNNING | (s & QUEUED));
+      if (seen !== s) {
+        s = seen;
+        continue;
+      }
+      const slot = ownedAdd(currentOwnedCell(), offset + Role.Held);
+      try {
+        f({ isPoisoned: base === POISONED });
+      } catch (e) {
+        ownedRemove(currentOwnedCell(), slot);
+        completeOnce(offset, o.onThrow);
+        throw e;
+      }
+      ownedRemove(currentOwnedCell(), slot);
+      completeOnce(offset, COMPLETE);
+      return true;
+    }
+    assertCanBlock(`${o.what}`, 'the Async variant');
+    s = queueAndWait(i, at, s);
+  }
+}
+
+/** Async twin of runOnce: `f` may be async; waiting keeps the event loop running. */
+export async function runOnceAsync(offset: number, f: (state: OnceState) => Promise<void> | void, o: RunOptions): Promise<boolean> {
+  const i = heap().i32;
+  const at = (offset >> 2) + ONCE_STATE;
+  for (let s = load(i, at); ; ) {
+    const base = s & ~QUEUED;
+    if (base === COMPLETE) return false;
+    if (base === INCOMPLETE || base === POISONED) {
+      if (base === POISONED && !o.ignorePoison) throw poisoned(o.what);
+      const seen = cas(i, at, s, RUNNING | (s & QUEUED));
+      if (seen !== s) {
+        s = seen;
+        continue;
+      }
+      const cell = currentOwnedCell();
+      const slot = ownedAdd(cell, offset + Role.Held);
+      try {
+        await f({ isPoisoned: base === POISONED });
+      } catch (e) {
+        ownedRemove(cell, slot);
+        completeOnce(offset, o.onThrow);
+        throw e;
+      }
+      ownedRemove(cell, slot);
+      completeOnce(offset, COMPLETE);
+      return true;
+    }
+    if ((s & QUEUED) === 0 && cas(i, at, s, s | QUEUED) !== s) {
+      s = load(i, at);
+      continue;
+    }
+    await waitAsync(i, at, s | QUEUED);
+    s = load(i, at);
+  }
+}
+
+/** Sets QUEUED (so the runner notifies) and sleeps until the state changes. */
+function queueAndWait(i: Int32Array, at: number, s: number): number {
+  if ((s & QUEUED) === 0 && cas(i, at, s, s | QUEUED) !== s) return load(i, at);
+  wait(i, at, s | QUEUED);
+  return load(i, at);
+}
+
+/** Waits until COMPLETE; throws PoisonError if the Once is (or becomes) poisoned. */
+export function waitOnce(offset: number, what: string, ignorePoison = false): void {
+  assertCanBlock(`${what}.wait()`, 'waitAsync()');
+  const i = heap().i32;
+  const at = (offset >> 2) + ONCE_STATE;
+  for (let s = load(i, at); (s & ~QUEUED) !== COMPLETE; ) {
+    if ((s & ~QUEUED) === POISONED && !ignorePoison) throw poisoned(what);
+    s = queueAndWait(i, at, s);
+  }
+}
+
+export async function waitOnceAsync(offset: number, what: string, ignorePoison = false): Promise<void> {
+  const i = heap().i32;
+  const at = (offset >> 2) + ONCE_STATE;
+  for (let s = load(i, at); (s & ~QUEUED) !== COMPLETE; s = load(i, at)) {
+    if ((s & ~QUEUED) === POISONED && !ignorePoison) throw poisoned(what);
+    if ((s & QUEUED) === 0 && cas(i, at, s, s | QUEUED) !== s) continue;
+    await waitAsync(i, at, s | QUEUED);
+  }
+}
+
+function poisoned(what: string): PoisonError<undefined> {
+  return new PoisonError(`${what} instance has previously been poisoned`, undefined);
+}
+
+/** Runs a function exactly once across all threads (Rust's std::sync::Once). */
+export class Once extends Handle {
+  constructor(adopt?: Adopt) {
+    super(adopt?.offset ?? allocObject(Kind.Once, 8));
+  }
+
+  protected get kindName(): string {
+    return 'Once';
+  }
+
+  /** Runs `f` if no thread has yet; otherwise waits for the one that is running it. */
+  callOnce(f: () => void): void {
+    // The completed fast path: one atomic load.
+    if (load(heap().i32, (this.offset >> 2) + ONCE_STATE) === COMPLETE) return;
+    this.checkOpen();
+    runOnce(this.offset, () => f(), { onThrow: POISONED, ignorePoison: false, what: 'Once' });
+  }
+
+  /** Like callOnce, but runs even if poisoned; `state.isPoisoned` tells. Success clears the poison. */
+  callOnceForce(f: (state: OnceState) => void): void {
+    if (load(heap().i32, (this.offset >> 2) + ONCE_STATE) === COMPLETE) return;
+    this.checkOpen();
+    runOnce(this.offset, f, { onThrow: POISONED, ignorePoison: true, what: 'Once' });
+  }
+
+  /** callOnce with an async function; waiting keeps the event loop running. */
+  async callOnceAsync(f: () => Promise<void>): Promise<void> {
+    if (load(heap().i32, (this.offset >> 2) + ONCE_STATE) === COMPLETE) return;
+    this.checkOpen();
+    await runOnceAsync(this.offset, () => f(), { onThrow: POISONED, ignorePoison: false, what: 'Once' });
+  }
+
+  isCompleted(): boolean {
+    return (load(heap().i32, (this.offset >> 2) + ONCE_STATE) & ~QUEUED) === COMPLETE;
+  }
+
+  /** Blocks until some thread completed the Once; throws PoisonError if it is poisoned. */
+  wait(): void {
+    this.checkOpen();
+    waitOnce(this.offset, 'Once');
+  }
+
+  waitAsync(): Promise<void> {
+    this.checkOpen();
+    return waitOnceAsync(this.offset, 'Once');
+  }
+}
+
+defineKind(Kind.Once, {
+  name: 'Once',
+  wrap: (p) => new Once(new Adopt(p)),
+  // The runner's thread died inside the function.
+  releaseRole: (p) => completeOnce(p, POISONED),
+});
