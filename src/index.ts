@@ -20,3 +20,7 @@ export { Condvar } from './sync/condvar.ts';
 export { Once, type OnceState } from './sync/once.ts';
 export { OnceLock, LazyLock } from './sync/once_lock.ts';
 export { shared } from './sync/shared.ts';
+export { OnceCell, SetError } from './sync/once_cell.ts';
+export { Notify } from './sync/notify.ts';
+export { Barrier, type BarrierWaitResult } from './sync/barrier.ts';
+export { Semaphore, Permit, AcquireError } from './sync/semaphore.ts';

@@ -181,15 +181,20 @@ export abstract class Handle {
 
   /** Gives this handle's reference back. Idempotent. */
   close(): void {
+    this.dropRef();
+  }
+
+  [Symbol.dispose](): void {
+    this.dropRef();
+  }
+
+  /** Gives this handle's reference back; what close() and `using` do unless a kind gives close() its own meaning. */
+  protected dropRef(): void {
     if (this.#slot < 0) return;
     const slot = this.#slot;
     this.#slot = CLOSED;
     finalizer.unregister(this);
     if (this.#owned()) releaseRef(ownedRemove(this.#cell, slot));
-  }
-
-  [Symbol.dispose](): void {
-    this.close();
   }
 
   /**

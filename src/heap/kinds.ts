@@ -17,6 +17,7 @@ export const Kind = {
   Barrier: 27,
   Semaphore: 28,
   Notify: 29,
+  SemaphorePermit: 30,
   Channel: 40,
   Oneshot: 41,
 } as const;

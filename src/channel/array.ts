@@ -1,0 +1,215 @@
+// The bounded flavor: a ring of slots guarded by permits, one per free place.
+//
+// crossbeam's array.rs finds room by reading per-slot stamps and encodes the message
+// afterwards. Here a sender must know it will send before it encodes: encoding moves
+// handles (a Receiver inside the message leaves this thread), which cannot be undone
+// for a trySend that finds the ring full or a sendTimeout that runs out. So a sender
+// first takes a permit (a count of free places, decremented by CAS), then encodes,
+// then claims the next position. Holding a permit guarantees that position's slot is
+// free: at most `cap` positions are held at once and the ring has at least `cap`
+// slots, so the previous occupant of the slot was received and its permit returned.
+// The ring is a power of two, so positions are free-running counters, masked.
+//
+// Slot states as in list.ts: the sender publishes with a swap that returns the
+// receiver's RX_WAIT mark. The receiver clears the slot, then returns the permit; the
+// permits word carries a WAITING bit set by senders that sleep on it for room, and a
+// CLOSED bit set when the receiver is gone, so a sleeping sender always sees a change.
+
+import { and, add, cas, exchange, load, notify, or, store } from '../wait/futex.ts';
+import { SPIN, type Op } from './driver.ts';
+import { SendError } from './errors.ts';
+import { Core, fieldsOf } from './layout.ts';
+import { DISCONNECTED, EMPTY } from './receivable.ts';
+import { views } from './views.ts';
+
+const WRITTEN = 1;
+const RX_WAIT = 2;
+
+// The permits word.
+const FREE_PLACES = (1 << 29) - 1;
+const WAITING = 1 << 29;
+const CLOSED = 1 << 30;
+
+/** Largest capacity of a bounded channel. */
+export const MAX_BOUND = 1 << 28;
+
+// Outcomes of taking a permit.
+const TAKEN = 0;
+const NONE = 1;
+const GONE = 2;
+
+/** Slots in the ring of a channel of capacity `cap`: the next power of two. */
+function ringSize(cap: number): number {
+  let n = 1;
+  while (n < cap) n *= 2;
+  return n;
+}
+
+export function arrayBufferBytes(cap: number, stride: number): number {
+  return ringSize(cap) * stride;
+}
+
+export class ArrayRing<T> extends Core<T> {
+  readonly mask: number;
+  #armed = 0;
+
+  constructor(p: number) {
+    super(p);
+    this.mask = ringSize(this.cap) - 1;
+  }
+
+  static init(p: number, cap: number): void {
+    const f = fieldsOf(p);
+    store(views(f.buffer).i32, f.permits, cap);
+  }
+
+  protected bufferBytes(stride: number): number {
+    return arrayBufferBytes(this.cap, stride);
+  }
+
+  // ---------------------------------------------------------------------------------
+  // Sending
+
+  sendNow(value: T): boolean {
+    const r = this.#takePermit(this.h().i32);
+    if (r === GONE) throw new SendError(value);
+    if (r === NONE) return false;
+    this.#send(value);
+    return true;
+  }
+
+  *sendOp(value: T, tryOnly: boolean, guard: () => void): Op<boolean> {
+    for (;;) {
+      const i = this.h().i32;
+      const r = this.#takePermit(i);
+      if (r === GONE) throw new SendError(value);
+      if (r === TAKEN) {
+        this.#send(value);
+        return true;
+      }
+      if (tryOnly) return false;
+      if (!(yield SPIN)) continue;
+      const p = load(i, this.permits);
+      if ((p & (FREE_PLACES | CLOSED)) !== 0) continue;
+      if ((p & WAITING) === 0 && cas(i, this.permits, p, p | WAITING) !== p) continue;
+      const expired = yield { index: this.permits, expected: p | WAITING };
+      guard();
+      if (expired) return false;
+    }
+  }
+
+  #takePermit(i: Int32Array): number {
+    for (;;) {
+      const p = load(i, this.permits);
+      if ((p & CLOSED) !== 0) return GONE;
+      if ((p & FREE_PLACES) === 0) return NONE;
+      if (cas(i, this.permits, p, p - 1) === p) return TAKEN;
+    }
+  }
+
+  #returnPermit(i: Int32Array): void {
+    if ((add(i, this.permits, 1) & WAITING) !== 0) {
+      and(i, this.permits, ~WAITING);
+      notify(i, this.permits);
+    }
+  }
+
+  /** Encodes and writes `value`, holding a permit (given back if encoding throws). */
+  #send(value: T): void {
+    const h = this.h();
+    const i = h.i32;
+    let token: unknown;
+    try {
+      token = this.slots.prepare(value);
+    } catch (e) {
+      this.#returnPermit(i);
+      throw e;
+    }
+    // A sole sender (see list.ts) moves the tail with plain accesses.
+    let position: number;
+    if (load(i, this.status) === 1) {
+      position = i[this.tailIndex];
+      i[this.tailIndex] = (position + 1) | 0;
+    } else {
+      position = add(i, this.tailIndex, 1);
+    }
+    const slot = this.buffer + (position & this.mask) * this.slots.stride;
+    this.slots.put(h, slot, token);
+    if ((exchange(i, slot >> 2, WRITTEN) & RX_WAIT) !== 0) this.wakeReceiver(i);
+  }
+
+  // ---------------------------------------------------------------------------------
+  // Receiving (the receiver's thread only)
+
+  #headSlot(i: Int32Array): number {
+    return this.buffer + (i[this.headIndex] & this.mask) * this.slots.stride;
+  }
+
+  tryTake(): unknown {
+    for (;;) {
+      const h = this.h();
+      const i = h.i32;
+      const slot = this.#headSlot(i);
+      if ((load(i, slot >> 2) & WRITTEN) !== 0) {
+        // Decoded in place, then released (even if decoding throws: the message is consumed).
+        try {
+          return this.slots.take(h, slot);
+        } finally {
+          this.#release(i, slot);
+        }
+      }
+      if (!this.sendersGone(i)) return EMPTY;
+      // Every sender is gone, so whatever they published is visible now.
+      if ((load(i, slot >> 2) & WRITTEN) !== 0) continue;
+      if (load(i, this.tailIndex) === i[this.headIndex]) return DISCONNECTED;
+      // A claimed slot nobody will ever write (its sender was killed in between): skip it.
+      this.#release(i, slot);
+    }
+  }
+
+  /** Frees the head slot and moves on. The plain clear is published by the permit's return. */
+  #release(i: Int32Array, slot: number): void {
+    i[slot >> 2] = 0;
+    i[this.headIndex] = (i[this.headIndex] + 1) | 0;
+    this.#returnPermit(i);
+  }
+
+  arm(): boolean {
+    this.#armed++;
+    const i = this.h().i32;
+    if ((or(i, this.#headSlot(i) >> 2, RX_WAIT) & WRITTEN) !== 0) return true;
+    return this.sendersGone(i);
+  }
+
+  disarm(): void {
+    if (--this.#armed > 0) return;
+    const i = this.h().i32;
+    and(i, this.#headSlot(i) >> 2, ~RX_WAIT);
+  }
+
+  // ---------------------------------------------------------------------------------
+  // Lifecycle
+
+  closeReceiver(): void {
+    const h = this.h();
+    const i = h.i32;
+    // Changing the word wakes senders sleeping for room, even one about to sleep.
+    or(i, this.permits, CLOSED);
+    notify(i, this.permits);
+    for (;;) {
+      const slot = this.#headSlot(i);
+      if ((load(i, slot >> 2) & WRITTEN) === 0) return;
+      this.slots.drop(h, slot);
+      i[slot >> 2] = 0;
+      i[this.headIndex] = (i[this.headIndex] + 1) | 0;
+    }
+  }
+
+  destroy(): void {
+    const h = this.h();
+    for (let k = 0; k <= this.mask; k++) {
+      const slot = this.buffer + k * this.slots.stride;
+      if ((load(h.i32, slot >> 2) & WRITTEN) !== 0) this.slots.drop(h, slot);
+    }
+  }
+}

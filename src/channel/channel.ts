@@ -1,0 +1,69 @@
+// Making channels, and the Channel kind: how its refs are wrapped, counted and released.
+
+import type { Codec } from '../codec/codec.ts';
+import { Adopt, defineKind, Role } from '../heap/handle.ts';
+import { Kind } from '../heap/kinds.ts';
+import { add, load, or, sub } from '../wait/futex.ts';
+import { arrayBufferBytes, ArrayRing, MAX_BOUND } from './array.ts';
+import { checkCodec } from './codec_id.ts';
+import { coreOf } from './flavors.ts';
+import { allocChannel, COUNT, fieldsOf, Flavor, flavorOf, freeCodecName, RX_GONE } from './layout.ts';
+import { List } from './list.ts';
+import { Receiver } from './receiver.ts';
+import { Sender, SyncSender } from './sender.ts';
+import { signal } from './signal.ts';
+import { views } from './views.ts';
+
+export interface ChannelOptions<T> {
+  /** How messages are carried (default codecs.structured; codecs.f64 / i32 store numbers in place). */
+  codec?: Codec<T>;
+}
+
+/** An unbounded channel: send never waits. */
+export function channel<T>(options?: ChannelOptions<T>): [Sender<T>, Receiver<T>] {
+  const codec = checkCodec(options?.codec, 'channel()');
+  const p = allocChannel(Flavor.List, 0, codec, () => 0, List.init);
+  return [new Sender<T>(new Adopt(p, Role.Sender)), new Receiver<T>(new Adopt(p, Role.Receiver))];
+}
+
+/** A bounded channel of `bound` messages; bound 0 is a rendezvous (send waits for the receiver). */
+export function syncChannel<T>(bound: number, options?: ChannelOptions<T>): [SyncSender<T>, Receiver<T>] {
+  if (typeof bound !== 'number') throw new TypeError(`syncChannel(): bound must be a number, got ${typeof bound}`);
+  if (!Number.isInteger(bound) || bound < 0 || bound > MAX_BOUND) {
+    throw new RangeError(`syncChannel(): bound must be an integer from 0 to ${MAX_BOUND}, got ${bound}`);
+  }
+  const codec = checkCodec(options?.codec, 'syncChannel()');
+  const p = bound === 0
+    ? allocChannel(Flavor.Zero, 0, codec, (stride) => stride, () => {})
+    : allocChannel(Flavor.Array, bound, codec, (stride) => arrayBufferBytes(bound, stride), (q) => ArrayRing.init(q, bound));
+  return [new SyncSender<T>(new Adopt(p, Role.Sender)), new Receiver<T>(new Adopt(p, Role.Receiver))];
+}
+
+defineKind(Kind.Channel, {
+  name: 'channel',
+  wrap(offset, role) {
+    if (role === Role.Receiver) return new Receiver(new Adopt(offset, role));
+    if (role !== Role.Sender) throw new TypeError(`weft: a channel ref must be a sender or a receiver (role ${role})`);
+    return flavorOf(offset) === Flavor.List ? new Sender(new Adopt(offset, role)) : new SyncSender(new Adopt(offset, role));
+  },
+  retainRole(offset, role) {
+    if (role !== Role.Sender) return;
+    const f = fieldsOf(offset);
+    add(views(f.buffer).i32, f.status, 1);
+  },
+  releaseRole(offset, role) {
+    const f = fieldsOf(offset);
+    const i = views(f.buffer).i32;
+    if (role === Role.Sender) {
+      // The last sender leaving disconnects: wake the receiver to find out.
+      if ((sub(i, f.status, 1) & COUNT) === 1) signal(load(i, f.observer));
+    } else if (role === Role.Receiver) {
+      or(i, f.status, RX_GONE);
+      coreOf(offset).closeReceiver();
+    }
+  },
+  drop(offset) {
+    coreOf(offset).destroy();
+    freeCodecName(offset);
+  },
+});

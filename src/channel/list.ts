@@ -1,0 +1,311 @@
+// The unbounded flavor: a linked list of blocks of slots, after crossbeam-channel's
+// list.rs, for one receiver.
+//
+// The tail index counts positions: a block holds LAP of them, CAP slots followed by two
+// markers. A sender claims a slot by moving the tail index on by one; the one that
+// claims a block's last slot moves it onto LOCKED and links the next block, then sets
+// the tail to the next block's first slot. If no memory can be had for it, the tail is
+// left VACANT and the next send links the block (or throws RangeError before it has
+// encoded or claimed anything). Blocks are zeroed, so a slot starts empty; a sender
+// writes the message and then publishes it by swapping the slot's state to WRITTEN.
+//
+// Only the receiver reads the head, so it moves it with plain writes. Once past a
+// block it clears the block and hands it back as the channel's spare (or frees it if
+// there is one already): by then every sender has published its slot there, and
+// publishing is the last thing a sender does to a block. The sender that links the
+// next block takes the spare first, so a channel in steady use allocates nothing.
+//
+// When the status says a sender is the only one, no other thread can touch the tail
+// until it clones itself, so it moves the tail with plain reads and writes: one
+// atomic operation per message (the publishing swap) besides the status load.
+//
+// Waiting: the receiver marks the slot it waits for (RX_WAIT), or the link of the
+// block it has finished (LINK_WAIT); the sender's publishing swap returns the mark,
+// and only then does it wake anyone. Nothing is notified while the receiver is busy.
+
+import { alloc, free } from '../heap/alloc.ts';
+import { Backoff } from '../wait/backoff.ts';
+import { and, canBlock, cas, exchange, load, or, store, wait } from '../wait/futex.ts';
+import type { Op } from './driver.ts';
+import { SendError } from './errors.ts';
+import { Core, fieldsOf, RX_GONE } from './layout.ts';
+import { DISCONNECTED, EMPTY } from './receivable.ts';
+import { views } from './views.ts';
+
+const LAP = 64;
+/** Slots per block. */
+const CAP = LAP - 2;
+/** Tail position while the sender that filled the block links the next one. */
+const LOCKED = CAP;
+/** Tail position of a full block with no next block yet. */
+const VACANT = CAP + 1;
+/** A block: [next, _] and CAP slots. */
+const HEADER = 8;
+
+// Slot states.
+const WRITTEN = 1;
+const RX_WAIT = 2;
+/** Value of a block's next word while the receiver waits for the link (offsets are 8-aligned). */
+const LINK_WAIT = 1;
+
+/** First position of the lap after the one of `index`. */
+const nextLap = (index: number): number => ((index & ~(LAP - 1)) + LAP) | 0;
+
+export class List<T> extends Core<T> {
+  readonly blockBytes: number;
+  #armed = 0;
+
+  constructor(p: number) {
+    super(p);
+    this.blockBytes = blockBytes(this.slots.stride);
+  }
+
+  /** Sets up a new channel's first block. */
+  static init(p: number, stride: number): void {
+    const first = alloc(blockBytes(stride));
+    const f = fieldsOf(p);
+    const i = views(Math.max(first + blockBytes(stride), f.buffer)).i32;
+    store(i, f.tailBlock, first);
+    store(i, f.headBlock, first);
+  }
+
+  protected bufferBytes(): number {
+    return 0;
+  }
+
+  // ---------------------------------------------------------------------------------
+  // Sending
+
+  sendNow(value: T): boolean {
+    const i = this.h().i32;
+    const s = load(i, this.status);
+    if ((s & RX_GONE) !== 0) throw new SendError(value);
+    const sole = s === 1;
+    // A sole sender knows whether its claim needs a block: it links it before encoding,
+    // so that running out of memory leaves nothing encoded (no handle moved).
+    if (sole && (i[this.tailIndex] & (LAP - 1)) === VACANT) this.#link(i[this.tailIndex], true);
+    const token = this.slots.prepare(value);
+    try {
+      this.#push(token, sole);
+    } catch (e) {
+      this.slots.discard(token);
+      throw e;
+    }
+    return true;
+  }
+
+  // Unbounded: a send never waits.
+  *sendOp(value: T): Op<boolean> {
+    return this.sendNow(value);
+  }
+
+  #push(token: unknown, sole: boolean): void {
+    let i = this.h().i32;
+    let backoff: Backoff | undefined;
+    for (;;) {
+      const index = sole ? i[this.tailIndex] : load(i, this.tailIndex);
+      const off = index & (LAP - 1);
+      if (off >= LOCKED) {
+        if (off === VACANT) this.#link(index, sole);
+        else this.#awaitLink(i, index, (backoff ??= new Backoff()));
+        continue;
+      }
+      // Read after the index: a block is replaced only after the index left its lap, so
+      // if the claim below succeeds, `block` is the claimed position's block.
+      const block = sole ? i[this.tailBlock] : load(i, this.tailBlock);
+      const claimed = (index + 1) | 0;
+      if (sole) i[this.tailIndex] = claimed;
+      else if (cas(i, this.tailIndex, index, claimed) !== index) {
+        (backoff ??= new Backoff()).spin();
+        continue;
+      }
+      const h = views(block + this.blockBytes);
+      i = h.i32;
+      if (off === CAP - 1) this.#fill(block, claimed, sole);
+      const slot = block + HEADER + off * this.slots.stride;
+      this.slots.put(h, slot, token);
+      if ((exchange(i, slot >> 2, WRITTEN) & RX_WAIT) !== 0) this.wakeReceiver(i);
+      return;
+    }
+  }
+
+  /** Having claimed the last slot of `block` (tail now LOCKED), links the next block or leaves the tail VACANT. */
+  #fill(block: number, locked: number, sole: boolean): void {
+    let next = 0;
+    try {
+      next = this.#newBlock();
+    } catch (e) {
+      if (!(e instanceof RangeError)) throw e;
+    }
+    if (next === 0) this.#put(this.tailIndex, (locked + 1) | 0, sole);
+    else this.#publish(block, next, locked, sole);
+  }
+
+  /** Links a block after a VACANT tail: throws RangeError (nothing claimed) when the heap is full. */
+  #link(vacant: number, sole: boolean): void {
+    const locked = (vacant - 1) | 0;
+    const i = this.h().i32;
+    if (!sole && cas(i, this.tailIndex, vacant, locked) !== vacant) return;
+    const block = sole ? i[this.tailBlock] : load(i, this.tailBlock);
+    let next: number;
+    try {
+      next = this.#newBlock();
+    } catch (e) {
+      this.#put(this.tailIndex, vacant, sole);
+      throw e;
+    }
+    this.#publish(block, next, locked, sole);
+  }
+
+  /** The spare block, else a new one. */
+  #newBlock(): number {
+    return exchange(this.h().i32, this.spare, 0) || alloc(this.blockBytes);
+  }
+
+  #publish(block: number, next: number, locked: number, sole: boolean): void {
+    const i = views(Math.max(block, next) + this.blockBytes).i32;
+    if (exchange(i, block >> 2, next) === LINK_WAIT) this.wakeReceiver(i);
+    this.#put(this.tailBlock, next, sole);
+    this.#put(this.tailIndex, nextLap(locked), sole);
+  }
+
+  #put(field: number, value: number, sole: boolean): void {
+    const i = this.h().i32;
+    if (sole) i[field] = value;
+    else store(i, field, value);
+  }
+
+  /** Another sender is linking the next block: spin, then nap briefly (nobody notifies this). */
+  #awaitLink(i: Int32Array, locked: number, backoff: Backoff): void {
+    if (!backoff.isCompleted()) backoff.snooze();
+    else if (canBlock()) wait(i, this.tailIndex, locked, 0.1);
+  }
+
+  // ---------------------------------------------------------------------------------
+  // Receiving (the receiver's thread only)
+
+  tryTake(): unknown {
+    for (;;) {
+      const o = this.h().i32;
+      const index = o[this.headIndex];
+      const block = o[this.headBlock];
+      const off = index & (LAP - 1);
+      const h = views(block + this.blockBytes);
+      const i = h.i32;
+      if (off === CAP) {
+        if (this.#nextBlock(i, index, block)) continue;
+      } else {
+        const slot = block + HEADER + off * this.slots.stride;
+        if ((load(i, slot >> 2) & WRITTEN) !== 0) {
+          // The block stays until the head moves past it, so the message is decoded in place.
+          i[this.headIndex] = (index + 1) | 0;
+          return this.slots.take(h, slot);
+        }
+      }
+      const idle = this.#idle(i, index, block, off);
+      if (idle !== undefined) return idle;
+    }
+  }
+
+  /** Past the last slot of `block`: moves to the next block once linked, and recycles this one. */
+  #nextBlock(i: Int32Array, index: number, block: number): boolean {
+    const next = load(i, block >> 2);
+    if (next <= LINK_WAIT) return false;
+    // Head first: a receiver killed here leaks the block rather than reusing it twice.
+    i[this.headBlock] = next;
+    i[this.headIndex] = nextLap(index);
+    // Cleared in one go rather than slot by slot: a sender may still be writing next
+    // to the slot just taken, and sharing its cache line on every message costs more.
+    i[block >> 2] = 0;
+    for (let k = 0; k < CAP; k++) i[this.#slot(block, k) >> 2] = 0;
+    if (cas(i, this.spare, 0, block) !== 0) free(block);
+    return true;
+  }
+
+  /** Nothing at the head: EMPTY, DISCONNECTED, or undefined to look again. */
+  #idle(i: Int32Array, index: number, block: number, off: number): unknown {
+    if (!this.sendersGone(i)) return EMPTY;
+    // Every sender is gone, so whatever they published is visible now: look again.
+    if (off === CAP ? load(i, block >> 2) > LINK_WAIT : (load(i, this.#slot(block, off) >> 2) & WRITTEN) !== 0) return undefined;
+    const tail = load(i, this.tailIndex);
+    const end = (tail & (LAP - 1)) >= CAP ? ((tail & ~(LAP - 1)) + CAP) | 0 : tail;
+    if (end === index || off === CAP) return DISCONNECTED;
+    // A claimed slot nobody will ever write: its sender was killed between claiming and
+    // publishing. Step over it.
+    i[this.headIndex] = (index + 1) | 0;
+    return undefined;
+  }
+
+  #slot(block: number, off: number): number {
+    return block + HEADER + off * this.slots.stride;
+  }
+
+  arm(): boolean {
+    this.#armed++;
+    const o = this.h().i32;
+    const index = o[this.headIndex];
+    const block = o[this.headBlock];
+    const off = index & (LAP - 1);
+    const i = views(block + this.blockBytes).i32;
+    if (off === CAP) {
+      if (cas(i, block >> 2, 0, LINK_WAIT) > LINK_WAIT) return true;
+    } else if ((or(i, this.#slot(block, off) >> 2, RX_WAIT) & WRITTEN) !== 0) return true;
+    return this.sendersGone(i);
+  }
+
+  disarm(): void {
+    if (--this.#armed > 0) return;
+    const o = this.h().i32;
+    const index = o[this.headIndex];
+    const block = o[this.headBlock];
+    const off = index & (LAP - 1);
+    const i = views(block + this.blockBytes).i32;
+    if (off === CAP) cas(i, block >> 2, LINK_WAIT, 0);
+    else and(i, this.#slot(block, off) >> 2, ~RX_WAIT);
+  }
+
+  // ---------------------------------------------------------------------------------
+  // Lifecycle
+
+  closeReceiver(): void {
+    // Unbounded senders never wait, so there is nobody to wake: drop what is published.
+    for (;;) {
+      const o = this.h().i32;
+      const index = o[this.headIndex];
+      const block = o[this.headBlock];
+      const off = index & (LAP - 1);
+      const h = views(block + this.blockBytes);
+      if (off === CAP) {
+        if (!this.#nextBlock(h.i32, index, block)) return;
+        continue;
+      }
+      const slot = this.#slot(block, off);
+      if ((load(h.i32, slot >> 2) & WRITTEN) === 0) return;
+      this.slots.drop(h, slot);
+      h.i32[this.headIndex] = (index + 1) | 0;
+    }
+  }
+
+  destroy(): void {
+    const o = this.h().i32;
+    const spare = o[this.spare];
+    if (spare !== 0) free(spare);
+    let block = o[this.headBlock];
+    let off = o[this.headIndex] & (LAP - 1);
+    while (block !== 0) {
+      const h = views(block + this.blockBytes);
+      for (let k = off; k < CAP; k++) {
+        const slot = this.#slot(block, k);
+        if ((load(h.i32, slot >> 2) & WRITTEN) !== 0) this.slots.drop(h, slot);
+      }
+      const next = load(h.i32, block >> 2);
+      free(block);
+      block = next > LINK_WAIT ? next : 0;
+      off = 0;
+    }
+  }
+}
+
+function blockBytes(stride: number): number {
+  return HEADER + CAP * stride;
+}

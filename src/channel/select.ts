@@ -1,0 +1,89 @@
+// Waiting on several receivers at once (crossbeam's select, std's old Select).
+//
+// Receivers are polled starting at a random index, so an always-ready receiver
+// cannot starve the others. When none is ready, the thread registers on every one of
+// them (observer = its wake word, plus each flavor's waiting mark: see receivable.ts),
+// checks them once more, and sleeps on its word; the first sender to publish on any of
+// them wakes it. A disconnected receiver counts as ready, as in crossbeam: completing
+// the operation yields its error, so select throws RecvError carrying its index.
+
+import { assertCanBlock, checkTimeout, load } from '../wait/futex.ts';
+import { deadlineOf, runAsync, runSync, SPIN, type Op } from './driver.ts';
+import { RecvError } from './errors.ts';
+import type { OneshotReceiver } from './oneshot.ts';
+import { DISCONNECTED, EMPTY, endpoint, type HasEndpoint } from './receivable.ts';
+import type { Receiver } from './receiver.ts';
+import { signalIndex } from './signal.ts';
+import { views } from './views.ts';
+
+export interface Selected {
+  /** Position of the receiver in the list given to select. */
+  index: number;
+  value: unknown;
+}
+
+type Selectable = Receiver<unknown> | OneshotReceiver<unknown>;
+
+/**
+ * Receives from whichever receiver is ready first. Waits at most `ms` milliseconds
+ * (undefined then; 0 polls once); forever without `ms`. Throws RecvError (with
+ * `index`) for a receiver that is disconnected and drained.
+ */
+export function select(receivers: readonly Selectable[], ms?: number): Selected | undefined {
+  const t = checkTimeout(ms, 'select()');
+  assertCanBlock('select()', 'selectAsync()');
+  const start = check(receivers, 'select()');
+  return poll(receivers, start) ?? runSync(selectOp(receivers, start), deadlineOf(t));
+}
+
+/** select() without blocking the thread. */
+export async function selectAsync(receivers: readonly Selectable[]): Promise<Selected> {
+  const start = check(receivers, 'selectAsync()');
+  return poll(receivers, start) ?? (await runAsync(selectOp(receivers, start), Infinity))!;
+}
+
+/** Validates the list; returns a random index to start polling from. */
+function check(receivers: readonly HasEndpoint[], call: string): number {
+  if (!Array.isArray(receivers) || receivers.length === 0) {
+    throw new TypeError(`${call} needs a non-empty array of receivers`);
+  }
+  receivers.forEach((r, k) => {
+    if (typeof (r as Partial<HasEndpoint>)?.[endpoint] !== 'function') {
+      throw new TypeError(`${call}: receivers[${k}] is not a Receiver or OneshotReceiver`);
+    }
+  });
+  return Math.floor(Math.random() * receivers.length);
+}
+
+function poll(receivers: readonly HasEndpoint[], start: number): Selected | undefined {
+  const n = receivers.length;
+  for (let k = 0; k < n; k++) {
+    const index = (start + k) % n;
+    const value = receivers[index][endpoint]().tryTake();
+    if (value === DISCONNECTED) throw new RecvError(undefined, index);
+    if (value !== EMPTY) return { index, value };
+  }
+  return undefined;
+}
+
+function* selectOp(receivers: readonly HasEndpoint[], start: number): Op<Selected | undefined> {
+  for (;;) {
+    const got = poll(receivers, start);
+    if (got) return got;
+    if (!(yield SPIN)) continue;
+    const word = signalIndex();
+    const seq = load(views((word + 1) << 2).i32, word);
+    const ends = receivers.map((r) => r[endpoint]());
+    let ready = false;
+    for (const e of ends) {
+      e.observe(word);
+      if (e.arm()) ready = true;
+    }
+    const expired = ready ? false : yield { index: word, expected: seq };
+    // Each handle is checked before its channel is touched again: it may have been
+    // closed while we slept (only possible for selectAsync).
+    for (const r of receivers) r[endpoint]();
+    for (const e of ends) e.disarm();
+    if (expired) return poll(receivers, start);
+  }
+}

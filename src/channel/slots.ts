@@ -1,0 +1,181 @@
+// How a message sits in a channel slot. A slot is a state word (owned by the flavor)
+// followed by the message, in one of three forms:
+//
+//   fixed     a fixed-width value written in place (codec.fixed): no encoding, no allocation
+//   inline    [length, bytes]: an encoded message of at most INLINE bytes without handles
+//   stored    [-1, offset of a stored value]: bigger messages, and any that carry handles
+//             (the stored block holds counted refs to them; see codec/stored.ts)
+//
+// Sending runs in two steps so that nothing is half-sent: prepare() does everything
+// that can fail (type check, encoding, allocation, taking handle refs) before any slot
+// is claimed; put() only writes. A prepared message that cannot be delivered is handed
+// back with giveBack() or dropped with discard().
+
+import { encodeWith, type Codec, type FixedCodec } from '../codec/codec.ts';
+import { dropValue, loadValue } from '../codec/stored.ts';
+import { alloc } from '../heap/alloc.ts';
+import type { Handle } from '../heap/handle.ts';
+import type { Heap } from '../heap/heap.ts';
+import { load, store } from '../wait/futex.ts';
+import { views } from './views.ts';
+
+/** Slot size for encoded messages: state, length, then up to INLINE bytes. */
+const ENCODED_STRIDE = 128;
+const INLINE = ENCODED_STRIDE - 8;
+/** Length word of a slot holding a stored value's offset. */
+const STORED = -1;
+
+/** Byte offset of the message in a slot, and the slot's size, for a fixed width (0: encoded). */
+export function slotLayout(fixedBytes: number): { at: number; stride: number } {
+  if (fixedBytes === 0) return { at: 4, stride: ENCODED_STRIDE };
+  const at = fixedBytes > 4 ? 8 : 4;
+  return { at, stride: (at + fixedBytes + 7) & ~7 };
+}
+
+export abstract class Slots<T> {
+  readonly at: number;
+  readonly stride: number;
+  readonly #codec: Codec<T> | string;
+
+  constructor(fixedBytes: number, codec: Codec<T> | string) {
+    ({ at: this.at, stride: this.stride } = slotLayout(fixedBytes));
+    this.#codec = codec;
+  }
+
+  /** The codec, or the TypeError saying why this thread has none. */
+  protected get codec(): Codec<T> {
+    const c = this.#codec;
+    if (typeof c === 'string') throw new TypeError(c);
+    return c;
+  }
+
+  /** Checks and encodes `value` into a token for put(); throws with nothing changed. */
+  abstract prepare(value: T): unknown;
+  /** Writes a prepared message into the slot at byte offset `slot`. */
+  abstract put(h: Heap, slot: number, token: unknown): void;
+  /** Decodes the message in place, taking its handle refs; the slot must stay as it is until this returns. */
+  abstract take(h: Heap, slot: number): T;
+  /** Copies the raw message out, for a slot that may be reused right after; finish() decodes it. */
+  abstract read(h: Heap, slot: number): unknown;
+  abstract finish(raw: unknown): T;
+  /** Turns an undelivered prepared message back into a value the caller can use again. */
+  abstract giveBack(token: unknown, value: T): T;
+  /** Drops an undelivered prepared message. */
+  abstract discard(token: unknown): void;
+  /** Drops the message in a slot that will never be received. */
+  abstract drop(h: Heap, slot: number): void;
+}
+
+// Without a codec in this thread, every use throws the reason.
+const noFixed = (reason: string): FixedCodec<never> => {
+  const fail = (): never => {
+    throw new TypeError(reason);
+  };
+  return { bytes: 0, check: fail, write: fail, read: fail };
+};
+
+class FixedSlots<T> extends Slots<T> {
+  readonly #f: FixedCodec<T>;
+
+  constructor(fixedBytes: number, codec: Codec<T> | string) {
+    super(fixedBytes, codec);
+    this.#f = typeof codec === 'string' ? noFixed(codec) : codec.fixed!;
+  }
+  prepare(value: T): unknown {
+    this.#f.check(value);
+    return value;
+  }
+  put(h: Heap, slot: number, token: unknown): void {
+    this.#f.write(h, slot + this.at, token as T);
+  }
+  take(h: Heap, slot: number): T {
+    return this.#f.read(h, slot + this.at);
+  }
+  read(h: Heap, slot: number): unknown {
+    return this.#f.read(h, slot + this.at);
+  }
+  finish(raw: unknown): T {
+    return raw as T;
+  }
+  giveBack(_token: unknown, value: T): T {
+    return value;
+  }
+  discard(): void {}
+  drop(): void {}
+}
+
+function noHandles(): Handle {
+  throw new TypeError('channel message: a handle reference in a message that carries no handles');
+}
+
+class EncodedSlots<T> extends Slots<T> {
+  prepare(value: T): unknown {
+    const handles: Handle[] = [];
+    const bytes = encodeWith(this.codec, value, handles);
+    return handles.length === 0 && bytes.length <= INLINE ? bytes : storeEncoded(bytes, handles);
+  }
+  put(h: Heap, slot: number, token: unknown): void {
+    // Plain writes: the flavor's atomic state store right after publishes them. The
+    // bytes may be the encoder's reused buffer, so put() follows prepare() at once.
+    const i = h.i32;
+    if (typeof token === 'number') {
+      i[(slot + 4) >> 2] = STORED;
+      i[(slot + 8) >> 2] = token;
+    } else {
+      const bytes = token as Uint8Array;
+      i[(slot + 4) >> 2] = bytes.length;
+      h.u8.set(bytes, slot + 8);
+    }
+  }
+  take(h: Heap, slot: number): T {
+    const len = h.i32[(slot + 4) >> 2];
+    if (len === STORED) return loadValue(this.codec, h.i32[(slot + 8) >> 2], true);
+    return this.codec.decode(h.u8.subarray(slot + 8, slot + 8 + len), noHandles);
+  }
+  read(h: Heap, slot: number): unknown {
+    const len = h.i32[(slot + 4) >> 2];
+    return len === STORED ? h.i32[(slot + 8) >> 2] : h.u8.slice(slot + 8, slot + 8 + len);
+  }
+  finish(raw: unknown): T {
+    return typeof raw === 'number' ? loadValue(this.codec, raw, true) : this.codec.decode(raw as Uint8Array, noHandles);
+  }
+  giveBack(token: unknown, value: T): T {
+    if (typeof token !== 'number') return value;
+    // Plain data: the caller's own value. Handles inside were moved or cloned into the
+    // stored copy, so that copy is decoded to give them back alive.
+    if (load(views(token + 8).i32, (token >> 2) + 1) === 0) {
+      dropValue(token);
+      return value;
+    }
+    return loadValue(this.codec, token, true);
+  }
+  discard(token: unknown): void {
+    if (typeof token === 'number') dropValue(token);
+  }
+  drop(h: Heap, slot: number): void {
+    if (h.i32[(slot + 4) >> 2] === STORED) dropValue(h.i32[(slot + 8) >> 2]);
+  }
+}
+
+/**
+ * Stores encoded bytes as codec/stored.ts does ([length, ref count, refs, bytes], read
+ * back by loadValue/dropValue), without encoding a second time. Refs are taken last,
+ * once nothing can fail.
+ */
+function storeEncoded(bytes: Uint8Array, handles: Handle[]): number {
+  // A closed handle's shareRef() throws its TypeError before any side effect.
+  for (const x of handles) if (x.isClosed) x.shareRef();
+  const n = handles.length;
+  const p = alloc(8 + 4 * n + bytes.length, false);
+  const h = views(p + 8 + 4 * n + bytes.length);
+  store(h.i32, p >> 2, bytes.length);
+  store(h.i32, (p >> 2) + 1, n);
+  for (let k = 0; k < n; k++) store(h.i32, (p >> 2) + 2 + k, handles[k].shareRef());
+  h.u8.set(bytes, p + 8 + 4 * n);
+  return p;
+}
+
+/** Slots for messages of `fixedBytes` bytes in place (0: encoded) with `codec`. */
+export function makeSlots<T>(fixedBytes: number, codec: Codec<T> | string): Slots<T> {
+  return fixedBytes > 0 ? new FixedSlots(fixedBytes, codec) : new EncodedSlots(0, codec);
+}
