@@ -6,6 +6,10 @@ import { portRoundTrip } from './baselines/port-roundtrip.ts';
 import { sabOneWay, sabRoundTrip } from './baselines/sab-mailbox.ts';
 import { spawnJs, spawnTs } from './baselines/worker-startup.ts';
 import { group, type Group } from './harness.ts';
+import {
+  atomicLoadFloor, casLockContended, casLockUncontended, peerMutexUncontended, weftMutexContended,
+  weftMutexUncontended, weftOnceFastPath, weftOnceLockGet,
+} from './weft/sync.ts';
 import { weftParkRoundTrip, weftSpawnJoin } from './weft/threads.ts';
 
 export const groups: Group[] = [
@@ -13,6 +17,9 @@ export const groups: Group[] = [
   group('channel one-way object', [portOneWay('object')]),
   group('channel round trip', [portRoundTrip(), sabRoundTrip()]),
   group('wake round trip', [portRoundTrip(), sabRoundTrip(), weftParkRoundTrip()]),
+  group('uncontended lock+unlock', [casLockUncontended(), weftMutexUncontended(), peerMutexUncontended()]),
+  group('contended increments', [casLockContended(), weftMutexContended()]),
+  group('once and once-lock fast paths', [atomicLoadFloor(), weftOnceFastPath(), weftOnceLockGet()]),
   group('spawn to first message', [spawnJs('message'), spawnTs('message')]),
   group('spawn to exit', [spawnJs('exit'), spawnTs('exit'), weftSpawnJoin(false), weftSpawnJoin(true)]),
 ];

@@ -1,7 +1,7 @@
 // The tour of weft: real multi-threaded work, one section per part of the toolkit.
 // Run with `npm start`.
 import {
-  AtomicI32, Builder, codecs, current, heapStats, PanicError, scope, availableParallelism,
+  AtomicI32, Barrier, Builder, codecs, Condvar, current, heapStats, Mutex, PanicError, scope, availableParallelism,
 } from 'weft';
 
 const line = (title: string) => console.log(`\n== ${title} ${'='.repeat(Math.max(0, 60 - title.length))}`);
@@ -69,4 +69,41 @@ try {
 } catch (e) {
   if (!(e instanceof PanicError)) throw e;
   console.log(`join saw: ${e.message}`);
+}
+
+// --- 3. Synchronisation: a Mutex-guarded histogram and a Barrier between phases -----
+line('synchronisation: Mutex, Barrier, Condvar');
+{
+  const histogram = new Mutex<number[]>(new Array(8).fill(0));
+  const barrier = new Barrier(parts);
+  const ready = new Mutex<number>(0);
+  const allCounted = new Condvar();
+  scope((s) => {
+    for (let k = 0; k < parts; k++) {
+      s.spawn((h: Mutex<number[]>, b: Barrier, done: Mutex<number>, cv: Condvar, seed: number) => {
+        // Phase 1: bucket a private stream of numbers, merging into the shared histogram.
+        let x = seed;
+        const local = new Array(8).fill(0);
+        for (let i = 0; i < 200_000; i++) {
+          x = (Math.imul(x, 1103515245) + 12345) >>> 0;
+          local[x >>> 29]++;
+        }
+        h.withLock((counts) => counts.forEach((_, j) => (counts[j] += local[j])));
+        // Phase 2 starts only when every thread has merged; one leader reports in.
+        if (b.wait().isLeader) {
+          const g = done.lock();
+          g.value = 1;
+          g.unlock();
+          cv.notifyAll();
+        }
+      }, histogram, barrier, ready, allCounted, k + 1);
+    }
+    const g = ready.lock();
+    allCounted.waitWhile(g, (v) => v === 0); // woken by the barrier's leader
+    g.unlock();
+  });
+  const counts = histogram.lock();
+  const total = counts.value.reduce((a, b) => a + b, 0);
+  console.log(`histogram of ${total} values from ${parts} threads: [${counts.value.join(', ')}]`);
+  counts.unlock();
 }

@@ -11,7 +11,7 @@
 // keeps the bookkeeping cheap on hot paths such as Mutex lock/unlock.
 
 import { alloc, free } from './alloc.ts';
-import { heap } from './heap.ts';
+import { heap, heapCovering } from './heap.ts';
 
 const CAP = 0, FREE_HEAD = 1, USED = 2, ENTRIES = 4;
 const INITIAL_CAPACITY = 60;
@@ -25,9 +25,18 @@ export function newOwnedTable(capacity = INITIAL_CAPACITY): number {
   return t;
 }
 
+/** Fast views covering the table whose offset is in `cell` (hot path: every lock). */
+function tableViews(cell: number): Int32Array {
+  let i = heapCovering(cell * 4 + 4).i32;
+  const t = i[cell];
+  if (t + 16 > i.length * 4) i = heapCovering(t + 16).i32;
+  const end = t + (ENTRIES + i[(t >> 2) + CAP]) * 4;
+  return end > i.length * 4 ? heapCovering(end).i32 : i;
+}
+
 /** Records `ref` in the table whose offset is stored at i32 index `cell`; returns its slot. */
 export function ownedAdd(cell: number, ref: number): number {
-  const i = heap().i32;
+  let i = tableViews(cell);
   let t = i[cell];
   let b = t >> 2;
   const freeHead = i[b + FREE_HEAD];
@@ -42,6 +51,7 @@ export function ownedAdd(cell: number, ref: number): number {
       // Grow: the new table is complete before the cell points at it, so a
       // supervisor reading after this thread died sees one table or the other.
       const bigger = newOwnedTable(cap * 2);
+      i = heapCovering(bigger + (ENTRIES + cap * 2) * 4).i32;
       const nb = bigger >> 2;
       i.copyWithin(nb + ENTRIES, b + ENTRIES, b + ENTRIES + cap);
       i[nb + FREE_HEAD] = -1;
@@ -58,7 +68,7 @@ export function ownedAdd(cell: number, ref: number): number {
 
 /** Removes the entry at `slot` and returns the ref it held. */
 export function ownedRemove(cell: number, slot: number): number {
-  const i = heap().i32;
+  const i = tableViews(cell);
   const b = i[cell] >> 2;
   const ref = i[b + ENTRIES + slot];
   i[b + ENTRIES + slot] = -i[b + FREE_HEAD] - 2;

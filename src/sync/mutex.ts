@@ -7,7 +7,7 @@
 // poisons the mutex and unlocks it, so no waiter is left blocked.
 
 import { Adopt, allocObject, currentOwnedCell, defineKind, Handle, Role } from '../heap/handle.ts';
-import { heap } from '../heap/heap.ts';
+import { heap, heapCovering } from '../heap/heap.ts';
 import { Kind } from '../heap/kinds.ts';
 import { ownedAdd, ownedRemove } from '../heap/owned.ts';
 import { currentThreadId } from '../thread/current.ts';
@@ -16,6 +16,7 @@ import { PoisonError } from './poison.ts';
 import { dropCell, GuardValue, initCell } from './value_cell.ts';
 
 const STATE = 2, OWNER = 3, POISON = 4, VALUE = 5;
+const OBJECT_BYTES = 24;
 const UNLOCKED = 0, LOCKED = 1, CONTENDED = 2;
 const SPINS = 100;
 
@@ -28,23 +29,23 @@ export interface MutexGuard<T> {
 
 class Guard<T> implements MutexGuard<T> {
   readonly #mutex: Mutex<T>;
-  readonly #value: GuardValue<T>;
+  // Made on first access: a lock used only for exclusion never touches the codec.
+  #value: GuardValue<T> | undefined;
   #slot: number;
 
   constructor(mutex: Mutex<T>, slot: number) {
     this.#mutex = mutex;
     this.#slot = slot;
-    this.#value = new GuardValue<T>((mutex.offset >> 2) + VALUE);
   }
 
   get value(): T {
     this.#check();
-    return this.#value.get();
+    return (this.#value ??= new GuardValue<T>((this.#mutex.offset >> 2) + VALUE)).get();
   }
 
   set value(v: T) {
     this.#check();
-    this.#value.set(v);
+    (this.#value ??= new GuardValue<T>((this.#mutex.offset >> 2) + VALUE)).set(v);
   }
 
   #check(): void {
@@ -55,6 +56,7 @@ class Guard<T> implements MutexGuard<T> {
     if (this.#slot < 0) return;
     const slot = this.#slot;
     this.#slot = -1;
+    if (this.#value === undefined) return unlockRaw(this.#mutex.offset, slot);
     try {
       this.#value.flush();
     } finally {
@@ -72,7 +74,7 @@ class Guard<T> implements MutexGuard<T> {
     const slot = this.#slot;
     this.#slot = -2;
     try {
-      this.#value.flush();
+      this.#value?.flush();
     } finally {
       unlockRaw(this.#mutex.offset, slot);
     }
@@ -88,7 +90,7 @@ class Guard<T> implements MutexGuard<T> {
     if (this.#slot < 0) return;
     const slot = this.#slot;
     this.#slot = -1;
-    this.#value.forget();
+    this.#value?.forget();
     store(heap().i32, (this.#mutex.offset >> 2) + POISON, 1);
     unlockRaw(this.#mutex.offset, slot);
   }
@@ -98,10 +100,15 @@ class Guard<T> implements MutexGuard<T> {
   }
 }
 
+/** Fast views over the mutex object (hot path). */
+const words = (offset: number): Int32Array => heapCovering(offset + OBJECT_BYTES).i32;
+
 function unlockRaw(offset: number, slot: number): void {
-  const i = heap().i32;
+  const i = words(offset);
   ownedRemove(currentOwnedCell(), slot);
-  store(i, (offset >> 2) + OWNER, 0);
+  // OWNER is diagnostic (who holds it) and POISON is published by the state word's
+  // exchange / CAS, so plain accesses suffice for both on the hot path.
+  i[(offset >> 2) + OWNER] = 0;
   if (exchange(i, (offset >> 2) + STATE, UNLOCKED) === CONTENDED) notify(i, (offset >> 2) + STATE, 1);
 }
 
@@ -135,7 +142,7 @@ function spin(i: Int32Array, at: number): number {
 export class Mutex<T = undefined> extends Handle {
   constructor(value?: T | Adopt) {
     const adopt = value instanceof Adopt ? value : undefined;
-    super(adopt?.offset ?? allocObject(Kind.Mutex, 16));
+    super(adopt?.offset ?? allocObject(Kind.Mutex, OBJECT_BYTES - 8));
     // The value is encoded after the object exists; if it cannot be, nothing is left behind.
     if (!adopt) {
       try {
@@ -155,7 +162,7 @@ export class Mutex<T = undefined> extends Handle {
   lock(): MutexGuard<T> {
     this.checkOpen();
     assertCanBlock('Mutex.lock()', 'lockAsync()');
-    const i = heap().i32;
+    const i = words(this.offset);
     const at = (this.offset >> 2) + STATE;
     if (cas(i, at, UNLOCKED, LOCKED) !== UNLOCKED) lockContended(i, at);
     return acquired(this);
@@ -175,7 +182,7 @@ export class Mutex<T = undefined> extends Handle {
   /** The guard if the lock is free now, else undefined. */
   tryLock(): MutexGuard<T> | undefined {
     this.checkOpen();
-    const i = heap().i32;
+    const i = words(this.offset);
     if (cas(i, (this.offset >> 2) + STATE, UNLOCKED, LOCKED) !== UNLOCKED) return undefined;
     return acquired(this);
   }
@@ -233,10 +240,11 @@ export async function relockAsync<T>(g: Guard<T>): Promise<void> {
 
 /** Records the hold in this thread's owned table and reports poison. */
 function resumed<T>(g: Guard<T>): void {
-  const i = heap().i32;
-  store(i, (g.mutex.offset >> 2) + OWNER, currentThreadId());
+  const i = words(g.mutex.offset);
+  const b = g.mutex.offset >> 2;
+  i[b + OWNER] = currentThreadId();
   g.resume(ownedAdd(currentOwnedCell(), g.mutex.offset + Role.Held));
-  if (load(i, (g.mutex.offset >> 2) + POISON) !== 0) {
+  if (i[b + POISON] !== 0) {
     throw new PoisonError<MutexGuard<T>>('Mutex is poisoned: a thread panicked while holding it', g);
   }
 }
