@@ -6,7 +6,7 @@
 // INCOMPLETE, so the next caller retries).
 
 import { Adopt, allocObject, currentOwnedCell, defineKind, Handle, Role } from '../heap/handle.ts';
-import { heap } from '../heap/heap.ts';
+import { heap, heapCovering } from '../heap/heap.ts';
 import { Kind } from '../heap/kinds.ts';
 import { ownedAdd, ownedRemove } from '../heap/owned.ts';
 import { assertCanBlock, cas, exchange, load, notify, wait, waitAsync } from '../wait/futex.ts';
@@ -138,6 +138,9 @@ function poisoned(what: string): PoisonError<undefined> {
   return new PoisonError(`${what} instance has previously been poisoned`, undefined);
 }
 
+/** The state word through fast fixed-length views: the completed path is this one load. */
+const stateOf = (offset: number): number => load(heapCovering(offset + 12).i32, (offset >> 2) + ONCE_STATE);
+
 /** Runs a function exactly once across all threads (Rust's std::sync::Once). */
 export class Once extends Handle {
   constructor(adopt?: Adopt) {
@@ -151,27 +154,27 @@ export class Once extends Handle {
   /** Runs `f` if no thread has yet; otherwise waits for the one that is running it. */
   callOnce(f: () => void): void {
     // The completed fast path: one atomic load.
-    if (load(heap().i32, (this.offset >> 2) + ONCE_STATE) === COMPLETE) return;
+    if (stateOf(this.offset) === COMPLETE) return;
     this.checkOpen();
     runOnce(this.offset, () => f(), { onThrow: POISONED, ignorePoison: false, what: 'Once' });
   }
 
   /** Like callOnce, but runs even if poisoned; `state.isPoisoned` tells. Success clears the poison. */
   callOnceForce(f: (state: OnceState) => void): void {
-    if (load(heap().i32, (this.offset >> 2) + ONCE_STATE) === COMPLETE) return;
+    if (stateOf(this.offset) === COMPLETE) return;
     this.checkOpen();
     runOnce(this.offset, f, { onThrow: POISONED, ignorePoison: true, what: 'Once' });
   }
 
   /** callOnce with an async function; waiting keeps the event loop running. */
   async callOnceAsync(f: () => Promise<void>): Promise<void> {
-    if (load(heap().i32, (this.offset >> 2) + ONCE_STATE) === COMPLETE) return;
+    if (stateOf(this.offset) === COMPLETE) return;
     this.checkOpen();
     await runOnceAsync(this.offset, () => f(), { onThrow: POISONED, ignorePoison: false, what: 'Once' });
   }
 
   isCompleted(): boolean {
-    return (load(heap().i32, (this.offset >> 2) + ONCE_STATE) & ~QUEUED) === COMPLETE;
+    return stateOf(this.offset) === COMPLETE;
   }
 
   /** Blocks until some thread completed the Once; throws PoisonError if it is poisoned. */
