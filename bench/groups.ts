@@ -10,12 +10,13 @@ import {
   atomicLoadFloor, casLockContended, casLockUncontended, peerMutexUncontended, weftMutexContended,
   weftMutexUncontended, weftOnceFastPath, weftOnceLockGet,
 } from './weft/sync.ts';
+import { weftOneWay, weftRoundTrip } from './weft/channel.ts';
 import { weftParkRoundTrip, weftSpawnJoin } from './weft/threads.ts';
 
 export const groups: Group[] = [
-  group('channel one-way f64', [portOneWay('f64'), sabOneWay()]),
-  group('channel one-way object', [portOneWay('object')]),
-  group('channel round trip', [portRoundTrip(), sabRoundTrip()]),
+  group('channel one-way f64', [portOneWay('f64'), sabOneWay(), weftOneWay('f64'), weftOneWay('f64', 4)]),
+  group('channel one-way object', [portOneWay('object'), weftOneWay('object')]),
+  group('channel round trip', [portRoundTrip(), sabRoundTrip(), weftRoundTrip()]),
   group('wake round trip', [portRoundTrip(), sabRoundTrip(), weftParkRoundTrip()]),
   group('uncontended lock+unlock', [casLockUncontended(), weftMutexUncontended(), peerMutexUncontended()]),
   group('contended increments', [casLockContended(), weftMutexContended()]),

@@ -24,3 +24,4 @@ export { OnceCell, SetError } from './sync/once_cell.ts';
 export { Notify } from './sync/notify.ts';
 export { Barrier, type BarrierWaitResult } from './sync/barrier.ts';
 export { Semaphore, Permit, AcquireError } from './sync/semaphore.ts';
+export * from './channel/index.ts';

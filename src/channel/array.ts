@@ -10,15 +10,21 @@
 // slots, so the previous occupant of the slot was received and its permit returned.
 // The ring is a power of two, so positions are free-running counters, masked.
 //
+// Both sides writing the permits word on every message would bounce its cache line
+// between them twice per message, so a sole sender (see list.ts) takes every free
+// permit at once and keeps the stock in its handle. Nobody else could use them: no
+// other sender exists until this one clones itself, and it gives the stock back first
+// (SyncSender.shareRef). If it dies holding some, the channel is disconnected anyway.
+//
 // Slot states as in list.ts: the sender publishes with a swap that returns the
 // receiver's RX_WAIT mark. The receiver clears the slot, then returns the permit; the
 // permits word carries a WAITING bit set by senders that sleep on it for room, and a
 // CLOSED bit set when the receiver is gone, so a sleeping sender always sees a change.
 
 import { and, add, cas, exchange, load, notify, or, store } from '../wait/futex.ts';
-import { SPIN, type Op } from './driver.ts';
+import { SPIN, WriterWait, type Op } from './driver.ts';
 import { SendError } from './errors.ts';
-import { Core, fieldsOf } from './layout.ts';
+import { Core, fieldsOf, RX_GONE } from './layout.ts';
 import { DISCONNECTED, EMPTY } from './receivable.ts';
 import { views } from './views.ts';
 
@@ -52,6 +58,8 @@ export function arrayBufferBytes(cap: number, stride: number): number {
 export class ArrayRing<T> extends Core<T> {
   readonly mask: number;
   #armed = 0;
+  /** Permits this (sole) sender holds. */
+  #stock = 0;
 
   constructor(p: number) {
     super(p);
@@ -71,20 +79,25 @@ export class ArrayRing<T> extends Core<T> {
   // Sending
 
   sendNow(value: T): boolean {
-    const r = this.#takePermit(this.h().i32);
+    const i = this.h().i32;
+    const s = load(i, this.status);
+    if ((s & RX_GONE) !== 0) throw new SendError(value);
+    const r = this.#takePermit(i, s === 1);
     if (r === GONE) throw new SendError(value);
     if (r === NONE) return false;
-    this.#send(value);
+    this.#send(value, s === 1);
     return true;
   }
 
   *sendOp(value: T, tryOnly: boolean, guard: () => void): Op<boolean> {
     for (;;) {
       const i = this.h().i32;
-      const r = this.#takePermit(i);
+      const s = load(i, this.status);
+      if ((s & RX_GONE) !== 0) throw new SendError(value);
+      const r = this.#takePermit(i, s === 1);
       if (r === GONE) throw new SendError(value);
       if (r === TAKEN) {
-        this.#send(value);
+        this.#send(value, s === 1);
         return true;
       }
       if (tryOnly) return false;
@@ -98,36 +111,52 @@ export class ArrayRing<T> extends Core<T> {
     }
   }
 
-  #takePermit(i: Int32Array): number {
+  /** Takes one permit: from the stock, or the word (all of its permits when `sole`). */
+  #takePermit(i: Int32Array, sole: boolean): number {
+    if (this.#stock > 0) {
+      this.#stock--;
+      return TAKEN;
+    }
     for (;;) {
       const p = load(i, this.permits);
       if ((p & CLOSED) !== 0) return GONE;
-      if ((p & FREE_PLACES) === 0) return NONE;
-      if (cas(i, this.permits, p, p - 1) === p) return TAKEN;
+      const n = sole ? p & FREE_PLACES : Math.min(1, p & FREE_PLACES);
+      if (n === 0) return NONE;
+      if (cas(i, this.permits, p, p - n) === p) {
+        this.#stock = n - 1;
+        return TAKEN;
+      }
     }
   }
 
-  #returnPermit(i: Int32Array): void {
-    if ((add(i, this.permits, 1) & WAITING) !== 0) {
+  #returnPermits(i: Int32Array, n: number): void {
+    if ((add(i, this.permits, n) & WAITING) !== 0) {
       and(i, this.permits, ~WAITING);
       notify(i, this.permits);
     }
   }
 
+  /** The stock goes back before this sender is cloned, so the clone can have its share. */
+  override beforeClone(): void {
+    if (this.#stock === 0) return;
+    this.#returnPermits(this.h().i32, this.#stock);
+    this.#stock = 0;
+  }
+
   /** Encodes and writes `value`, holding a permit (given back if encoding throws). */
-  #send(value: T): void {
+  #send(value: T, sole: boolean): void {
     const h = this.h();
     const i = h.i32;
     let token: unknown;
     try {
       token = this.slots.prepare(value);
     } catch (e) {
-      this.#returnPermit(i);
+      this.#returnPermits(i, 1);
       throw e;
     }
     // A sole sender (see list.ts) moves the tail with plain accesses.
     let position: number;
-    if (load(i, this.status) === 1) {
+    if (sole) {
       position = i[this.tailIndex];
       i[this.tailIndex] = (position + 1) | 0;
     } else {
@@ -146,6 +175,7 @@ export class ArrayRing<T> extends Core<T> {
   }
 
   tryTake(): unknown {
+    let writer: WriterWait | undefined;
     for (;;) {
       const h = this.h();
       const i = h.i32;
@@ -158,10 +188,14 @@ export class ArrayRing<T> extends Core<T> {
           this.#release(i, slot);
         }
       }
-      if (!this.sendersGone(i)) return EMPTY;
+      const claimed = load(i, this.tailIndex) !== i[this.headIndex];
+      if (!this.sendersGone(i)) {
+        if (claimed && (writer ??= new WriterWait()).next()) continue;
+        return EMPTY;
+      }
       // Every sender is gone, so whatever they published is visible now.
       if ((load(i, slot >> 2) & WRITTEN) !== 0) continue;
-      if (load(i, this.tailIndex) === i[this.headIndex]) return DISCONNECTED;
+      if (!claimed) return DISCONNECTED;
       // A claimed slot nobody will ever write (its sender was killed in between): skip it.
       this.#release(i, slot);
     }
@@ -171,7 +205,7 @@ export class ArrayRing<T> extends Core<T> {
   #release(i: Int32Array, slot: number): void {
     i[slot >> 2] = 0;
     i[this.headIndex] = (i[this.headIndex] + 1) | 0;
-    this.#returnPermit(i);
+    this.#returnPermits(i, 1);
   }
 
   arm(): boolean {

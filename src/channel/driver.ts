@@ -1,10 +1,15 @@
+// How channel operations wait.
+//
 // One waiting protocol, two ways to wait. Each blocking channel operation is written
 // once, as a generator that tries, asks to spin, registers itself and asks to park on
 // a futex word; runSync() parks with Atomics.wait (after spinning), runAsync() with
 // Atomics.waitAsync. The fast paths try once before any generator is made.
+//
+// WriterWait is the other, short kind of waiting: for a sender that is between
+// claiming a slot and publishing it.
 
 import { Backoff } from '../wait/backoff.ts';
-import { wait, waitAsync } from '../wait/futex.ts';
+import { canBlock, wait, waitAsync } from '../wait/futex.ts';
 import { views } from './views.ts';
 
 /** Asks to spin a little more; resumed with true once it is time to park instead. */
@@ -37,7 +42,7 @@ function relax(steps: number): void {
   for (let k = 0; k < steps; k++) sink = (sink + k) | 0;
 }
 
-/** Milliseconds to a deadline, from performance.now(). */
+/** The deadline `ms` milliseconds from now, on the performance.now() clock (Infinity without `ms`). */
 export function deadlineOf(ms: number | undefined): number {
   return ms === undefined ? Infinity : performance.now() + ms;
 }
@@ -87,5 +92,28 @@ export async function runAsync<R>(op: Op<R>, deadline: number): Promise<R> {
       await waitAsync(views((park.index + 1) << 2).i32, park.index, park.expected, left === Infinity ? undefined : left);
     }
     input = performance.now() >= deadline;
+  }
+}
+
+/**
+ * How long the receiver waits for a sender that has claimed the next position but not
+ * yet published it. crossbeam waits for it unconditionally, which makes try_recv
+ * linearizable: a message whose send returned is always found. A sender killed in
+ * between would then hang the receiver, so here the wait is bounded.
+ */
+const WRITER_WAIT_MS = 20;
+/** A word nobody notifies: waiting on it is a short sleep. */
+const nap = new Int32Array(new SharedArrayBuffer(4));
+
+export class WriterWait {
+  readonly #backoff = new Backoff();
+  readonly #until = performance.now() + WRITER_WAIT_MS;
+
+  /** Waits a little; false once the bound is reached. */
+  next(): boolean {
+    if (!this.#backoff.isCompleted()) this.#backoff.snooze();
+    else if (performance.now() >= this.#until) return false;
+    else if (canBlock()) wait(nap, 0, 0, 0.05);
+    return true;
   }
 }

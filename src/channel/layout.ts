@@ -216,6 +216,9 @@ export abstract class Core<T> implements Receivable, Fields {
     }
   }
 
+  /** Called before the sending handle is cloned (or sent in a message). */
+  beforeClone(): void {}
+
   /**
    * Sends `value` if that needs no waiting: true once sent, false when nothing was done.
    * Throws SendError if the receiver is gone, TypeError or RangeError (nothing sent) if

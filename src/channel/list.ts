@@ -26,7 +26,7 @@
 import { alloc, free } from '../heap/alloc.ts';
 import { Backoff } from '../wait/backoff.ts';
 import { and, canBlock, cas, exchange, load, or, store, wait } from '../wait/futex.ts';
-import type { Op } from './driver.ts';
+import { WriterWait, type Op } from './driver.ts';
 import { SendError } from './errors.ts';
 import { Core, fieldsOf, RX_GONE } from './layout.ts';
 import { DISCONNECTED, EMPTY } from './receivable.ts';
@@ -185,6 +185,7 @@ export class List<T> extends Core<T> {
   // Receiving (the receiver's thread only)
 
   tryTake(): unknown {
+    let writer: WriterWait | undefined;
     for (;;) {
       const o = this.h().i32;
       const index = o[this.headIndex];
@@ -202,9 +203,19 @@ export class List<T> extends Core<T> {
           return this.slots.take(h, slot);
         }
       }
+      if (!this.sendersGone(i)) {
+        if (this.#tailEnd(i) !== index && (writer ??= new WriterWait()).next()) continue;
+        return EMPTY;
+      }
       const idle = this.#idle(i, index, block, off);
       if (idle !== undefined) return idle;
     }
+  }
+
+  /** Position after the last claimed slot (a full block's end while its successor is linked). */
+  #tailEnd(i: Int32Array): number {
+    const tail = load(i, this.tailIndex);
+    return (tail & (LAP - 1)) >= CAP ? ((tail & ~(LAP - 1)) + CAP) | 0 : tail;
   }
 
   /** Past the last slot of `block`: moves to the next block once linked, and recycles this one. */
@@ -222,14 +233,11 @@ export class List<T> extends Core<T> {
     return true;
   }
 
-  /** Nothing at the head: EMPTY, DISCONNECTED, or undefined to look again. */
+  /** Nothing at the head and every sender gone: DISCONNECTED, or undefined to look again. */
   #idle(i: Int32Array, index: number, block: number, off: number): unknown {
-    if (!this.sendersGone(i)) return EMPTY;
-    // Every sender is gone, so whatever they published is visible now: look again.
+    // Whatever the senders published is visible now: look again.
     if (off === CAP ? load(i, block >> 2) > LINK_WAIT : (load(i, this.#slot(block, off) >> 2) & WRITTEN) !== 0) return undefined;
-    const tail = load(i, this.tailIndex);
-    const end = (tail & (LAP - 1)) >= CAP ? ((tail & ~(LAP - 1)) + CAP) | 0 : tail;
-    if (end === index || off === CAP) return DISCONNECTED;
+    if (this.#tailEnd(i) === index || off === CAP) return DISCONNECTED;
     // A claimed slot nobody will ever write: its sender was killed between claiming and
     // publishing. Step over it.
     i[this.headIndex] = (index + 1) | 0;

@@ -94,7 +94,7 @@ export class Receiver<T> extends ReceiverBase<T> {
   }
 
   /** The messages ready now. */
-  *tryIter(): Iterator<T> {
+  *tryIter(): IterableIterator<T> {
     for (;;) {
       const r = this[endpoint]().tryTake();
       if (r === EMPTY || r === DISCONNECTED) return;

@@ -25,6 +25,13 @@ abstract class SenderBase<T> extends Handle {
 
   /** Throws once this handle is closed (checked after every sleep). */
   protected readonly guard = (): void => this.checkOpen();
+
+  /** A new Sender ref: for clone(), and when this handle is sent in a message. */
+  override shareRef(): number {
+    this.checkOpen();
+    this.core.beforeClone();
+    return super.shareRef();
+  }
 }
 
 /** The sending half of an unbounded channel. */

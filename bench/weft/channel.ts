@@ -1,0 +1,77 @@
+// weft's channel rows, in the groups of the MessagePort and SAB-mailbox baselines:
+// one-way throughput (f64 and small objects, 1→1 and 4→1) between threads, and a
+// ping-pong round trip. Receivers keep the same checksum as the baselines' workers.
+
+import { channel, codecs, scope, spawn, type Receiver, type Sender } from 'weft';
+import type { Case } from '../harness.ts';
+import { verify, type Shape } from '../payload.ts';
+
+/** `producers` threads send `n` messages in all; one thread receives and checks them. */
+export function weftOneWay(shape: Shape, producers = 1): Case {
+  return {
+    name: producers === 1 ? 'weft channel' : `weft channel, ${producers} senders`,
+    metric: 'ops/s',
+    async open() {
+      spawn(() => 0).join(); // warm the pool
+      return {
+        async run(n) {
+          const share = Math.ceil(n / producers);
+          const total = share * producers;
+          const [tx, rx] = shape === 'f64' ? channel<number>({ codec: codecs.f64 }) : channel<unknown>();
+          const start = performance.now();
+          const checksum = scope((s) => {
+            for (let p = 0; p < producers; p++) {
+              s.spawn((out: Sender<unknown>, from: number, count: number, kind: Shape) => {
+                if (kind === 'f64') for (let i = from; i < from + count; i++) out.send(i + 0.5);
+                else for (let i = from; i < from + count; i++) out.send({ id: i, name: 'x', tags: ['a', 'b'] });
+                out.close();
+              }, tx, p * share, share, shape); // sending a Sender clones it
+            }
+            tx.close();
+            return s.spawn((inbox: Receiver<unknown>, kind: Shape) => {
+              let sum = 0;
+              let count = 0;
+              for (const m of inbox) {
+                sum += kind === 'f64' ? (m as number) : (m as { id: number; name: string; tags: string[] }).id + 3;
+                count++;
+              }
+              return { count, checksum: sum };
+            }, rx, shape).join();
+          });
+          const seconds = (performance.now() - start) / 1e3;
+          verify(shape, total, checksum);
+          return seconds * (n / total);
+        },
+      };
+    },
+  };
+}
+
+/** Two threads pass a number back and forth over two channels. */
+export function weftRoundTrip(): Case {
+  return {
+    name: 'weft channel ping-pong',
+    metric: 'µs/op',
+    async open() {
+      const [pingTx, pingRx] = channel<number>({ codec: codecs.f64 });
+      const [pongTx, pongRx] = channel<number>({ codec: codecs.f64 });
+      const ponger = spawn((inbox: Receiver<number>, out: Sender<number>) => {
+        for (const v of inbox) out.send(v + 1);
+      }, pingRx, pongTx);
+      return {
+        async run(n) {
+          const start = performance.now();
+          for (let i = 0; i < n; i++) {
+            pingTx.send(i);
+            if (pongRx.recv() !== i + 1) throw new Error('ping-pong answer out of order');
+          }
+          return (performance.now() - start) / 1e3;
+        },
+        async close() {
+          pingTx.close();
+          await ponger.joinAsync();
+        },
+      };
+    },
+  };
+}
