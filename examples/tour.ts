@@ -1,7 +1,8 @@
 // The tour of weft: real multi-threaded work, one section per part of the toolkit.
 // Run with `npm start`.
 import {
-  AtomicI32, Barrier, Builder, codecs, Condvar, current, heapStats, Mutex, PanicError, scope, availableParallelism,
+  AtomicI32, Barrier, Builder, channel, codecs, Condvar, current, heapStats, Mutex, PanicError, RecvError, scope, select,
+  spawn, syncChannel, availableParallelism, type Receiver, type Sender, type SyncSender,
 } from 'weft';
 
 const line = (title: string) => console.log(`\n== ${title} ${'='.repeat(Math.max(0, 60 - title.length))}`);
@@ -106,4 +107,56 @@ line('synchronisation: Mutex, Barrier, Condvar');
   const total = counts.value.reduce((a, b) => a + b, 0);
   console.log(`histogram of ${total} values from ${parts} threads: [${counts.value.join(', ')}]`);
   counts.unlock();
+}
+
+// --- 4. Channels: a producer → workers → collector pipeline, with select -------------
+line('channels: a pipeline with select');
+{
+  type Factored = { n: number; factors: number[] };
+  const inboxes: SyncSender<number>[] = [];
+  const outboxes: Receiver<Factored>[] = [];
+  const workers = [];
+  for (let k = 0; k < parts; k++) {
+    const [jobs, jobsRx] = syncChannel<number>(256, { codec: codecs.i32 }); // bounded: back-pressure
+    const [results, resultsRx] = channel<Factored>();
+    // The Receiver moves into the worker; the Sender is cloned, so ours is closed right away.
+    workers.push(spawn((inbox: Receiver<number>, out: Sender<Factored>) => {
+      for (const n of inbox) {
+        const factors: number[] = [];
+        let m = n;
+        for (let d = 2; d * d <= m; d++) while (m % d === 0) { factors.push(d); m /= d; }
+        if (m > 1) factors.push(m);
+        out.send({ n, factors });
+      }
+    }, jobsRx, results));
+    results.close();
+    inboxes.push(jobs);
+    outboxes.push(resultsRx);
+  }
+  const first = 1_000_000, count = 100_000;
+  const producer = spawn((outs: SyncSender<number>[], from: number, n: number) => {
+    for (let i = 0; i < n; i++) outs[i % outs.length].send(from + i);
+    for (const o of outs) o.close(); // workers' loops end once their inbox is drained
+  }, inboxes, first, count);
+  inboxes.forEach((tx) => tx.close());
+
+  // The collector takes whichever result channel is ready; a hung-up one leaves the set.
+  t = performance.now();
+  let received = 0, primes = 0, largest = { n: 0, factors: [] as number[] };
+  const live = [...outboxes];
+  while (live.length > 0) {
+    try {
+      const { value } = select(live)!;
+      const r = value as Factored;
+      received++;
+      if (r.factors.length === 1) primes++;
+      if (r.factors.length > largest.factors.length) largest = r;
+    } catch (e) {
+      if (!(e instanceof RecvError) || e.index === undefined) throw e;
+      live.splice(e.index, 1);
+    }
+  }
+  producer.join();
+  workers.forEach((w) => w.join());
+  console.log(`${received} numbers factored by ${parts} workers in ${(performance.now() - t).toFixed(0)} ms: ${primes} primes; most factors: ${largest.n} = ${largest.factors.join(' × ')}`);
 }
