@@ -6,14 +6,14 @@
 // thread ends or is killed with the lock held, the runtime calls releaseRole, which
 // poisons the mutex and unlocks it, so no waiter is left blocked.
 
-import { Adopt, allocObject, currentOwnedCell, defineKind, Handle, Role } from '../heap/handle.ts';
+import { Adopt, currentOwnedCell, defineKind, Handle, Role } from '../heap/handle.ts';
 import { heap, heapCovering } from '../heap/heap.ts';
 import { Kind } from '../heap/kinds.ts';
 import { ownedAdd, ownedRemove } from '../heap/owned.ts';
 import { currentThreadId } from '../thread/current.ts';
 import { assertCanBlock, cas, exchange, load, notify, store, wait, waitAsync } from '../wait/futex.ts';
 import { PoisonError } from './poison.ts';
-import { dropCell, GuardValue, initCell } from './value_cell.ts';
+import { allocWithValue, dropCell, GuardValue } from './value_cell.ts';
 
 const STATE = 2, OWNER = 3, POISON = 4, VALUE = 5;
 const OBJECT_BYTES = 24;
@@ -141,17 +141,7 @@ function spin(i: Int32Array, at: number): number {
 
 export class Mutex<T = undefined> extends Handle {
   constructor(value?: T | Adopt) {
-    const adopt = value instanceof Adopt ? value : undefined;
-    super(adopt?.offset ?? allocObject(Kind.Mutex, OBJECT_BYTES - 8));
-    // The value is encoded after the object exists; if it cannot be, nothing is left behind.
-    if (!adopt) {
-      try {
-        initCell((this.offset >> 2) + VALUE, value);
-      } catch (e) {
-        this.close();
-        throw e;
-      }
-    }
+    super(value instanceof Adopt ? value.offset : allocWithValue(Kind.Mutex, OBJECT_BYTES - 8, VALUE, value));
   }
 
   protected get kindName(): string {

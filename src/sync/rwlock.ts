@@ -4,13 +4,13 @@
 // readers. Only writers poison: a thread that dies holding a read lock just releases
 // it (Role.HeldShared), one that dies holding the write lock poisons it (Role.Held).
 
-import { Adopt, allocObject, currentOwnedCell, defineKind, Handle, Role } from '../heap/handle.ts';
+import { Adopt, currentOwnedCell, defineKind, Handle, Role } from '../heap/handle.ts';
 import { heap } from '../heap/heap.ts';
 import { Kind } from '../heap/kinds.ts';
 import { ownedAdd, ownedRemove } from '../heap/owned.ts';
 import { assertCanBlock, add, cas, load, notify, store, wait, waitAsync } from '../wait/futex.ts';
 import { PoisonError } from './poison.ts';
-import { dropCell, GuardValue, initCell } from './value_cell.ts';
+import { allocWithValue, dropCell, GuardValue } from './value_cell.ts';
 
 const STATE = 2, WRITER_NOTIFY = 3, POISON = 4, VALUE = 5;
 const MASK = (1 << 30) - 1;
@@ -150,16 +150,7 @@ function readStep(i: Int32Array, at: number, s: number): true | { state: number;
 
 export class RwLock<T = undefined> extends Handle {
   constructor(value?: T | Adopt) {
-    const adopt = value instanceof Adopt ? value : undefined;
-    super(adopt?.offset ?? allocObject(Kind.RwLock, 16));
-    if (!adopt) {
-      try {
-        initCell((this.offset >> 2) + VALUE, value);
-      } catch (e) {
-        this.close();
-        throw e;
-      }
-    }
+    super(value instanceof Adopt ? value.offset : allocWithValue(Kind.RwLock, 16, VALUE, value));
   }
 
   protected get kindName(): string {

@@ -5,11 +5,24 @@
 import { codecs } from '../codec/index.ts';
 import { dropValue, loadValue, storeValue } from '../codec/stored.ts';
 import { heap } from '../heap/heap.ts';
-import { exchange, load } from '../wait/futex.ts';
+import { allocObject } from '../heap/handle.ts';
+import { exchange, load, store } from '../wait/futex.ts';
 
-/** Stores `value` as the initial content of field `at`; undefined stores nothing. */
-export function initCell(at: number, value: unknown): void {
-  if (value !== undefined) exchange(heap().i32, at, storeValue(codecs.structured, value));
+/**
+ * Allocates an object of `kind` whose i32 field `field` holds `value`, encoded first:
+ * an unencodable value or a full heap throws with nothing left behind.
+ */
+export function allocWithValue(kind: number, bodyBytes: number, field: number, value: unknown): number {
+  const v = value === undefined ? 0 : storeValue(codecs.structured, value);
+  let p: number;
+  try {
+    p = allocObject(kind, bodyBytes);
+  } catch (e) {
+    if (v !== 0) dropValue(v);
+    throw e;
+  }
+  store(heap().i32, (p >> 2) + field, v);
+  return p;
 }
 
 export function readCell<T>(at: number): T {
