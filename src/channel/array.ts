@@ -26,7 +26,7 @@ import { SPIN, WriterWait, type Op } from './driver.ts';
 import { SendError } from './errors.ts';
 import { Core, fieldsOf, RX_GONE } from './layout.ts';
 import { DISCONNECTED, EMPTY } from './receivable.ts';
-import { views } from './views.ts';
+import { heapCovering } from '../heap/heap.ts';
 
 const WRITTEN = 1;
 const RX_WAIT = 2;
@@ -68,7 +68,7 @@ export class ArrayRing<T> extends Core<T> {
 
   static init(p: number, cap: number): void {
     const f = fieldsOf(p);
-    store(views(f.buffer).i32, f.permits, cap);
+    store(heapCovering(f.buffer).i32, f.permits, cap);
   }
 
   protected bufferBytes(stride: number): number {

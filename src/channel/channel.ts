@@ -12,7 +12,7 @@ import { List } from './list.ts';
 import { Receiver } from './receiver.ts';
 import { Sender, SyncSender } from './sender.ts';
 import { signal } from './signal.ts';
-import { views } from './views.ts';
+import { heapCovering } from '../heap/heap.ts';
 
 export interface ChannelOptions<T> {
   /** How messages are carried (default codecs.structured; codecs.f64 / i32 store numbers in place). */
@@ -49,11 +49,11 @@ defineKind(Kind.Channel, {
   retainRole(offset, role) {
     if (role !== Role.Sender) return;
     const f = fieldsOf(offset);
-    add(views(f.buffer).i32, f.status, 1);
+    add(heapCovering(f.buffer).i32, f.status, 1);
   },
   releaseRole(offset, role) {
     const f = fieldsOf(offset);
-    const i = views(f.buffer).i32;
+    const i = heapCovering(f.buffer).i32;
     if (role === Role.Sender) {
       // The last sender leaving disconnects: wake the receiver to find out.
       if ((sub(i, f.status, 1) & COUNT) === 1) signal(load(i, f.observer));

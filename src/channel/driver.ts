@@ -10,7 +10,7 @@
 
 import { Backoff } from '../wait/backoff.ts';
 import { canBlock, wait, waitAsync } from '../wait/futex.ts';
-import { views } from './views.ts';
+import { heapCovering } from '../heap/heap.ts';
 
 /** Asks to spin a little more; resumed with true once it is time to park instead. */
 export const SPIN = null;
@@ -69,7 +69,7 @@ export function runSync<R>(op: Op<R>, deadline: number): R {
       continue;
     }
     const left = deadline - performance.now();
-    if (left > 0) wait(views((park.index + 1) << 2).i32, park.index, park.expected, left === Infinity ? undefined : left);
+    if (left > 0) wait(heapCovering((park.index + 1) << 2).i32, park.index, park.expected, left === Infinity ? undefined : left);
     input = performance.now() >= deadline;
     backoff.reset();
     spinUntil = 0;
@@ -89,7 +89,7 @@ export async function runAsync<R>(op: Op<R>, deadline: number): Promise<R> {
     }
     const left = deadline - performance.now();
     if (left > 0) {
-      await waitAsync(views((park.index + 1) << 2).i32, park.index, park.expected, left === Infinity ? undefined : left);
+      await waitAsync(heapCovering((park.index + 1) << 2).i32, park.index, park.expected, left === Infinity ? undefined : left);
     }
     input = performance.now() >= deadline;
   }

@@ -21,7 +21,7 @@ import type { Codec } from '../codec/codec.ts';
 import { dropValue } from '../codec/stored.ts';
 import { free } from '../heap/alloc.ts';
 import { allocObject, retain } from '../heap/handle.ts';
-import type { Heap } from '../heap/heap.ts';
+import { heapCovering, type Heap } from '../heap/heap.ts';
 import { Kind } from '../heap/kinds.ts';
 import { add, load, notify, store } from '../wait/futex.ts';
 import { codecId, resolveCodec, storeCodecName } from './codec_id.ts';
@@ -29,7 +29,6 @@ import type { Op } from './driver.ts';
 import type { Receivable } from './receivable.ts';
 import { signal } from './signal.ts';
 import { makeSlots, slotLayout, type Slots } from './slots.ts';
-import { views } from './views.ts';
 
 export const Flavor = { List: 0, Array: 1, Zero: 2 } as const;
 export type Flavor = (typeof Flavor)[keyof typeof Flavor];
@@ -69,7 +68,7 @@ export function allocChannel(
   let p = 0;
   try {
     p = allocObject(Kind.Channel, META_BYTES - 8 + LINE - 1 + LINES * LINE + bufferBytes(stride));
-    const i = views(p + META_BYTES).i32;
+    const i = heapCovering(p + META_BYTES).i32;
     const m = p >> 2;
     store(i, m + M_FLAVOR, flavor);
     store(i, m + M_CODEC, id);
@@ -126,17 +125,17 @@ export function fieldsOf(p: number): Fields {
 }
 
 export function flavorOf(p: number): Flavor {
-  return load(views(p + META_BYTES).i32, (p >> 2) + M_FLAVOR) as Flavor;
+  return load(heapCovering(p + META_BYTES).i32, (p >> 2) + M_FLAVOR) as Flavor;
 }
 
 /** Releases the stored codec name, once the channel is dropped. */
 export function freeCodecName(p: number): void {
-  const name = load(views(p + META_BYTES).i32, (p >> 2) + M_CODEC_NAME);
+  const name = load(heapCovering(p + META_BYTES).i32, (p >> 2) + M_CODEC_NAME);
   if (name !== 0) dropValue(name);
 }
 
 function slotsOf<T>(p: number): Slots<T> {
-  const i = views(p + META_BYTES).i32;
+  const i = heapCovering(p + META_BYTES).i32;
   const m = p >> 2;
   const codec = resolveCodec(load(i, m + M_CODEC), load(i, m + M_CODEC_NAME)) as Codec<T> | string;
   return makeSlots(load(i, m + M_FIXED), codec);
@@ -170,7 +169,7 @@ export abstract class Core<T> implements Receivable, Fields {
   constructor(p: number) {
     this.p = p;
     this.slots = slotsOf(p);
-    this.cap = load(views(p + META_BYTES).i32, (p >> 2) + M_CAP);
+    this.cap = load(heapCovering(p + META_BYTES).i32, (p >> 2) + M_CAP);
     ({
       status: this.status, observer: this.observer, tailIndex: this.tailIndex, tailBlock: this.tailBlock,
       headIndex: this.headIndex, headBlock: this.headBlock, permits: this.permits, offer: this.offer,
@@ -178,7 +177,7 @@ export abstract class Core<T> implements Receivable, Fields {
       buffer: this.buffer,
     } = fieldsOf(p));
     this.end = this.buffer + this.bufferBytes(this.slots.stride);
-    views(this.end); // from here on the object is covered; only pointers met later need a check
+    heapCovering(this.end); // from here on the object is covered; only pointers met later need a check
   }
 
   /** Size of the flavor's buffer for slots of `stride` bytes. */
@@ -186,7 +185,7 @@ export abstract class Core<T> implements Receivable, Fields {
 
   /** Views covering the whole object. */
   h(): Heap {
-    return views(this.end);
+    return heapCovering(this.end);
   }
 
   rxGone(i: Int32Array): boolean {

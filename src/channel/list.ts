@@ -30,7 +30,7 @@ import { WriterWait, type Op } from './driver.ts';
 import { SendError } from './errors.ts';
 import { Core, fieldsOf, RX_GONE } from './layout.ts';
 import { DISCONNECTED, EMPTY } from './receivable.ts';
-import { views } from './views.ts';
+import { heapCovering } from '../heap/heap.ts';
 
 const LAP = 64;
 /** Slots per block. */
@@ -64,7 +64,7 @@ export class List<T> extends Core<T> {
   static init(p: number, stride: number): void {
     const first = alloc(blockBytes(stride));
     const f = fieldsOf(p);
-    const i = views(Math.max(first + blockBytes(stride), f.buffer)).i32;
+    const i = heapCovering(Math.max(first + blockBytes(stride), f.buffer)).i32;
     store(i, f.tailBlock, first);
     store(i, f.headBlock, first);
   }
@@ -119,7 +119,7 @@ export class List<T> extends Core<T> {
         (backoff ??= new Backoff()).spin();
         continue;
       }
-      const h = views(block + this.blockBytes);
+      const h = heapCovering(block + this.blockBytes);
       i = h.i32;
       if (off === CAP - 1) this.#fill(block, claimed, sole);
       const slot = block + HEADER + off * this.slots.stride;
@@ -163,7 +163,7 @@ export class List<T> extends Core<T> {
   }
 
   #publish(block: number, next: number, locked: number, sole: boolean): void {
-    const i = views(Math.max(block, next) + this.blockBytes).i32;
+    const i = heapCovering(Math.max(block, next) + this.blockBytes).i32;
     if (exchange(i, block >> 2, next) === LINK_WAIT) this.wakeReceiver(i);
     this.#put(this.tailBlock, next, sole);
     this.#put(this.tailIndex, nextLap(locked), sole);
@@ -191,7 +191,7 @@ export class List<T> extends Core<T> {
       const index = o[this.headIndex];
       const block = o[this.headBlock];
       const off = index & (LAP - 1);
-      const h = views(block + this.blockBytes);
+      const h = heapCovering(block + this.blockBytes);
       const i = h.i32;
       if (off === CAP) {
         if (this.#nextBlock(i, index, block)) continue;
@@ -254,7 +254,7 @@ export class List<T> extends Core<T> {
     const index = o[this.headIndex];
     const block = o[this.headBlock];
     const off = index & (LAP - 1);
-    const i = views(block + this.blockBytes).i32;
+    const i = heapCovering(block + this.blockBytes).i32;
     if (off === CAP) {
       if (cas(i, block >> 2, 0, LINK_WAIT) > LINK_WAIT) return true;
     } else if ((or(i, this.#slot(block, off) >> 2, RX_WAIT) & WRITTEN) !== 0) return true;
@@ -267,7 +267,7 @@ export class List<T> extends Core<T> {
     const index = o[this.headIndex];
     const block = o[this.headBlock];
     const off = index & (LAP - 1);
-    const i = views(block + this.blockBytes).i32;
+    const i = heapCovering(block + this.blockBytes).i32;
     if (off === CAP) cas(i, block >> 2, LINK_WAIT, 0);
     else and(i, this.#slot(block, off) >> 2, ~RX_WAIT);
   }
@@ -282,7 +282,7 @@ export class List<T> extends Core<T> {
       const index = o[this.headIndex];
       const block = o[this.headBlock];
       const off = index & (LAP - 1);
-      const h = views(block + this.blockBytes);
+      const h = heapCovering(block + this.blockBytes);
       if (off === CAP) {
         if (!this.#nextBlock(h.i32, index, block)) return;
         continue;
@@ -301,7 +301,7 @@ export class List<T> extends Core<T> {
     let block = o[this.headBlock];
     let off = o[this.headIndex] & (LAP - 1);
     while (block !== 0) {
-      const h = views(block + this.blockBytes);
+      const h = heapCovering(block + this.blockBytes);
       for (let k = off; k < CAP; k++) {
         const slot = this.#slot(block, k);
         if ((load(h.i32, slot >> 2) & WRITTEN) !== 0) this.slots.drop(h, slot);

@@ -19,7 +19,7 @@ import { DISCONNECTED, EMPTY, type Receivable } from './receivable.ts';
 import { ReceiverBase } from './receiver.ts';
 import { signal } from './signal.ts';
 import { makeSlots, slotLayout, type Slots } from './slots.ts';
-import { views } from './views.ts';
+import { heapCovering } from '../heap/heap.ts';
 
 // i32 fields relative to the object's offset >> 2.
 const STATE = 2;
@@ -48,22 +48,22 @@ class OneshotCore<T> implements Receivable {
 
   constructor(p: number) {
     const m = p >> 2;
-    const i = views(p + SLOT).i32;
+    const i = heapCovering(p + SLOT).i32;
     this.#m = m;
     this.state = m + STATE;
     this.slot = p + SLOT;
     this.slots = makeSlots(load(i, m + FIXED), resolveCodec(load(i, m + CODEC), load(i, m + CODEC_NAME)) as Codec<T> | string);
     this.end = this.slot + this.slots.stride;
-    views(this.end);
+    heapCovering(this.end);
   }
 
   get i(): Int32Array {
-    return views(this.end).i32;
+    return heapCovering(this.end).i32;
   }
 
   /** Writes the prepared value and makes it FULL; false if the receiver is gone. */
   publish(token: unknown): boolean {
-    const h = views(this.end);
+    const h = heapCovering(this.end);
     this.slots.put(h, this.slot, token);
     if (cas(h.i32, this.state, EMPTY_STATE, FULL) !== EMPTY_STATE) return false;
     if (load(h.i32, this.#m + RX_WAITERS) !== 0) signal(load(h.i32, this.#m + OBSERVER));
@@ -71,7 +71,7 @@ class OneshotCore<T> implements Receivable {
   }
 
   tryTake(): unknown {
-    const h = views(this.end);
+    const h = heapCovering(this.end);
     const s = load(h.i32, this.state);
     if (s === EMPTY_STATE) return EMPTY;
     if (s !== FULL) return DISCONNECTED;
@@ -102,7 +102,7 @@ class OneshotCore<T> implements Receivable {
   }
 
   receiverLeft(): void {
-    if (exchange(this.i, this.state, RECEIVER_GONE) === FULL) this.slots.drop(views(this.end), this.slot);
+    if (exchange(this.i, this.state, RECEIVER_GONE) === FULL) this.slots.drop(heapCovering(this.end), this.slot);
   }
 
   receiverGone(): boolean {
@@ -111,7 +111,7 @@ class OneshotCore<T> implements Receivable {
 
   destroy(): void {
     const i = this.i;
-    if (load(i, this.state) === FULL) this.slots.drop(views(this.end), this.slot);
+    if (load(i, this.state) === FULL) this.slots.drop(heapCovering(this.end), this.slot);
     const name = load(i, this.#m + CODEC_NAME);
     if (name !== 0) dropValue(name);
   }
@@ -130,7 +130,7 @@ export function oneshot<T>(options?: ChannelOptions<T>): [OneshotSender<T>, Ones
     if (name !== 0) dropValue(name);
     throw e;
   }
-  const i = views(p + SLOT).i32;
+  const i = heapCovering(p + SLOT).i32;
   const m = p >> 2;
   store(i, m + CODEC, id);
   store(i, m + CODEC_NAME, name);

@@ -5,7 +5,7 @@
 import { load } from '../wait/futex.ts';
 import { SPIN, type Op } from './driver.ts';
 import { signalIndex } from './signal.ts';
-import { views } from './views.ts';
+import { heapCovering } from '../heap/heap.ts';
 
 /** Nothing to receive right now. */
 export const EMPTY: unique symbol = Symbol('empty');
@@ -46,7 +46,7 @@ export function* recvOp(rx: HasEndpoint): Op<unknown> {
     // Register, then check, then sleep on a word whose value was read before registering:
     // a sender that publishes after our check sees the registration and bumps the word.
     const word = signalIndex();
-    const seq = load(views((word + 1) << 2).i32, word);
+    const seq = load(heapCovering((word + 1) << 2).i32, word);
     r.observe(word);
     const expired = r.arm() ? false : yield { index: word, expected: seq };
     // Checked before the channel is touched again: the handle may have been closed while

@@ -14,7 +14,7 @@ import type { OneshotReceiver } from './oneshot.ts';
 import { DISCONNECTED, EMPTY, endpoint, type HasEndpoint } from './receivable.ts';
 import type { Receiver } from './receiver.ts';
 import { signalIndex } from './signal.ts';
-import { views } from './views.ts';
+import { heapCovering } from '../heap/heap.ts';
 
 export interface Selected {
   /** Position of the receiver in the list given to select. */
@@ -72,7 +72,7 @@ function* selectOp(receivers: readonly HasEndpoint[], start: number): Op<Selecte
     if (got) return got;
     if (!(yield SPIN)) continue;
     const word = signalIndex();
-    const seq = load(views((word + 1) << 2).i32, word);
+    const seq = load(heapCovering((word + 1) << 2).i32, word);
     const ends = receivers.map((r) => r[endpoint]());
     let ready = false;
     for (const e of ends) {

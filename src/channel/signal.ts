@@ -11,7 +11,7 @@
 
 import { alloc } from '../heap/alloc.ts';
 import { add, notify } from '../wait/futex.ts';
-import { views } from './views.ts';
+import { heapCovering } from '../heap/heap.ts';
 
 let word = 0;
 
@@ -24,7 +24,7 @@ export function signalIndex(): number {
 /** Wakes every wait on the word at i32 index `index` (0: nobody to wake). */
 export function signal(index: number): void {
   if (index === 0) return;
-  const i = views((index + 1) << 2).i32;
+  const i = heapCovering((index + 1) << 2).i32;
   add(i, index, 1);
   notify(i, index);
 }

@@ -17,7 +17,7 @@ import { alloc } from '../heap/alloc.ts';
 import type { Handle } from '../heap/handle.ts';
 import type { Heap } from '../heap/heap.ts';
 import { load, store } from '../wait/futex.ts';
-import { views } from './views.ts';
+import { heapCovering } from '../heap/heap.ts';
 
 /** Slot size for encoded messages: state, length, then up to INLINE bytes. */
 const ENCODED_STRIDE = 128;
@@ -143,7 +143,7 @@ class EncodedSlots<T> extends Slots<T> {
     if (typeof token !== 'number') return value;
     // Plain data: the caller's own value. Handles inside were moved or cloned into the
     // stored copy, so that copy is decoded to give them back alive.
-    if (load(views(token + 8).i32, (token >> 2) + 1) === 0) {
+    if (load(heapCovering(token + 8).i32, (token >> 2) + 1) === 0) {
       dropValue(token);
       return value;
     }
@@ -167,7 +167,7 @@ function storeEncoded(bytes: Uint8Array, handles: Handle[]): number {
   for (const x of handles) if (x.isClosed) x.shareRef();
   const n = handles.length;
   const p = alloc(8 + 4 * n + bytes.length, false);
-  const h = views(p + 8 + 4 * n + bytes.length);
+  const h = heapCovering(p + 8 + 4 * n + bytes.length);
   store(h.i32, p >> 2, bytes.length);
   store(h.i32, (p >> 2) + 1, n);
   for (let k = 0; k < n; k++) store(h.i32, (p >> 2) + 2 + k, handles[k].shareRef());
