@@ -23,7 +23,7 @@ describe('spawn and join', () => {
     }, 20);
     assert.equal(await h.joinAsync(), 'late');
     assert.equal(h.isFinished(), true);
-    assert.equal(h.join(), 'late'); // the result stays for later joins
+    assert.throws(() => h.join(), /already joined/); // the result went to the first join
   });
 
   test('isFinished never blocks', () => {

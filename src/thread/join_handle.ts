@@ -5,16 +5,15 @@ import { codecs } from '../codec/index.ts';
 import { loadValue } from '../codec/stored.ts';
 import { Adopt, Handle, retain, Role } from '../heap/handle.ts';
 import { heap } from '../heap/heap.ts';
-import { assertCanBlock, load, store, wait, waitAsync } from '../wait/futex.ts';
+import { assertCanBlock, exchange, load, store, wait, waitAsync } from '../wait/futex.ts';
 import { PanicError } from './errors.ts';
 import { post, Op } from './mailbox.ts';
 import { isTerminal, recordField, recordId, Reason, R_JOINED, R_REASON, R_RESULT, R_STATE, State } from './record.ts';
 import { describeThread, setJoinWrapper, Thread, threadName } from './thread.ts';
 
-/** The PanicError a joiner sees for a record that ended Panicked. */
-export function panicOf(record: number): PanicError {
+/** The PanicError for a record that ended Panicked, from its payload (read in place unless given). */
+export function panicOf(record: number, payload: unknown = loadValue(codecs.structured, load(heap().i32, recordField(record, R_RESULT)), false)): PanicError {
   const i = heap().i32;
-  const payload = loadValue(codecs.structured, load(i, recordField(record, R_RESULT)), false);
   const who = describeThread(record);
   const reason = load(i, recordField(record, R_REASON));
   const text = payload instanceof Error ? payload.message : String(payload);
@@ -83,11 +82,16 @@ export class JoinHandle<T> extends Handle {
     for (let s; !isTerminal((s = load(i, at))); ) await waitAsync(i, at, s);
   }
 
+  // As Rust's join consumes the handle, the result moves out to the first joiner:
+  // handles inside it (a Sender, say) are not kept alive by the record afterwards.
   #outcome(): T {
     const i = heap().i32;
     store(i, recordField(this.offset, R_JOINED), 1);
-    if (load(i, recordField(this.offset, R_STATE)) === State.Panicked) throw panicOf(this.offset);
-    return loadValue(codecs.structured, load(i, recordField(this.offset, R_RESULT)), false) as T;
+    const p = exchange(i, recordField(this.offset, R_RESULT), 0);
+    if (p === 0) throw new TypeError(`JoinHandle: ${describeThread(this.offset)} was already joined; its result went to that join`);
+    const value = loadValue(codecs.structured, p, true);
+    if (load(i, recordField(this.offset, R_STATE)) === State.Panicked) throw panicOf(this.offset, value);
+    return value as T;
   }
 }
 
