@@ -78,7 +78,15 @@ test('an exhausted heap throws RangeError, loses nothing, and stays usable', () 
   for (const p of blocks.splice(0, 4)) free(p);
   const again = alloc(chunk); // fits in what was freed
   free(again);
-  for (const p of blocks) free(p);
-  const small = alloc(64);
+  // Once no fresh memory is left, a smaller size is served from a freed larger block.
+  const filler: number[] = [];
+  assert.throws(() => {
+    for (;;) filler.push(alloc(100, false));
+  }, RangeError);
+  free(blocks.pop()!);
+  const small = alloc(100);
   free(small);
+  filler.forEach(free);
+  for (const p of blocks) free(p);
+  free(alloc(64));
 });

@@ -47,28 +47,38 @@ export function alloc(bytes: number, zero = true): number {
   const h = heap();
   const cls = sizeClass(bytes);
   if (cls >= SIZE_CLASSES) throw heapFull(h, bytes);
-  const size = blockSize(cls);
-  const head = FREE_LISTS_BYTE / 8 + cls;
-  let block = 0;
-  for (;;) {
-    const old = load64(h.i64, head);
-    const off = Number(old & OFFSET_MASK);
-    if (off === 0) break;
-    // `off` may be popped and reused by another thread before our CAS; then the tag
-    // has moved on and the CAS fails, so reading a stale `next` here is harmless.
-    const next = load(h.i32, (off + HEADER) >> 2);
-    const tag = (old & ~OFFSET_MASK) + TAG_ONE;
-    if (cas64(h.i64, head, old, tag | BigInt(next >>> 0)) === old) {
-      block = off;
-      break;
+  let block = pop(h, cls);
+  if (block === 0) {
+    try {
+      block = bump(h, blockSize(cls), bytes);
+    } catch (full) {
+      // The buffer is at its limit, but a free block of a larger class still serves
+      // (whole: it goes back to its own list when freed). Only then is the heap full.
+      for (let larger = cls + 1; block === 0 && larger < SIZE_CLASSES; larger++) block = pop(h, larger);
+      if (block === 0) throw full;
     }
   }
-  if (block === 0) block = bump(h, size, bytes);
+  const size = blockSize(load(h.i32, block >> 2));
   const p = block + HEADER;
   store(h.i32, (block >> 2) + 1, STATE_USED);
   if (zero) h.u8.fill(0, p, block + size);
   add(h.i32, I_LIVE_BYTES, size);
   return p;
+}
+
+/** Takes a block off the free list of class `cls`, or returns 0. */
+function pop(h: Heap, cls: number): number {
+  const head = FREE_LISTS_BYTE / 8 + cls;
+  for (;;) {
+    const old = load64(h.i64, head);
+    const off = Number(old & OFFSET_MASK);
+    if (off === 0) return 0;
+    // `off` may be popped and reused by another thread before our CAS; then the tag
+    // has moved on and the CAS fails, so reading a stale `next` here is harmless.
+    const next = load(h.i32, (off + HEADER) >> 2);
+    const tag = (old & ~OFFSET_MASK) + TAG_ONE;
+    if (cas64(h.i64, head, old, tag | BigInt(next >>> 0)) === old) return off;
+  }
 }
 
 function bump(h: Heap, size: number, requested: number): number {
