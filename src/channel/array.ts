@@ -22,7 +22,8 @@
 // CLOSED bit set when the receiver is gone, so a sleeping sender always sees a change.
 
 import { and, add, cas, exchange, load, notify, or, store } from '../wait/futex.ts';
-import { SPIN, WriterWait, type Op } from './driver.ts';
+import { SPIN, type Op } from '../wait/driver.ts';
+import { WriterWait } from './writer_wait.ts';
 import { SendError } from './errors.ts';
 import { Core, fieldsOf, RX_GONE } from './layout.ts';
 import { DISCONNECTED, EMPTY } from './receivable.ts';

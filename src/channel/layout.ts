@@ -25,7 +25,7 @@ import { heapCovering, type Heap } from '../heap/heap.ts';
 import { Kind } from '../heap/kinds.ts';
 import { add, load, notify, store } from '../wait/futex.ts';
 import { codecId, resolveCodec, storeCodecName } from './codec_id.ts';
-import type { Op } from './driver.ts';
+import type { Op } from '../wait/driver.ts';
 import type { Receivable } from './receivable.ts';
 import { signal } from './signal.ts';
 import { makeSlots, slotLayout, type Slots } from './slots.ts';

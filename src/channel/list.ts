@@ -26,7 +26,8 @@
 import { alloc, free } from '../heap/alloc.ts';
 import { Backoff } from '../wait/backoff.ts';
 import { and, canBlock, cas, exchange, load, or, store, wait } from '../wait/futex.ts';
-import { WriterWait, type Op } from './driver.ts';
+import type { Op } from '../wait/driver.ts';
+import { WriterWait } from './writer_wait.ts';
 import { SendError } from './errors.ts';
 import { Core, fieldsOf, RX_GONE } from './layout.ts';
 import { DISCONNECTED, EMPTY } from './receivable.ts';

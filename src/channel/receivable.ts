@@ -3,7 +3,7 @@
 // receive loop behind recv, recvTimeout, recvAsync and iteration.
 
 import { load } from '../wait/futex.ts';
-import { SPIN, type Op } from './driver.ts';
+import { SPIN, type Op } from '../wait/driver.ts';
 import { signalIndex } from './signal.ts';
 import { heapCovering } from '../heap/heap.ts';
 

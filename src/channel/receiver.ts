@@ -5,7 +5,7 @@
 
 import { Adopt, Handle, Role } from '../heap/handle.ts';
 import { assertCanBlock, checkTimeout } from '../wait/futex.ts';
-import { deadlineOf, runAsync, runSync } from './driver.ts';
+import { deadlineOf, runAsync, runSync } from '../wait/driver.ts';
 import { RecvError } from './errors.ts';
 import { coreOf } from './flavors.ts';
 import { DISCONNECTED, EMPTY, endpoint, recvOp, type HasEndpoint, type Receivable } from './receivable.ts';

@@ -8,7 +8,7 @@
 // the operation yields its error, so select throws RecvError carrying its index.
 
 import { assertCanBlock, checkTimeout, load } from '../wait/futex.ts';
-import { deadlineOf, runAsync, runSync, SPIN, type Op } from './driver.ts';
+import { deadlineOf, runAsync, runSync, SPIN, type Op } from '../wait/driver.ts';
 import { RecvError } from './errors.ts';
 import type { OneshotReceiver } from './oneshot.ts';
 import { DISCONNECTED, EMPTY, endpoint, type HasEndpoint } from './receivable.ts';

@@ -5,7 +5,7 @@
 
 import { Adopt, Handle, Role } from '../heap/handle.ts';
 import { assertCanBlock, canBlock, checkTimeout } from '../wait/futex.ts';
-import { deadlineOf, runAsync, runSync } from './driver.ts';
+import { deadlineOf, runAsync, runSync } from '../wait/driver.ts';
 import { coreOf } from './flavors.ts';
 import type { Core } from './layout.ts';
 

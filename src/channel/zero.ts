@@ -14,7 +14,7 @@
 // its thread's word with a waiting count that tells trySend whether anyone is there.
 
 import { add, cas, load, store } from '../wait/futex.ts';
-import { SPIN, type Op } from './driver.ts';
+import { SPIN, type Op } from '../wait/driver.ts';
 import { SendError } from './errors.ts';
 import { Core } from './layout.ts';
 import { DISCONNECTED, EMPTY } from './receivable.ts';

@@ -9,7 +9,8 @@ import { Adopt, allocObject, currentOwnedCell, defineKind, Handle, Role } from '
 import { heap, heapCovering } from '../heap/heap.ts';
 import { Kind } from '../heap/kinds.ts';
 import { ownedAdd, ownedRemove } from '../heap/owned.ts';
-import { assertCanBlock, cas, exchange, load, notify, wait, waitAsync } from '../wait/futex.ts';
+import { runAsync, runSync, type Op } from '../wait/driver.ts';
+import { assertCanBlock, cas, exchange, load, notify } from '../wait/futex.ts';
 import { PoisonError } from './poison.ts';
 
 export const INCOMPLETE = 0, POISONED = 1, RUNNING = 2, COMPLETE = 3, QUEUED = 4;
@@ -36,102 +37,91 @@ export interface RunOptions {
 }
 
 /**
- * Runs `f` if no one has completed the Once, waiting while another thread runs it.
- * Returns true if this call ran `f` to completion.
+ * Waits while another thread runs the Once. Returns null once it is complete, or the
+ * state this caller moved to RUNNING from (it must then run the function).
  */
-export function runOnce(offset: number, f: (state: OnceState) => void, o: RunOptions): boolean {
+function* claim(offset: number, o: RunOptions): Op<number | null> {
   const i = heap().i32;
   const at = (offset >> 2) + ONCE_STATE;
   for (let s = load(i, at); ; ) {
     const base = s & ~QUEUED;
-    if (base === COMPLETE) return false;
+    if (base === COMPLETE) return null;
     if (base === INCOMPLETE || base === POISONED) {
       if (base === POISONED && !o.ignorePoison) throw poisoned(o.what);
       // Keep QUEUED: waiters that queued on an idle Once are woken when this run ends.
       const seen = cas(i, at, s, RUNNING | (s & QUEUED));
-      if (seen !== s) {
-        s = seen;
-        continue;
-      }
-      const slot = ownedAdd(currentOwnedCell(), offset + Role.Held);
-      try {
-        f({ isPoisoned: base === POISONED });
-      } catch (e) {
-        ownedRemove(currentOwnedCell(), slot);
-        completeOnce(offset, o.onThrow);
-        throw e;
-      }
-      ownedRemove(currentOwnedCell(), slot);
-      completeOnce(offset, COMPLETE);
-      return true;
-    }
-    assertCanBlock(`${o.what}`, 'the Async variant');
-    s = queueAndWait(i, at, s);
+      if (seen === s) return base;
+      s = seen;
+    } else s = yield* queue(i, at, s);
   }
-}
-
-/** Async twin of runOnce: `f` may be async; waiting keeps the event loop running. */
-export async function runOnceAsync(offset: number, f: (state: OnceState) => Promise<void> | void, o: RunOptions): Promise<boolean> {
-  const i = heap().i32;
-  const at = (offset >> 2) + ONCE_STATE;
-  for (let s = load(i, at); ; ) {
-    const base = s & ~QUEUED;
-    if (base === COMPLETE) return false;
-    if (base === INCOMPLETE || base === POISONED) {
-      if (base === POISONED && !o.ignorePoison) throw poisoned(o.what);
-      const seen = cas(i, at, s, RUNNING | (s & QUEUED));
-      if (seen !== s) {
-        s = seen;
-        continue;
-      }
-      const cell = currentOwnedCell();
-      const slot = ownedAdd(cell, offset + Role.Held);
-      try {
-        await f({ isPoisoned: base === POISONED });
-      } catch (e) {
-        ownedRemove(cell, slot);
-        completeOnce(offset, o.onThrow);
-        throw e;
-      }
-      ownedRemove(cell, slot);
-      completeOnce(offset, COMPLETE);
-      return true;
-    }
-    if ((s & QUEUED) === 0 && cas(i, at, s, s | QUEUED) !== s) {
-      s = load(i, at);
-      continue;
-    }
-    await waitAsync(i, at, s | QUEUED);
-    s = load(i, at);
-  }
-}
-
-/** Sets QUEUED (so the runner notifies) and sleeps until the state changes. */
-function queueAndWait(i: Int32Array, at: number, s: number): number {
-  if ((s & QUEUED) === 0 && cas(i, at, s, s | QUEUED) !== s) return load(i, at);
-  wait(i, at, s | QUEUED);
-  return load(i, at);
 }
 
 /** Waits until COMPLETE; throws PoisonError if the Once is (or becomes) poisoned. */
-export function waitOnce(offset: number, what: string, ignorePoison = false): void {
-  assertCanBlock(`${what}.wait()`, 'waitAsync()');
+function* complete(offset: number, what: string, ignorePoison: boolean): Op<void> {
   const i = heap().i32;
   const at = (offset >> 2) + ONCE_STATE;
   for (let s = load(i, at); (s & ~QUEUED) !== COMPLETE; ) {
     if ((s & ~QUEUED) === POISONED && !ignorePoison) throw poisoned(what);
-    s = queueAndWait(i, at, s);
+    s = yield* queue(i, at, s);
   }
 }
 
-export async function waitOnceAsync(offset: number, what: string, ignorePoison = false): Promise<void> {
-  const i = heap().i32;
-  const at = (offset >> 2) + ONCE_STATE;
-  for (let s = load(i, at); (s & ~QUEUED) !== COMPLETE; s = load(i, at)) {
-    if ((s & ~QUEUED) === POISONED && !ignorePoison) throw poisoned(what);
-    if ((s & QUEUED) === 0 && cas(i, at, s, s | QUEUED) !== s) continue;
-    await waitAsync(i, at, s | QUEUED);
+/** Sets QUEUED (so the runner notifies) and sleeps until the state changes. */
+function* queue(i: Int32Array, at: number, s: number): Op<number> {
+  if ((s & QUEUED) === 0 && cas(i, at, s, s | QUEUED) !== s) return load(i, at);
+  yield { index: at, expected: s | QUEUED };
+  return load(i, at);
+}
+
+// While RUNNING, the run is recorded in the runner's owned table: a runner killed
+// inside the function is ended by the runtime (the kind's releaseRole).
+function started(offset: number): { cell: number; slot: number } {
+  const cell = currentOwnedCell();
+  return { cell, slot: ownedAdd(cell, offset + Role.Held) };
+}
+
+function ended(offset: number, run: { cell: number; slot: number }, to: number): void {
+  ownedRemove(run.cell, run.slot);
+  completeOnce(offset, to);
+}
+
+/** Runs `f` unless the Once is complete, waiting while another thread runs it. True if `f` ran. */
+export function runOnce(offset: number, f: (state: OnceState) => void, o: RunOptions): boolean {
+  const from = runSync(claim(offset, o), Infinity);
+  if (from === null) return false;
+  const run = started(offset);
+  try {
+    f({ isPoisoned: from === POISONED });
+  } catch (e) {
+    ended(offset, run, o.onThrow);
+    throw e;
   }
+  ended(offset, run, COMPLETE);
+  return true;
+}
+
+/** runOnce for an async `f`; waiting keeps the event loop running. */
+export async function runOnceAsync(offset: number, f: (state: OnceState) => Promise<void> | void, o: RunOptions): Promise<boolean> {
+  const from = await runAsync(claim(offset, o), Infinity);
+  if (from === null) return false;
+  const run = started(offset);
+  try {
+    await f({ isPoisoned: from === POISONED });
+  } catch (e) {
+    ended(offset, run, o.onThrow);
+    throw e;
+  }
+  ended(offset, run, COMPLETE);
+  return true;
+}
+
+export function waitOnce(offset: number, what: string, ignorePoison = false): void {
+  assertCanBlock(`${what}.wait()`, 'waitAsync()');
+  runSync(complete(offset, what, ignorePoison), Infinity);
+}
+
+export function waitOnceAsync(offset: number, what: string, ignorePoison = false): Promise<void> {
+  return runAsync(complete(offset, what, ignorePoison), Infinity);
 }
 
 function poisoned(what: string): PoisonError<undefined> {

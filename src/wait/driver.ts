@@ -1,16 +1,12 @@
-// How channel operations wait.
-//
-// One waiting protocol, two ways to wait. Each blocking channel operation is written
-// once, as a generator that tries, asks to spin, registers itself and asks to park on
-// a futex word; runSync() parks with Atomics.wait (after spinning), runAsync() with
-// Atomics.waitAsync. The fast paths try once before any generator is made.
-//
-// WriterWait is the other, short kind of waiting: for a sender that is between
-// claiming a slot and publishing it.
+// One waiting protocol, two ways to wait. A blocking operation is written once, as a
+// generator that tries, asks to spin, registers itself and asks to park on a futex
+// word; runSync() parks with Atomics.wait (after spinning), runAsync() with
+// Atomics.waitAsync. This is how every `x()` / `xAsync()` pair of weft shares its
+// logic. Fast paths try once before any generator is made.
 
-import { Backoff } from '../wait/backoff.ts';
-import { canBlock, wait, waitAsync } from '../wait/futex.ts';
 import { heapCovering } from '../heap/heap.ts';
+import { Backoff } from './backoff.ts';
+import { wait, waitAsync } from './futex.ts';
 
 /** Asks to spin a little more; resumed with true once it is time to park instead. */
 export const SPIN = null;
@@ -92,28 +88,5 @@ export async function runAsync<R>(op: Op<R>, deadline: number): Promise<R> {
       await waitAsync(heapCovering((park.index + 1) << 2).i32, park.index, park.expected, left === Infinity ? undefined : left);
     }
     input = performance.now() >= deadline;
-  }
-}
-
-/**
- * How long the receiver waits for a sender that has claimed the next position but not
- * yet published it. crossbeam waits for it unconditionally, which makes try_recv
- * linearizable: a message whose send returned is always found. A sender killed in
- * between would then hang the receiver, so here the wait is bounded.
- */
-const WRITER_WAIT_MS = 20;
-/** A word nobody notifies: waiting on it is a short sleep. */
-const nap = new Int32Array(new SharedArrayBuffer(4));
-
-export class WriterWait {
-  readonly #backoff = new Backoff();
-  readonly #until = performance.now() + WRITER_WAIT_MS;
-
-  /** Waits a little; false once the bound is reached. */
-  next(): boolean {
-    if (!this.#backoff.isCompleted()) this.#backoff.snooze();
-    else if (performance.now() >= this.#until) return false;
-    else if (canBlock()) wait(nap, 0, 0, 0.05);
-    return true;
   }
 }
