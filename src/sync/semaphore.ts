@@ -10,7 +10,8 @@ import { alloc } from '../heap/alloc.ts';
 import { Adopt, allocObject, defineKind, Handle, releaseRef, retain } from '../heap/handle.ts';
 import { heap } from '../heap/heap.ts';
 import { Kind } from '../heap/kinds.ts';
-import { add, assertCanBlock, cas, load, notify, store, wait, waitAsync } from '../wait/futex.ts';
+import { runAsync, runSync, type Op } from '../wait/driver.ts';
+import { add, assertCanBlock, cas, load, notify, store } from '../wait/futex.ts';
 
 // Semaphore fields.
 const PERMITS = 2, NEXT = 3, SERVING = 4, CLOSED = 5, ABANDONED = 6;
@@ -117,46 +118,35 @@ export class Semaphore extends Handle {
     const { i, b } = this.#enter(n);
     assertCanBlock('Semaphore.acquire()', 'acquireAsync()');
     if (load(i, b + NEXT) === load(i, b + SERVING) && tryTake(i, b, n)) return this.#permit(n, HOLDING, 0);
-    const ticket = add(i, b + NEXT, 1);
-    const permit = this.#permit(n, QUEUED, ticket);
-    try {
-      for (let s; (s = load(i, b + SERVING)) !== ticket; ) {
-        this.#checkClosed(i, b);
-        wait(i, b + SERVING, s);
-      }
-      while (!tryTake(i, b, n)) {
-        this.#checkClosed(i, b);
-        const p = load(i, b + PERMITS);
-        if (p < n) wait(i, b + PERMITS, p);
-      }
-    } catch (e) {
-      permit.release(); // gives up the ticket
-      throw e;
-    }
-    this.#served(permit);
-    return permit;
+    return this.#served(runSync(this.#queue(n), Infinity));
   }
 
   async acquireAsync(n = 1): Promise<Permit> {
     const { i, b } = this.#enter(n);
     if (load(i, b + NEXT) === load(i, b + SERVING) && tryTake(i, b, n)) return this.#permit(n, HOLDING, 0);
+    return this.#served(await runAsync(this.#queue(n), Infinity));
+  }
+
+  /** Takes a ticket, waits for its turn, then for `n` permits. */
+  *#queue(n: number): Op<Permit> {
+    const i = heap().i32;
+    const b = this.offset >> 2;
     const ticket = add(i, b + NEXT, 1);
     const permit = this.#permit(n, QUEUED, ticket);
     try {
       for (let s; (s = load(i, b + SERVING)) !== ticket; ) {
         this.#checkClosed(i, b);
-        await waitAsync(i, b + SERVING, s);
+        yield { index: b + SERVING, expected: s };
       }
       while (!tryTake(i, b, n)) {
         this.#checkClosed(i, b);
         const p = load(i, b + PERMITS);
-        if (p < n) await waitAsync(i, b + PERMITS, p);
+        if (p < n) yield { index: b + PERMITS, expected: p };
       }
     } catch (e) {
-      permit.release();
+      permit.release(); // gives up the ticket
       throw e;
     }
-    this.#served(permit);
     return permit;
   }
 
@@ -184,10 +174,11 @@ export class Semaphore extends Handle {
     return new Permit(new Adopt(p));
   }
 
-  #served(permit: Permit): void {
+  #served(permit: Permit): Permit {
     const i = heap().i32;
     store(i, (permit.offset >> 2) + STATE, HOLDING);
     advance(this.offset, load(i, (permit.offset >> 2) + TICKET));
+    return permit;
   }
 }
 
