@@ -5,7 +5,7 @@
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { AtomicI32, channel, codecs, configure, syncChannel } from '../src/index.ts';
+import { AtomicI32, channel, codecs, configure, heapStats, oneshot, syncChannel } from '../src/index.ts';
 import { heap } from '../src/heap/heap.ts';
 
 configure({ heapBytes: 1 << 20, maxHeapBytes: 4 << 20 });
@@ -59,4 +59,17 @@ test('everything sent before the heap filled is received in order; then sending 
 
 test('a bounded channel too big for the heap: RangeError at creation', () => {
   assert.throws(() => syncChannel(1 << 20), full);
+});
+
+test('creating and dropping many channels reuses their memory', () => {
+  const before = heapStats().reserved;
+  for (let k = 0; k < 100_000; k++) {
+    const [tx, rx] = k % 3 === 0 ? channel<unknown>() : k % 3 === 1 ? syncChannel<unknown>(4) : oneshot<unknown>();
+    const counter = new AtomicI32(k);
+    tx.send({ k, counter }); // a handle in the message: its ref must be released too
+    counter.close();
+    tx.close();
+    rx.close(); // drops the undelivered message too
+  }
+  assert.ok(heapStats().reserved - before < 1 << 20, `heap grew by ${heapStats().reserved - before} bytes`);
 });
