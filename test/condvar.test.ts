@@ -78,6 +78,31 @@ describe('Condvar', () => {
     assert.equal(m.withLock((v) => v), 10_000);
   });
 
+  test('timeouts racing notifies: every handoff happens, nothing hangs', () => {
+    const m = new Mutex(0);
+    const cv = new Condvar();
+    const rounds = 2000;
+    scope((s) => {
+      s.spawn((lock: Mutex<number>, c: Condvar, n: number) => {
+        for (let k = 0; k < n; k++) {
+          const g = lock.lock();
+          while (g.value % 2 === 0) c.waitTimeout(g, k % 3); // 0-2 ms: expiring around the notify
+          g.value++;
+          g.unlock();
+          c.notifyOne();
+        }
+      }, m, cv, rounds);
+      for (let k = 0; k < rounds; k++) {
+        const g = m.lock();
+        while (g.value % 2 === 1) cv.waitTimeout(g, k % 2);
+        g.value++;
+        g.unlock();
+        cv.notifyOne();
+      }
+    });
+    assert.equal(m.withLock((v) => v), 2 * rounds);
+  });
+
   test('waitAsync keeps the event loop running and relocks', async () => {
     const m = new Mutex(0);
     const cv = new Condvar();

@@ -38,13 +38,7 @@ export class Condvar extends Handle {
 
   /** Like wait(), keeping the event loop running. */
   async waitAsync<T>(guard: MutexGuard<T>): Promise<void> {
-    this.checkOpen();
-    const g = guardParts(guard);
-    const i = heap().i32;
-    const b = this.offset >> 2;
-    const seq = load(i, b + SEQ);
-    add(i, b + WAITERS, 1);
-    g.suspend();
+    const { g, i, b, seq } = this.#release(guard);
     try {
       await waitAsync(i, b + SEQ, seq);
     } finally {
@@ -54,20 +48,29 @@ export class Condvar extends Handle {
   }
 
   #wait<T>(guard: MutexGuard<T>, ms: number | undefined, call: string): string {
-    this.checkOpen();
     assertCanBlock(call, 'waitAsync()');
-    const g = guardParts(guard);
-    const i = heap().i32;
-    const b = this.offset >> 2;
-    const seq = load(i, b + SEQ);
-    add(i, b + WAITERS, 1);
-    g.suspend();
+    const { g, i, b, seq } = this.#release(guard);
     try {
       return wait(i, b + SEQ, seq, ms);
     } finally {
       add(i, b + WAITERS, -1);
       relock(g);
     }
+  }
+
+  /**
+   * Reads the sequence, counts this waiter in, and releases the guard's mutex, in that
+   * order: a notify after the read changes the sequence, so the sleep returns at once.
+   */
+  #release<T>(guard: MutexGuard<T>) {
+    this.checkOpen();
+    const g = guardParts(guard);
+    const i = heap().i32;
+    const b = this.offset >> 2;
+    const seq = load(i, b + SEQ);
+    add(i, b + WAITERS, 1);
+    g.suspend();
+    return { g, i, b, seq };
   }
 
   notifyOne(): void {
