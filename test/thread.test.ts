@@ -91,6 +91,32 @@ describe('spawn and join', () => {
     assert.equal(spawn(f).join(), 2);
   });
 
+  test('`using` lowered by the transpiler works in a thread: reverse order, suppressed errors', () => {
+    const f = () => {
+      const log: string[] = [];
+      {
+        using a = { [Symbol.dispose]: () => void log.push('a') };
+        using b = { [Symbol.dispose]: () => void log.push('b') };
+        void a, void b;
+      }
+      let caught: { name?: string; error?: Error; suppressed?: Error } = {};
+      try {
+        using c = {
+          [Symbol.dispose]() {
+            throw new Error('in dispose');
+          },
+        };
+        void c;
+        throw new Error('body');
+      } catch (e) {
+        caught = e as typeof caught;
+      }
+      return { log, name: caught.name, error: caught.error?.message, suppressed: caught.suppressed?.message };
+    };
+    assert.match(f.toString(), /__using\(/); // lowered for Node 20 by esbuild
+    assert.deepEqual(spawn(f).join(), { log: ['b', 'a'], name: 'SuppressedError', error: 'in dispose', suppressed: 'body' });
+  });
+
   test('bad entries and unsendable arguments fail at spawn with nothing started', () => {
     assert.throws(() => spawn(Math.max), SpawnError);
     assert.throws(() => spawn(42 as never), SpawnError);

@@ -11,6 +11,7 @@ import { completeRecord, storeOutcome } from './finish.ts';
 import { tsxApiUrl } from './launch.ts';
 import { resetThreadLocals, runLocalDestructors } from './local.ts';
 import { recordField, Reason, R_SPEC, R_STATE, State } from './record.ts';
+import './transpiler_helpers.ts';
 
 /** What to run, as stored in the record by spawn(). */
 export interface SpawnSpec {
@@ -19,18 +20,6 @@ export interface SpawnSpec {
   export?: string;
   args: unknown[];
 }
-
-// Transpilers inject helpers into function source: esbuild (tsx, vitest) wraps named
-// functions in __name(fn, "name") under keepNames. Give the source what it expects.
-const g = globalThis as { __name?: (f: unknown, name: string) => unknown };
-g.__name ??= (f, name) => {
-  try {
-    Object.defineProperty(f, 'name', { value: name, configurable: true });
-  } catch {
-    // a frozen function keeps its name
-  }
-  return f;
-};
 
 function fromSource(source: string): (...args: unknown[]) => unknown {
   try {
