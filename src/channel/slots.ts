@@ -11,7 +11,7 @@
 // is claimed; put() only writes. A prepared message that cannot be delivered is handed
 // back with giveBack() or dropped with discard().
 
-import { encodeWith, type Codec, type FixedCodec } from '../codec/codec.ts';
+import { decodeRange, encodeWith, type Codec, type FixedCodec } from '../codec/codec.ts';
 import { dropValue, loadValue } from '../codec/stored.ts';
 import { alloc } from '../heap/alloc.ts';
 import type { Handle } from '../heap/handle.ts';
@@ -130,7 +130,7 @@ class EncodedSlots<T> extends Slots<T> {
   take(h: Heap, slot: number): T {
     const len = h.i32[(slot + 4) >> 2];
     if (len === STORED) return loadValue(this.codec, h.i32[(slot + 8) >> 2], true);
-    return this.codec.decode(h.u8.subarray(slot + 8, slot + 8 + len), noHandles);
+    return decodeRange(this.codec, h.u8, slot + 8, slot + 8 + len, noHandles);
   }
   read(h: Heap, slot: number): unknown {
     const len = h.i32[(slot + 4) >> 2];

@@ -14,6 +14,11 @@ export interface Codec<T> {
   readonly name?: string;
   encode(value: T, handles: Handle[]): Uint8Array;
   decode(bytes: Uint8Array, handle: (index: number) => Handle): T;
+  /**
+   * Optional fast path: decodes bytes [start, end) of `u8` where they lie, without a
+   * subarray per message. `u8` is a fixed-length view of the heap.
+   */
+  decodeFrom?(u8: Uint8Array, start: number, end: number, handle: (index: number) => Handle): T;
   /** Present on fixed-width codecs: lets channels store values in place, without encoding. */
   readonly fixed?: FixedCodec<T>;
 }
@@ -40,4 +45,9 @@ export function encodeWith<T>(codec: Codec<T>, value: T, handles: Handle[]): Uin
     throw new TypeError(`codec ${codec.name ?? '(custom)'}: encode() must return a Uint8Array, got ${Object.prototype.toString.call(bytes)}`);
   }
   return bytes;
+}
+
+/** Decodes bytes [start, end) of `u8` with `codec`, in place when the codec can. */
+export function decodeRange<T>(codec: Codec<T>, u8: Uint8Array, start: number, end: number, handle: (index: number) => Handle): T {
+  return codec.decodeFrom ? codec.decodeFrom(u8, start, end, handle) : codec.decode(u8.subarray(start, end), handle);
 }

@@ -4,10 +4,10 @@
 // so the block can be dropped without decoding it.
 
 import { alloc, free } from '../heap/alloc.ts';
-import { heap } from '../heap/heap.ts';
+import { heap, heapCovering } from '../heap/heap.ts';
 import { adoptRef, cloneRef, releaseRef, type Handle } from '../heap/handle.ts';
 import { load, store } from '../wait/futex.ts';
-import { encodeWith, type Codec } from './codec.ts';
+import { decodeRange, encodeWith, type Codec } from './codec.ts';
 
 /**
  * Encodes `value` into a new heap block and returns its offset. Throws (TypeError for
@@ -46,7 +46,7 @@ export function loadValue<T>(codec: Codec<T>, p: number, take: boolean): T {
     return made[k];
   };
   const start = p + 8 + 4 * n;
-  const value = codec.decode(h.u8.subarray(start, start + len), handle);
+  const value = decodeRange(codec, heapCovering(start + len).u8, start, start + len, handle);
   if (take) {
     // Refs the decoder did not ask for still have to be given back.
     for (let k = 0; k < n; k++) if (!made[k]) releaseRef(refAt(k));

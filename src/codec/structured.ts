@@ -26,6 +26,7 @@ export interface AnyCodec {
   readonly name: string;
   encode<T>(value: T, handles: Handle[]): Uint8Array;
   decode<T>(bytes: Uint8Array, handle: (index: number) => Handle): T;
+  decodeFrom?<T>(u8: Uint8Array, start: number, end: number, handle: (index: number) => Handle): T;
 }
 
 // MessagePack extension types 0x20-0x2f are weft's. msgpackr's own are 0, 0x42,
@@ -34,6 +35,7 @@ const EXT_HANDLE = 0x20;
 const EXT_ERROR = 0x21;
 const EXT_NEGATIVE_ZERO = 0x22;
 const EXT_UTF16 = 0x23;
+const EXT_MAP = 0x24;
 
 /** Stands for -0 in a rewritten value. */
 class NegativeZero {}
@@ -41,6 +43,15 @@ class NegativeZero {}
 /** Stands for a string that is not well-formed UTF-16 (has lone surrogates). */
 class Utf16String {
   constructor(readonly text: string) {}
+}
+
+/**
+ * Stands for a Map in a rewritten value: [key, value, key, value, ...]. Plain objects
+ * are packed as MessagePack maps without msgpackr's record definitions (which cost
+ * more than the rest of a small message), so a Map needs a type of its own.
+ */
+class MapBox {
+  entries: unknown[] = [];
 }
 
 /**
@@ -96,6 +107,17 @@ addExtension({
 });
 
 addExtension({
+  Class: MapBox,
+  type: EXT_MAP,
+  write: (box: MapBox) => box.entries,
+  read(entries: unknown[]): Map<unknown, unknown> {
+    const m = new Map<unknown, unknown>();
+    for (let i = 0; i < entries.length; i += 2) m.set(entries[i], entries[i + 1]);
+    return m;
+  },
+});
+
+addExtension({
   Class: ErrorBox,
   type: EXT_ERROR,
   write: (box: ErrorBox) => box.fields,
@@ -138,11 +160,25 @@ function define(o: object, key: string, value: unknown, enumerable: boolean): vo
 // structures it reads into its own table, which a Packr sharing it would then reuse.
 // Tracking references costs msgpackr a Map entry per object, so the packer that does
 // it is used only for values where the walk met some object twice.
-const packr = new Packr({ moreTypes: true, useToJSON: false });
+//
+// Two formats, told apart by a leading byte. FAST (no repeated object, the common
+// case): objects as plain MessagePack maps, Maps boxed (MapBox); msgpackr's record
+// definitions would cost more than the rest of a small message. REFERENCES: msgpackr's
+// structured-clone mode, which needs records to rebuild cycles.
+const FAST = 0, REFERENCES = 1;
+const packr = new Packr({ moreTypes: true, useToJSON: false, useRecords: false });
 const referencePackr = new Packr({ structuredClone: true, moreTypes: true, useToJSON: false });
 // copyBuffers: decoded bytes must not be views into the message, which lives in the
 // shared heap and is reused once read.
-const unpackr = new Unpackr({ copyBuffers: true });
+const unpackr = new Unpackr({ copyBuffers: true, useRecords: false, mapsAsObjects: true });
+const referenceUnpackr = new Unpackr({ copyBuffers: true });
+
+function tagged(tag: number, body: Uint8Array): Uint8Array {
+  const out = new Uint8Array(body.length + 1);
+  out[0] = tag;
+  out.set(body, 1);
+  return out;
+}
 
 export const structured: AnyCodec = {
   name: 'structured',
@@ -152,9 +188,10 @@ export const structured: AnyCodec = {
     const outer = encodingHandles;
     encodingHandles = handles;
     try {
-      const w: Walk = { seen: undefined, openErrors: undefined, rewrite: false, repeats: false };
+      const w: Walk = { seen: undefined, openErrors: undefined, rewrite: false, repeats: false, maps: false };
       visit(value, w);
-      return (w.repeats ? referencePackr : packr).pack(w.rewrite ? rewrite(value, new Map()) : value);
+      if (w.repeats) return tagged(REFERENCES, referencePackr.pack(w.rewrite ? rewrite(value, new Map(), false) : value));
+      return tagged(FAST, packr.pack(w.rewrite || w.maps ? rewrite(value, new Map(), true) : value));
     } catch (e) {
       handles.length = mark;
       throw e instanceof Rejection ? e.toTypeError() : e;
@@ -163,16 +200,22 @@ export const structured: AnyCodec = {
     }
   },
 
-  decode<T>(bytes: Uint8Array, handle: (index: number) => Handle): T {
-    const outer = decodingHandle;
-    decodingHandle = handle;
-    try {
-      return unpackr.unpack(bytes) as T;
-    } finally {
-      decodingHandle = outer;
-    }
-  },
+  decode: <T>(bytes: Uint8Array, handle: (index: number) => Handle): T => decodeAt(bytes, 0, bytes.length, handle),
+  decodeFrom: decodeAt,
 };
+
+// msgpackr keeps a DataView per source array: decoding in place in the heap's view,
+// rather than from a fresh subarray, saves making one per message.
+function decodeAt<T>(u8: Uint8Array, start: number, end: number, handle: (index: number) => Handle): T {
+  if (end <= start) throw new TypeError('codec structured: empty message');
+  const outer = decodingHandle;
+  decodingHandle = handle;
+  try {
+    return (u8[start] === REFERENCES ? referenceUnpackr : unpackr).unpack(u8, { start: start + 1, end }) as T;
+  } finally {
+    decodingHandle = outer;
+  }
+}
 
 // ---------------------------------------------------------------------------------
 // The validating walk.
@@ -216,6 +259,8 @@ interface Walk {
   openErrors: Set<object> | undefined;
   /** Whether the value holds something only a rewrite carries faithfully. */
   rewrite: boolean;
+  /** Whether it holds a Map (boxed in the FAST format). */
+  maps: boolean;
   /** Whether some object is met twice (a shared or cyclic reference). */
   repeats: boolean;
 }
@@ -305,6 +350,7 @@ function visitArray(a: unknown[], w: Walk): void {
 }
 
 function visitMap(m: Map<unknown, unknown>, w: Walk): void {
+  w.maps = true;
   let i = 0;
   let segment = '';
   try {
@@ -380,7 +426,7 @@ function unsupported(o: object, proto: object): string {
 // The rewrite: a copy of an already checked value with boxes where msgpackr needs them.
 // `memo` maps each original object to its copy, so shared and cyclic references stay so.
 
-function rewrite(v: unknown, memo: Map<object, unknown>): unknown {
+function rewrite(v: unknown, memo: Map<object, unknown>, boxMaps: boolean): unknown {
   if (typeof v === 'number') return v === 0 && 1 / v < 0 ? new NegativeZero() : v;
   if (typeof v === 'string') return v.isWellFormed() ? v : new Utf16String(v);
   if (typeof v !== 'object' || v === null) return v;
@@ -390,40 +436,46 @@ function rewrite(v: unknown, memo: Map<object, unknown>): unknown {
   if (proto === Object.prototype || proto === null) {
     const out: Record<string, unknown> = {};
     memo.set(v, out);
-    for (const key in v) out[key] = rewrite((v as Record<string, unknown>)[key], memo);
+    for (const key in v) out[key] = rewrite((v as Record<string, unknown>)[key], memo, boxMaps);
     return out;
   }
   if (proto === Array.prototype) {
     const a = v as unknown[];
     const out = new Array<unknown>(a.length);
     memo.set(v, out);
-    for (let i = 0; i < a.length; i++) out[i] = rewrite(a[i], memo);
+    for (let i = 0; i < a.length; i++) out[i] = rewrite(a[i], memo, boxMaps);
     return out;
+  }
+  if (proto === Map.prototype && boxMaps) {
+    const box = new MapBox();
+    memo.set(v, box);
+    (v as Map<unknown, unknown>).forEach((value, key) => box.entries.push(rewrite(key, memo, boxMaps), rewrite(value, memo, boxMaps)));
+    return box;
   }
   if (proto === Map.prototype) {
     const out = new Map<unknown, unknown>();
     memo.set(v, out);
-    (v as Map<unknown, unknown>).forEach((value, key) => out.set(rewrite(key, memo), rewrite(value, memo)));
+    (v as Map<unknown, unknown>).forEach((value, key) => out.set(rewrite(key, memo, boxMaps), rewrite(value, memo, boxMaps)));
     return out;
   }
   if (proto === Set.prototype) {
     const out = new Set<unknown>();
     memo.set(v, out);
-    (v as Set<unknown>).forEach((value) => out.add(rewrite(value, memo)));
+    (v as Set<unknown>).forEach((value) => out.add(rewrite(value, memo, boxMaps)));
     return out;
   }
   if (v instanceof Error) {
     const box = new ErrorBox();
     memo.set(v, box);
     box.fields = [
-      rewrite(String(v.name), memo),
+      rewrite(String(v.name), memo, boxMaps),
       // Some classes (DOMException) keep the message on their prototype.
-      Object.hasOwn(v, 'message') || v.message !== '' ? rewrite(String(v.message), memo) : undefined,
-      typeof v.stack === 'string' ? rewrite(v.stack, memo) : undefined,
-      rewrite(ownProps(v), memo),
-      v instanceof AggregateError ? rewrite(v.errors, memo) : undefined,
+      Object.hasOwn(v, 'message') || v.message !== '' ? rewrite(String(v.message), memo, boxMaps) : undefined,
+      typeof v.stack === 'string' ? rewrite(v.stack, memo, boxMaps) : undefined,
+      rewrite(ownProps(v), memo, boxMaps),
+      v instanceof AggregateError ? rewrite(v.errors, memo, boxMaps) : undefined,
     ];
-    if (Object.hasOwn(v, 'cause')) box.fields.push(rewrite(v.cause, memo));
+    if (Object.hasOwn(v, 'cause')) box.fields.push(rewrite(v.cause, memo, boxMaps));
     return box;
   }
   // Handles and the leaf built-ins (Date, typed arrays, ...) are packed as they are.
