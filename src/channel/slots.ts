@@ -12,11 +12,10 @@
 // back with giveBack() or dropped with discard().
 
 import { decodeRange, encodeWith, type Codec, type FixedCodec } from '../codec/codec.ts';
-import { dropValue, loadValue } from '../codec/stored.ts';
-import { alloc } from '../heap/alloc.ts';
+import { dropValue, loadValue, storeEncoded } from '../codec/stored.ts';
 import type { Handle } from '../heap/handle.ts';
 import type { Heap } from '../heap/heap.ts';
-import { load, store } from '../wait/futex.ts';
+import { load } from '../wait/futex.ts';
 import { heapCovering } from '../heap/heap.ts';
 
 /** Slot size for encoded messages: state, length, then up to INLINE bytes. */
@@ -155,24 +154,6 @@ class EncodedSlots<T> extends Slots<T> {
   drop(h: Heap, slot: number): void {
     if (h.i32[(slot + 4) >> 2] === STORED) dropValue(h.i32[(slot + 8) >> 2]);
   }
-}
-
-/**
- * Stores encoded bytes as codec/stored.ts does ([length, ref count, refs, bytes], read
- * back by loadValue/dropValue), without encoding a second time. Refs are taken last,
- * once nothing can fail.
- */
-function storeEncoded(bytes: Uint8Array, handles: Handle[]): number {
-  // A closed handle's shareRef() throws its TypeError before any side effect.
-  for (const x of handles) if (x.isClosed) x.shareRef();
-  const n = handles.length;
-  const p = alloc(8 + 4 * n + bytes.length, false);
-  const h = heapCovering(p + 8 + 4 * n + bytes.length);
-  store(h.i32, p >> 2, bytes.length);
-  store(h.i32, (p >> 2) + 1, n);
-  for (let k = 0; k < n; k++) store(h.i32, (p >> 2) + 2 + k, handles[k].shareRef());
-  h.u8.set(bytes, p + 8 + 4 * n);
-  return p;
 }
 
 /** Slots for messages of `fixedBytes` bytes in place (0: encoded) with `codec`. */

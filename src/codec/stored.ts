@@ -15,15 +15,22 @@ import { decodeRange, encodeWith, type Codec } from './codec.ts';
  */
 export function storeValue<T>(codec: Codec<T>, value: T): number {
   const handles: Handle[] = [];
-  const bytes = encodeWith(codec, value, handles);
+  return storeEncoded(encodeWith(codec, value, handles), handles);
+}
+
+/** Stores bytes a codec produced, with counted refs to the handles it met. */
+export function storeEncoded(bytes: Uint8Array, handles: Handle[]): number {
+  // A closed handle's shareRef() throws its TypeError before any side effect.
+  for (const x of handles) if (x.isClosed) x.shareRef();
   const n = handles.length;
   const p = alloc(8 + 4 * n + bytes.length, false);
-  const h = heap();
+  const h = heapCovering(p + 8 + 4 * n + bytes.length);
   store(h.i32, p >> 2, bytes.length);
   store(h.i32, (p >> 2) + 1, n);
-  // Refs are taken last: every step that can fail has already run.
-  for (let k = 0; k < n; k++) store(h.i32, (p >> 2) + 2 + k, handles[k].shareRef());
+  // The bytes first: an encoder may reuse its buffer, and taking a ref can run code
+  // that encodes (a LazyLock forces itself). Refs last, once nothing else can fail.
   h.u8.set(bytes, p + 8 + 4 * n);
+  for (let k = 0; k < n; k++) store(h.i32, (p >> 2) + 2 + k, handles[k].shareRef());
   return p;
 }
 

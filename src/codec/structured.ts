@@ -15,7 +15,7 @@
 
 // 'msgpackr/pack' resolves, under Node, to msgpackr's pure-JavaScript build: its
 // optional native string extractor (msgpackr-extract) has crashed the process here.
-import { Packr, Unpackr, addExtension } from 'msgpackr/pack';
+import { Packr, RESERVE_START_SPACE, Unpackr, addExtension } from 'msgpackr/pack';
 import { Handle } from '../heap/handle.ts';
 
 /**
@@ -173,10 +173,10 @@ const referencePackr = new Packr({ structuredClone: true, moreTypes: true, useTo
 const unpackr = new Unpackr({ copyBuffers: true, useRecords: false, mapsAsObjects: true });
 const referenceUnpackr = new Unpackr({ copyBuffers: true });
 
-function tagged(tag: number, body: Uint8Array): Uint8Array {
-  const out = new Uint8Array(body.length + 1);
+/** Packs with one byte reserved in front for the format tag (no copy). */
+function tagged(tag: number, p: Packr, value: unknown): Uint8Array {
+  const out = p.pack(value, RESERVE_START_SPACE | 1);
   out[0] = tag;
-  out.set(body, 1);
   return out;
 }
 
@@ -190,8 +190,8 @@ export const structured: AnyCodec = {
     try {
       const w: Walk = { seen: undefined, openErrors: undefined, rewrite: false, repeats: false, maps: false };
       visit(value, w);
-      if (w.repeats) return tagged(REFERENCES, referencePackr.pack(w.rewrite ? rewrite(value, new Map(), false) : value));
-      return tagged(FAST, packr.pack(w.rewrite || w.maps ? rewrite(value, new Map(), true) : value));
+      if (w.repeats) return tagged(REFERENCES, referencePackr, w.rewrite ? rewrite(value, new Map(), false) : value);
+      return tagged(FAST, packr, w.rewrite || w.maps ? rewrite(value, new Map(), true) : value);
     } catch (e) {
       handles.length = mark;
       throw e instanceof Rejection ? e.toTypeError() : e;
