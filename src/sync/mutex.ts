@@ -113,10 +113,16 @@ function unlockRaw(offset: number, slot: number): void {
 }
 
 /** After winning the state word: a guard that records the hold. */
-function acquired<T>(m: Mutex<T>): Guard<T> {
-  const g = new Guard(m, -2);
-  resumed(g);
+function acquired<T>(m: Mutex<T>, i: Int32Array): Guard<T> {
+  const b = m.offset >> 2;
+  i[b + OWNER] = currentThreadId();
+  const g = new Guard(m, ownedAdd(currentOwnedCell(), m.offset + Role.Held));
+  if (i[b + POISON] !== 0) throw poisoned(g);
   return g;
+}
+
+function poisoned<T>(g: Guard<T>): PoisonError<MutexGuard<T>> {
+  return new PoisonError<MutexGuard<T>>('Mutex is poisoned: a thread panicked while holding it', g);
 }
 
 /** Blocks until the state word is ours (Rust's lock_contended). */
@@ -155,18 +161,18 @@ export class Mutex<T = undefined> extends Handle {
     const i = words(this.offset);
     const at = (this.offset >> 2) + STATE;
     if (cas(i, at, UNLOCKED, LOCKED) !== UNLOCKED) lockContended(i, at);
-    return acquired(this);
+    return acquired(this, i);
   }
 
   /** Waits for the lock without blocking the event loop. */
   async lockAsync(): Promise<MutexGuard<T>> {
     this.checkOpen();
-    const i = heap().i32;
+    const i = words(this.offset);
     const at = (this.offset >> 2) + STATE;
     if (cas(i, at, UNLOCKED, LOCKED) !== UNLOCKED) {
       while (exchange(i, at, CONTENDED) !== UNLOCKED) await waitAsync(i, at, CONTENDED);
     }
-    return acquired(this);
+    return acquired(this, i);
   }
 
   /** The guard if the lock is free now, else undefined. */
@@ -174,7 +180,7 @@ export class Mutex<T = undefined> extends Handle {
     this.checkOpen();
     const i = words(this.offset);
     if (cas(i, (this.offset >> 2) + STATE, UNLOCKED, LOCKED) !== UNLOCKED) return undefined;
-    return acquired(this);
+    return acquired(this, i);
   }
 
   /**
@@ -234,9 +240,7 @@ function resumed<T>(g: Guard<T>): void {
   const b = g.mutex.offset >> 2;
   i[b + OWNER] = currentThreadId();
   g.resume(ownedAdd(currentOwnedCell(), g.mutex.offset + Role.Held));
-  if (i[b + POISON] !== 0) {
-    throw new PoisonError<MutexGuard<T>>('Mutex is poisoned: a thread panicked while holding it', g);
-  }
+  if (i[b + POISON] !== 0) throw poisoned(g);
 }
 
 defineKind(Kind.Mutex, {
