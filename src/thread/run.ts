@@ -1,6 +1,6 @@
 // Running a thread inside its worker: take the spawn spec from the record, call the
-// entry, run thread-local destructors, publish the outcome, release what the thread
-// owns, and end the worker.
+// entry, run thread-local destructors, publish the outcome and release what the thread
+// owns. The worker then returns to the pool or ends (worker_main.ts).
 
 import { codecs } from '../codec/index.ts';
 import { loadValue } from '../codec/stored.ts';
