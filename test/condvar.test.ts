@@ -1,27 +1,39 @@
+// Condvar, after Rust's library/std/tests/sync/condvar.rs, with real threads.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { AtomicI32, Condvar, Mutex, scope, sleep, spawn } from '../src/index.ts';
+import { scope, sleep, spawn } from '../src/index.ts';
+import { AtomicI32 } from '../src/sync/atomic.ts';
+import { Condvar } from '../src/sync/condvar.ts';
+import { Mutex, type MutexGuard } from '../src/sync/mutex.ts';
+import { PoisonError } from '../src/sync/poison.ts';
 
 describe('Condvar', () => {
+  test('smoke: notifying with nobody waiting is harmless', () => {
+    const cv = new Condvar();
+    cv.notifyOne();
+    cv.notifyAll();
+  });
+
   test('notifyOne wakes a waiter that then sees the change', () => {
     const m = new Mutex(false);
     const cv = new Condvar();
-    const h = spawn((lock: Mutex<boolean>, c: Condvar) => {
+    const started = new AtomicI32(0);
+    const h = spawn((lock: Mutex<boolean>, c: Condvar, s: AtomicI32) => {
       const g = lock.lock();
+      s.store(1);
       while (!g.value) c.wait(g);
       g.unlock();
       return 'woken';
-    }, m, cv);
-    sleep(20);
-    m.withLock(() => {});
-    const g = m.lock();
+    }, m, cv, started);
+    while (started.load() === 0) sleep(1);
+    const g = m.lock(); // the waiter has released it: it is inside wait()
     g.value = true;
     g.unlock();
     cv.notifyOne();
     assert.equal(h.join(), 'woken');
   });
 
-  test('notifyAll wakes every waiter', () => {
+  test('notifyAll wakes every waiter (waitWhile)', () => {
     const m = new Mutex(0);
     const cv = new Condvar();
     const waiting = new AtomicI32(0);
@@ -31,93 +43,180 @@ describe('Condvar', () => {
           const g = lock.lock();
           w.fetchAdd(1);
           c.waitWhile(g, (v) => v === 0);
+          g.value++;
           g.unlock();
         }, m, cv, waiting);
       }
       while (waiting.load() < 4) sleep(1);
-      const g = m.lock(); // every waiter is inside wait() once it released the lock
+      const g = m.lock(); // every waiter has released the lock inside waitWhile()
       g.value = 1;
       g.unlock();
       cv.notifyAll();
     });
+    assert.equal(m.withLock((v) => v), 5);
   });
 
-  test('waitTimeout times out without a notify, and reports a notify in time', () => {
+  test('waitTimeout times out without a notify; bad timeouts are RangeErrors', () => {
     const m = new Mutex();
     const cv = new Condvar();
     const g = m.lock();
-    assert.deepEqual(cv.waitTimeout(g, 20), { timedOut: true });
+    assert.deepEqual(cv.waitTimeout(g, 10), { timedOut: true });
+    assert.deepEqual(cv.waitTimeout(g, 0), { timedOut: true });
     assert.throws(() => cv.waitTimeout(g, -1), RangeError);
-    const h = spawn(async (c: Condvar) => {
-      (await import('weft')).sleep(20);
+    assert.throws(() => cv.waitTimeout(g, NaN), RangeError);
+    assert.equal(m.tryLock(), undefined); // still held after every return
+    g.unlock();
+  });
+
+  test('waitTimeout reports a notify that comes in time', () => {
+    const m = new Mutex(false);
+    const cv = new Condvar();
+    const g = m.lock();
+    const h = spawn((lock: Mutex<boolean>, c: Condvar) => {
+      const g = lock.lock(); // ours once the main thread waits
+      g.value = true;
+      g.unlock();
       c.notifyOne();
-    }, cv);
-    let r = cv.waitTimeout(g, 10_000);
-    while (r.timedOut) r = cv.waitTimeout(g, 10_000);
+    }, m, cv);
+    let r = { timedOut: false };
+    while (!g.value) r = cv.waitTimeout(g, 60_000); // spurious wakes may come first
     assert.equal(r.timedOut, false);
     g.unlock();
     h.join();
   });
 
-  test('no lost wakeups: two threads hand a token back and forth 5000 times', () => {
+  test('the guard writes its value back before waiting and reads it afresh after', () => {
+    const m = new Mutex({ phase: 'start' });
+    const cv = new Condvar();
+    const h = spawn((lock: Mutex<{ phase: string }>, c: Condvar) => {
+      const g = lock.lock();
+      g.value.phase = 'waiting'; // in place: must be visible to the other thread during the wait
+      c.waitWhile(g, (v) => v.phase !== 'go');
+      const seen = g.value.phase;
+      g.value = { phase: 'done' };
+      g.unlock();
+      return seen;
+    }, m, cv);
+    for (let seen = ''; seen !== 'waiting'; sleep(1)) seen = m.withLock((v) => v.phase);
+    m.withLock((v) => void (v.phase = 'go'));
+    cv.notifyAll();
+    assert.equal(h.join(), 'go');
+    assert.deepEqual(m.withLock((v) => v), { phase: 'done' });
+  });
+
+  test('waiting on a guard that is not held throws TypeError', () => {
+    const m = new Mutex();
+    const cv = new Condvar();
+    const g = m.lock();
+    g.unlock();
+    assert.throws(() => cv.waitTimeout(g, 0), TypeError);
+    assert.throws(() => cv.wait({ value: undefined, unlock() {}, [Symbol.dispose]() {} }), TypeError);
+  });
+
+  test('a mutex poisoned during the wait: wait throws PoisonError holding the lock', () => {
+    const m = new Mutex(1);
+    const cv = new Condvar();
+    const g = m.lock();
+    const h = spawn((lock: Mutex<number>, c: Condvar) => {
+      lock.lock();
+      c.notifyAll();
+      throw new Error('panic with the lock held');
+    }, m, cv);
+    let err: unknown;
+    try {
+      for (;;) cv.wait(g); // until the relock meets the poison
+    } catch (e) {
+      err = e;
+    }
+    assert.ok(err instanceof PoisonError);
+    assert.equal((err as PoisonError<MutexGuard<number>>).guard, g);
+    assert.equal(g.value, 1); // held again
+    assert.equal(m.tryLock(), undefined);
+    g.unlock();
+    assert.throws(() => h.join());
+  });
+
+  // The stress tests wait with joinAsync, so that a lost wakeup fails by the test's
+  // timeout instead of hanging the run.
+  test('no lost wakeups: two threads hand a token back and forth 5000 times', { timeout: 60_000 }, async () => {
     const m = new Mutex(0);
     const cv = new Condvar();
-    scope((s) => {
-      for (const parity of [0, 1]) {
-        s.spawn((lock: Mutex<number>, c: Condvar, p: number) => {
-          for (let i = 0; i < 5000; i++) {
-            const g = lock.lock();
-            c.waitWhile(g, (v) => v % 2 !== p);
-            g.value++;
-            g.unlock();
-            c.notifyAll();
-          }
-        }, m, cv, parity);
+    const hs = [0, 1].map((parity) => spawn((lock: Mutex<number>, c: Condvar, p: number) => {
+      for (let i = 0; i < 5000; i++) {
+        const g = lock.lock();
+        c.waitWhile(g, (v) => v % 2 !== p);
+        g.value++;
+        g.unlock();
+        c.notifyOne(); // one waiter at most: a lost notify would leave it asleep
       }
-    });
+    }, m, cv, parity));
+    for (const h of hs) await h.joinAsync();
     assert.equal(m.withLock((v) => v), 10_000);
   });
 
-  test('timeouts racing notifies: every handoff happens, nothing hangs', () => {
-    const m = new Mutex(0);
+  test('no lost wakeups: producers and consumers with notifyOne', { timeout: 60_000 }, async () => {
+    type Queue = { items: number; taken: number };
+    const m = new Mutex<Queue>({ items: 0, taken: 0 });
     const cv = new Condvar();
-    const rounds = 2000;
-    scope((s) => {
-      s.spawn((lock: Mutex<number>, c: Condvar, n: number) => {
-        for (let k = 0; k < n; k++) {
-          const g = lock.lock();
-          while (g.value % 2 === 0) c.waitTimeout(g, k % 3); // 0-2 ms: expiring around the notify
-          g.value++;
-          g.unlock();
+    const perThread = 3000;
+    const hs = [0, 1].flatMap(() => [
+      spawn((lock: Mutex<Queue>, c: Condvar, n: number) => {
+        for (let i = 0; i < n; i++) {
+          lock.withLock((v) => void v.items++);
           c.notifyOne();
         }
-      }, m, cv, rounds);
-      for (let k = 0; k < rounds; k++) {
-        const g = m.lock();
-        while (g.value % 2 === 1) cv.waitTimeout(g, k % 2);
-        g.value++;
-        g.unlock();
-        cv.notifyOne();
-      }
-    });
-    assert.equal(m.withLock((v) => v), 2 * rounds);
+      }, m, cv, perThread),
+      spawn((lock: Mutex<Queue>, c: Condvar, n: number) => {
+        for (let i = 0; i < n; i++) {
+          const g = lock.lock();
+          c.waitWhile(g, (v) => v.items === 0);
+          g.value.items--;
+          g.value.taken++;
+          g.unlock();
+        }
+      }, m, cv, perThread),
+    ]);
+    for (const h of hs) await h.joinAsync();
+    assert.deepEqual(m.withLock((v) => v), { items: 0, taken: 2 * perThread });
   });
 
-  test('waitAsync keeps the event loop running and relocks', async () => {
+  test('timeouts racing notifies: every handoff happens', { timeout: 60_000 }, async () => {
     const m = new Mutex(0);
     const cv = new Condvar();
-    const h = spawn(async (lock: Mutex<number>, c: Condvar) => {
-      (await import('weft')).sleep(30);
-      lock.withLock(() => {});
-      const g = lock.lock();
-      g.value = 1;
-      g.unlock();
-      c.notifyAll();
-    }, m, cv);
+    const hs = [0, 1].map((parity) => spawn((lock: Mutex<number>, c: Condvar, p: number) => {
+      for (let k = 0; k < 2000; k++) {
+        const g = lock.lock();
+        while (g.value % 2 !== p) c.waitTimeout(g, (k + p) % 3); // 0-2 ms: expiring around the notify
+        g.value++;
+        g.unlock();
+        c.notifyOne();
+      }
+    }, m, cv, parity));
+    for (const h of hs) await h.joinAsync();
+    assert.equal(m.withLock((v) => v), 4000);
+  });
+
+  test('waitAsync keeps the event loop running and relocks', { timeout: 30_000 }, async () => {
+    const m = new Mutex(0);
+    const cv = new Condvar();
+    const timerRan = new AtomicI32(0);
+    const h = spawn(async (lock: Mutex<number>, c: Condvar, flag: AtomicI32) => {
+      const { sleep } = await import('weft');
+      // Starts once the main thread's timer has run; a bound keeps a failure from hanging.
+      for (let k = 0; k < 10_000 && flag.load() === 0; k++) sleep(1);
+      for (let i = 0; i < 200; i++) {
+        const g = lock.lock();
+        g.value++;
+        g.unlock();
+        c.notifyAll();
+      }
+      return flag.load() === 1;
+    }, m, cv, timerRan);
     const g = await m.lockAsync();
-    while (g.value === 0) await cv.waitAsync(g);
-    assert.equal(g.value, 1);
+    setTimeout(() => timerRan.store(1), 5);
+    while (g.value < 200) await cv.waitAsync(g);
+    assert.equal(g.value, 200);
     g.unlock();
-    await h.joinAsync();
+    assert.equal(await h.joinAsync(), true);
   });
 });

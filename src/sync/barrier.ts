@@ -1,62 +1,99 @@
-// Barrier: n threads meet, exactly one of each generation is the leader, and the
-// barrier is reusable. The last arrival resets the count and bumps the generation,
-// which is the word the others sleep on.
+// Barrier: n callers meet; exactly one of each generation is the leader, and the
+// barrier is reusable. Arrivals count in one 64-bit word, [count | generation << 32],
+// so that an arrival learns its generation in the same step that counts it (more
+// than n threads may share a barrier, and a late arrival must not join the
+// generation that just filled). The last arrival opens a new generation (count 0)
+// and then raises RELEASED, the word the others sleep on.
 
 import { Adopt, allocObject, defineKind, Handle } from '../heap/handle.ts';
-import { heap } from '../heap/heap.ts';
+import { heapCovering } from '../heap/heap.ts';
 import { Kind } from '../heap/kinds.ts';
-import { add, assertCanBlock, load, notify, store, wait, waitAsync } from '../wait/futex.ts';
+import { assertCanBlock, cas, cas64, load, load64, notify, store, wait, waitAsync } from '../wait/futex.ts';
 
-const N = 2, COUNT = 3, GENERATION = 4;
+// i32 fields: ARRIVALS (64-bit, at i32 index 2 and 3), N, RELEASED (generations
+// completed, modulo 2^32).
+const N = 4, RELEASED = 5;
+const BARRIER_BYTES = 24;
 
 export interface BarrierWaitResult {
+  /** True for exactly one caller of each generation (the last to arrive). */
   readonly isLeader: boolean;
 }
 
+const LEADER: BarrierWaitResult = Object.freeze({ isLeader: true });
+const FOLLOWER: BarrierWaitResult = Object.freeze({ isLeader: false });
+
+const views = (offset: number) => heapCovering(offset + BARRIER_BYTES);
+
+/** True once generation `gen` has been released, RELEASED being `released`. */
+const isReleased = (gen: number, released: number): boolean => ((released - gen) | 0) > 0;
+
+/** Rust's std::sync::Barrier, with waitAsync for event-loop threads. */
 export class Barrier extends Handle {
   constructor(n: number | Adopt) {
-    if (!(n instanceof Adopt) && (!Number.isInteger(n) || n < 0 || n > 2 ** 31 - 1)) {
-      throw new RangeError(`new Barrier(n): n must be a non-negative integer, got ${String(n)}`);
+    if (!(n instanceof Adopt) && (typeof n !== 'number' || !Number.isInteger(n) || n < 0 || n > 2 ** 31 - 1)) {
+      throw new RangeError(`new Barrier(n): n must be an integer from 0 to 2^31 - 1, got ${String(n)}`);
     }
-    super(n instanceof Adopt ? n.offset : allocObject(Kind.Barrier, 12));
-    if (!(n instanceof Adopt)) store(heap().i32, (this.offset >> 2) + N, n);
+    super(n instanceof Adopt ? n.offset : allocObject(Kind.Barrier, BARRIER_BYTES - 8));
+    if (!(n instanceof Adopt)) store(views(this.offset).i32, (this.offset >> 2) + N, n);
   }
 
   protected get kindName(): string {
     return 'Barrier';
   }
 
-  /** Blocks until n threads have called wait(); one of them is told it is the leader. */
+  /** Blocks until n callers have called wait() (or waitAsync()); one of them is told it is the leader. */
   wait(): BarrierWaitResult {
     this.checkOpen();
-    assertCanBlock('Barrier.wait()', 'waitAsync()');
-    const i = heap().i32;
-    const b = this.offset >> 2;
-    const gen = load(i, b + GENERATION);
-    if (this.#arrive(i, b, gen)) return { isLeader: true };
-    while (load(i, b + GENERATION) === gen) wait(i, b + GENERATION, gen);
-    return { isLeader: false };
+    assertCanBlock('Barrier.wait()', 'Barrier.waitAsync()');
+    const gen = this.#arrive();
+    if (gen === undefined) return LEADER;
+    const i = views(this.offset).i32;
+    const at = (this.offset >> 2) + RELEASED;
+    for (let r = load(i, at); !isReleased(gen, r); r = load(i, at)) wait(i, at, r);
+    return FOLLOWER;
   }
 
   async waitAsync(): Promise<BarrierWaitResult> {
     this.checkOpen();
-    const i = heap().i32;
-    const b = this.offset >> 2;
-    const gen = load(i, b + GENERATION);
-    if (this.#arrive(i, b, gen)) return { isLeader: true };
-    while (load(i, b + GENERATION) === gen) await waitAsync(i, b + GENERATION, gen);
-    return { isLeader: false };
+    const gen = this.#arrive();
+    if (gen === undefined) return LEADER;
+    const i = views(this.offset).i32;
+    const at = (this.offset >> 2) + RELEASED;
+    for (let r = load(i, at); !isReleased(gen, r); r = load(i, at)) await waitAsync(i, at, r);
+    return FOLLOWER;
   }
 
-  /** Counts this thread in; true for the last one of the generation (the leader). */
-  #arrive(i: Int32Array, b: number, gen: number): boolean {
-    const n = load(i, b + N);
-    if (add(i, b + COUNT, 1) + 1 < n) return false;
-    // Nobody of the next generation can arrive before the bump: they are all asleep here.
-    store(i, b + COUNT, 0);
-    store(i, b + GENERATION, gen + 1);
-    notify(i, b + GENERATION);
-    return true;
+  /** Counts this caller in. Returns its generation, or undefined if it completed the generation (the leader). */
+  #arrive(): number | undefined {
+    const h = views(this.offset);
+    const b = this.offset >> 2;
+    const at = (this.offset >> 3) + 1;
+    const n = load(h.i32, b + N);
+    for (let s = load64(h.i64, at); ; ) {
+      const count = Number(BigInt.asUintN(32, s));
+      const gen = Number(s >> 32n) | 0;
+      const last = count + 1 >= n;
+      const next = last ? BigInt((gen + 1) | 0) << 32n : s + 1n;
+      const seen = cas64(h.i64, at, s, next);
+      if (seen !== s) {
+        s = seen;
+        continue;
+      }
+      if (!last) return gen;
+      this.#release(gen + 1);
+      return undefined;
+    }
+  }
+
+  /** Raises RELEASED to `gen` (never lowering it: leaders of consecutive generations may race) and wakes the sleepers. */
+  #release(gen: number): void {
+    const i = views(this.offset).i32;
+    const at = (this.offset >> 2) + RELEASED;
+    for (let r = load(i, at); !isReleased(gen - 1, r); r = load(i, at)) {
+      if (cas(i, at, r, gen | 0) === r) break;
+    }
+    notify(i, at);
   }
 }
 

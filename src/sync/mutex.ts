@@ -1,24 +1,28 @@
 // Mutex<T>: Rust's futex mutex (0 unlocked, 1 locked, 2 locked with waiters) in the
-// heap, plus the owner's thread id and a poison flag. The value lives beside it as a
-// stored value (value_cell.ts).
+// heap, plus the owner's thread id and a poison flag. The value is a stored value
+// beside them (value_cell.ts), decoded by a guard on first access and written back
+// when the guard unlocks.
 //
-// A held lock is recorded in the holder's owned table (Role.Held). If the holder's
+// A held lock is recorded in the holder's owned table (Role.Held). When the holder's
 // thread ends or is killed with the lock held, the runtime calls releaseRole, which
 // poisons the mutex and unlocks it, so no waiter is left blocked.
 
 import { Adopt, currentOwnedCell, defineKind, Handle, Role } from '../heap/handle.ts';
-import { heap, heapCovering } from '../heap/heap.ts';
+import { heapCovering } from '../heap/heap.ts';
 import { Kind } from '../heap/kinds.ts';
 import { ownedAdd, ownedRemove } from '../heap/owned.ts';
 import { currentThreadId } from '../thread/current.ts';
-import { assertCanBlock, cas, exchange, load, notify, store, wait, waitAsync } from '../wait/futex.ts';
+import { runAsync, runSync, SPIN, type Op } from '../wait/driver.ts';
+import { assertCanBlock, cas, exchange, load, notify, store } from '../wait/futex.ts';
 import { PoisonError } from './poison.ts';
 import { allocWithValue, dropCell, GuardValue } from './value_cell.ts';
 
+// i32 fields after the [kind, refcount] header.
 const STATE = 2, OWNER = 3, POISON = 4, VALUE = 5;
 const OBJECT_BYTES = 24;
 const UNLOCKED = 0, LOCKED = 1, CONTENDED = 2;
-const SPINS = 100;
+// A guard's slot when it has no entry in the owned table.
+const RELEASED = -1, WAITING = -2;
 
 /** Access to a locked Mutex's value; unlock() (or `using`) releases it. */
 export interface MutexGuard<T> {
@@ -27,40 +31,47 @@ export interface MutexGuard<T> {
   [Symbol.dispose](): void;
 }
 
-class Guard<T> implements MutexGuard<T> {
+/** Fixed-length views covering the mutex object (the fast ones, see heap.ts). */
+const viewsOf = (offset: number): Int32Array => heapCovering(offset + OBJECT_BYTES).i32;
+
+class Guard<T> implements MutexGuard<T>, SuspendableGuard {
+  // Keeps the handle, and so the object, alive while the lock is held.
   readonly #mutex: Mutex<T>;
+  readonly #i: Int32Array;
+  #slot: number;
   // Made on first access: a lock used only for exclusion never touches the codec.
   #value: GuardValue<T> | undefined;
-  #slot: number;
 
-  constructor(mutex: Mutex<T>, slot: number) {
+  /** Called once the state word is ours; throws PoisonError (holding the lock) if poisoned. */
+  constructor(mutex: Mutex<T>, i: Int32Array) {
     this.#mutex = mutex;
-    this.#slot = slot;
+    this.#i = i;
+    this.#slot = hold(i, mutex.offset);
+    this.#checkPoison();
   }
 
   get value(): T {
-    this.#check();
-    return (this.#value ??= new GuardValue<T>((this.#mutex.offset >> 2) + VALUE)).get();
+    this.#checkHeld();
+    // An empty cell (Mutex<undefined>) reads as undefined without making a decoder.
+    if (this.#value === undefined && this.#i[(this.#mutex.offset >> 2) + VALUE] === 0) return undefined as T;
+    return this.#cell().get();
   }
 
   set value(v: T) {
-    this.#check();
-    (this.#value ??= new GuardValue<T>((this.#mutex.offset >> 2) + VALUE)).set(v);
+    this.#checkHeld();
+    this.#cell().set(v);
   }
 
-  #check(): void {
-    if (this.#slot < 0) throw new TypeError('MutexGuard used after unlock()');
-  }
-
+  /** Writes the value back and releases the lock. Idempotent. */
   unlock(): void {
-    if (this.#slot < 0) return;
+    if (this.#slot === RELEASED) return;
+    this.#checkHeld();
     const slot = this.#slot;
-    this.#slot = -1;
-    if (this.#value === undefined) return unlockRaw(this.#mutex.offset, slot);
+    this.#slot = RELEASED;
     try {
-      this.#value.flush();
+      this.#value?.flush();
     } finally {
-      unlockRaw(this.#mutex.offset, slot);
+      release(this.#i, this.#mutex.offset, slot);
     }
   }
 
@@ -68,80 +79,114 @@ class Guard<T> implements MutexGuard<T> {
     this.unlock();
   }
 
-  /** Condvar: release the lock while waiting, keeping the guard for the relock. */
-  suspend(): void {
-    this.#check();
+  /** withLock's panic path: poisons and releases; changes to the value are dropped. */
+  abandon(): void {
     const slot = this.#slot;
-    this.#slot = -2;
-    try {
-      this.#value?.flush();
-    } finally {
-      unlockRaw(this.#mutex.offset, slot);
+    this.#slot = RELEASED;
+    this.#value?.forget();
+    store(this.#i, (this.#mutex.offset >> 2) + POISON, 1);
+    release(this.#i, this.#mutex.offset, slot);
+  }
+
+  /** Condvar, first: writes the value back. Throws (lock still held, nothing changed) if it cannot. */
+  commit(): void {
+    this.#checkHeld();
+    this.#value?.flush();
+  }
+
+  /** Condvar, once it has read its sequence: releases the lock; the guard waits for relock(). */
+  suspend(): void {
+    const slot = this.#slot;
+    this.#slot = WAITING;
+    release(this.#i, this.#mutex.offset, slot);
+  }
+
+  /** Condvar: blocks until the lock is ours again; throws PoisonError (holding it) if poisoned meanwhile. */
+  relock(): void {
+    lockWord(this.#i, (this.#mutex.offset >> 2) + STATE);
+    this.#resume();
+  }
+
+  async relockAsync(): Promise<void> {
+    await lockWordAsync(this.#i, (this.#mutex.offset >> 2) + STATE);
+    this.#resume();
+  }
+
+  #resume(): void {
+    this.#slot = hold(this.#i, this.#mutex.offset);
+    this.#checkPoison();
+  }
+
+  #checkPoison(): void {
+    // A plain read suffices: the poison store precedes the unlock that let us in.
+    if (this.#i[(this.#mutex.offset >> 2) + POISON] !== 0) {
+      throw new PoisonError<MutexGuard<T>>('Mutex is poisoned: a thread panicked while holding it', this);
     }
   }
 
-  /** Condvar: the lock is ours again. */
-  resume(slot: number): void {
-    this.#slot = slot;
+  #cell(): GuardValue<T> {
+    return (this.#value ??= new GuardValue<T>((this.#mutex.offset >> 2) + VALUE));
   }
 
-  /** Poisons the mutex and releases it (a panic inside withLock). */
-  abandon(): void {
-    if (this.#slot < 0) return;
-    const slot = this.#slot;
-    this.#slot = -1;
-    this.#value?.forget();
-    store(heap().i32, (this.#mutex.offset >> 2) + POISON, 1);
-    unlockRaw(this.#mutex.offset, slot);
-  }
-
-  get mutex(): Mutex<T> {
-    return this.#mutex;
+  #checkHeld(): void {
+    if (this.#slot === WAITING) throw new TypeError('MutexGuard used while a Condvar wait on it is in progress');
+    if (this.#slot < 0) throw new TypeError('MutexGuard used after unlock()');
   }
 }
 
-/** Fast views over the mutex object (hot path). */
-const words = (offset: number): Int32Array => heapCovering(offset + OBJECT_BYTES).i32;
+/** Once the state word is ours: records the owner and the hold; returns the owned-table slot. */
+function hold(i: Int32Array, offset: number): number {
+  // OWNER is only ever compared with the reader's own id (see lock()), so plain
+  // accesses suffice: a thread always sees its own latest write.
+  i[(offset >> 2) + OWNER] = currentThreadId();
+  try {
+    return ownedAdd(currentOwnedCell(), offset + Role.Held);
+  } catch (e) {
+    unlockWord(i, offset); // the table could not grow (heap full): give the lock back
+    throw e;
+  }
+}
 
-function unlockRaw(offset: number, slot: number): void {
-  const i = words(offset);
+function release(i: Int32Array, offset: number, slot: number): void {
   ownedRemove(currentOwnedCell(), slot);
-  // OWNER is diagnostic (who holds it) and POISON is published by the state word's
-  // exchange / CAS, so plain accesses suffice for both on the hot path.
+  unlockWord(i, offset);
+}
+
+function unlockWord(i: Int32Array, offset: number): void {
   i[(offset >> 2) + OWNER] = 0;
   if (exchange(i, (offset >> 2) + STATE, UNLOCKED) === CONTENDED) notify(i, (offset >> 2) + STATE, 1);
 }
 
-/** After winning the state word: a guard that records the hold. */
-function acquired<T>(m: Mutex<T>, i: Int32Array): Guard<T> {
-  const b = m.offset >> 2;
-  i[b + OWNER] = currentThreadId();
-  const g = new Guard(m, ownedAdd(currentOwnedCell(), m.offset + Role.Held));
-  if (i[b + POISON] !== 0) throw poisoned(g);
-  return g;
+/** Takes the state word, blocking this thread. */
+function lockWord(i: Int32Array, at: number): void {
+  if (cas(i, at, UNLOCKED, LOCKED) !== UNLOCKED) runSync(lockContended(i, at), Infinity);
 }
 
-function poisoned<T>(g: Guard<T>): PoisonError<MutexGuard<T>> {
-  return new PoisonError<MutexGuard<T>>('Mutex is poisoned: a thread panicked while holding it', g);
+/** Takes the state word, keeping the event loop running. */
+async function lockWordAsync(i: Int32Array, at: number): Promise<void> {
+  if (cas(i, at, UNLOCKED, LOCKED) !== UNLOCKED) await runAsync(lockContended(i, at), Infinity);
 }
 
-/** Blocks until the state word is ours (Rust's lock_contended). */
-function lockContended(i: Int32Array, at: number): void {
-  let state = spin(i, at);
-  if (state === UNLOCKED && cas(i, at, UNLOCKED, LOCKED) === UNLOCKED) return;
+/** Rust's lock_contended as a driver op (wait/driver.ts runs it blocking or async). */
+function* lockContended(i: Int32Array, at: number): Op<void> {
+  let state = yield* spin(i, at);
+  if (state === UNLOCKED) {
+    state = cas(i, at, UNLOCKED, LOCKED);
+    if (state === UNLOCKED) return;
+  }
   for (;;) {
-    // Marking it contended makes the unlocker wake someone; if it was unlocked, it is ours.
+    // Marking the word contended makes the unlocker wake a waiter; if it was unlocked, it is ours.
     if (state !== CONTENDED && exchange(i, at, CONTENDED) === UNLOCKED) return;
-    wait(i, at, CONTENDED);
-    state = spin(i, at);
+    yield { index: at, expected: CONTENDED };
+    state = yield* spin(i, at);
   }
 }
 
-/** Spins while the lock is held without waiters: the holder may be about to release. */
-function spin(i: Int32Array, at: number): number {
-  for (let k = 0; ; k++) {
+/** Spins while the lock is held without waiters: its holder may be about to release it. */
+function* spin(i: Int32Array, at: number): Op<number> {
+  for (;;) {
     const state = load(i, at);
-    if (state !== LOCKED || k >= SPINS) return state;
+    if (state !== LOCKED || (yield SPIN)) return state;
   }
 }
 
@@ -154,38 +199,46 @@ export class Mutex<T = undefined> extends Handle {
     return 'Mutex';
   }
 
-  /** Blocks until the lock is ours. Throws PoisonError (holding the lock) if poisoned. */
+  /**
+   * Blocks until the lock is ours. Throws PoisonError if poisoned (the lock is then
+   * held by its guard). Throws Error if this thread already holds it: waiting would
+   * never end.
+   */
   lock(): MutexGuard<T> {
     this.checkOpen();
     assertCanBlock('Mutex.lock()', 'lockAsync()');
-    const i = words(this.offset);
-    const at = (this.offset >> 2) + STATE;
-    if (cas(i, at, UNLOCKED, LOCKED) !== UNLOCKED) lockContended(i, at);
-    return acquired(this, i);
-  }
-
-  /** Waits for the lock without blocking the event loop. */
-  async lockAsync(): Promise<MutexGuard<T>> {
-    this.checkOpen();
-    const i = words(this.offset);
+    const i = viewsOf(this.offset);
     const at = (this.offset >> 2) + STATE;
     if (cas(i, at, UNLOCKED, LOCKED) !== UNLOCKED) {
-      while (exchange(i, at, CONTENDED) !== UNLOCKED) await waitAsync(i, at, CONTENDED);
+      if (i[(this.offset >> 2) + OWNER] === currentThreadId()) {
+        throw new Error('Mutex.lock(): this thread already holds the lock, waiting for it would deadlock');
+      }
+      runSync(lockContended(i, at), Infinity);
     }
-    return acquired(this, i);
+    return new Guard(this, i);
   }
 
-  /** The guard if the lock is free now, else undefined. */
+  /** Like lock(), keeping the event loop running while it waits. */
+  async lockAsync(): Promise<MutexGuard<T>> {
+    this.checkOpen();
+    const i = viewsOf(this.offset);
+    await lockWordAsync(i, (this.offset >> 2) + STATE);
+    return new Guard(this, i);
+  }
+
+  /** The guard if the lock is free now, else undefined. Throws PoisonError like lock(). */
   tryLock(): MutexGuard<T> | undefined {
     this.checkOpen();
-    const i = words(this.offset);
+    const i = viewsOf(this.offset);
     if (cas(i, (this.offset >> 2) + STATE, UNLOCKED, LOCKED) !== UNLOCKED) return undefined;
-    return acquired(this, i);
+    return new Guard(this, i);
   }
 
   /**
-   * Runs `f` with the value under the lock; changes made to an object value persist.
-   * If `f` throws, the mutex is poisoned, released, and the error rethrown.
+   * Runs `f` with the value under the lock; changes to an object value persist. If
+   * `f` throws, its changes are dropped, the mutex is poisoned and released, and the
+   * error rethrown. `f` must be synchronous (the lock is released when it returns);
+   * for async work hold a guard from lockAsync(). Throws PoisonError like lock().
    */
   withLock<R>(f: (value: T) => R): R {
     const g = this.lock() as Guard<T>;
@@ -202,56 +255,39 @@ export class Mutex<T = undefined> extends Handle {
 
   isPoisoned(): boolean {
     this.checkOpen();
-    return load(heap().i32, (this.offset >> 2) + POISON) !== 0;
+    return load(viewsOf(this.offset), (this.offset >> 2) + POISON) !== 0;
   }
 
   clearPoison(): void {
     this.checkOpen();
-    store(heap().i32, (this.offset >> 2) + POISON, 0);
+    store(viewsOf(this.offset), (this.offset >> 2) + POISON, 0);
   }
 }
 
-/** Condvar's access to a guard: the mutex behind it, and release/relock around a wait. */
-export function guardParts<T>(guard: MutexGuard<T>): Guard<T> {
-  if (!(guard instanceof Guard)) throw new TypeError('expected a MutexGuard from Mutex.lock()');
+/** What Condvar does with a guard: release its lock around a wait (see Guard). */
+export interface SuspendableGuard {
+  commit(): void;
+  suspend(): void;
+  relock(): void;
+  relockAsync(): Promise<void>;
+}
+
+export function suspendable<T>(guard: MutexGuard<T>): SuspendableGuard {
+  if (!(guard instanceof Guard)) throw new TypeError('Condvar: expected a MutexGuard from Mutex.lock()');
   return guard;
-}
-
-/** Relocks a suspended guard (Condvar), blocking. Throws PoisonError if poisoned meanwhile. */
-export function relock<T>(g: Guard<T>): void {
-  const i = heap().i32;
-  const at = (g.mutex.offset >> 2) + STATE;
-  if (cas(i, at, UNLOCKED, LOCKED) !== UNLOCKED) lockContended(i, at);
-  resumed(g);
-}
-
-export async function relockAsync<T>(g: Guard<T>): Promise<void> {
-  const i = heap().i32;
-  const at = (g.mutex.offset >> 2) + STATE;
-  if (cas(i, at, UNLOCKED, LOCKED) !== UNLOCKED) {
-    while (exchange(i, at, CONTENDED) !== UNLOCKED) await waitAsync(i, at, CONTENDED);
-  }
-  resumed(g);
-}
-
-/** Records the hold in this thread's owned table and reports poison. */
-function resumed<T>(g: Guard<T>): void {
-  const i = words(g.mutex.offset);
-  const b = g.mutex.offset >> 2;
-  i[b + OWNER] = currentThreadId();
-  g.resume(ownedAdd(currentOwnedCell(), g.mutex.offset + Role.Held));
-  if (i[b + POISON] !== 0) throw poisoned(g);
 }
 
 defineKind(Kind.Mutex, {
   name: 'Mutex',
   wrap: (p) => new Mutex(new Adopt(p)),
-  // The holder's thread ended or died with the lock held: poison it and let the next in.
+  // The holder's thread ended or died with the lock held: poison it and let the
+  // waiters in. All of them: one woken alone might be dying too (threads are often
+  // killed together), and this path is rare.
   releaseRole(p) {
-    const i = heap().i32;
+    const i = viewsOf(p);
     store(i, (p >> 2) + POISON, 1);
-    store(i, (p >> 2) + OWNER, 0);
-    if (exchange(i, (p >> 2) + STATE, UNLOCKED) === CONTENDED) notify(i, (p >> 2) + STATE, 1);
+    i[(p >> 2) + OWNER] = 0;
+    if (exchange(i, (p >> 2) + STATE, UNLOCKED) === CONTENDED) notify(i, (p >> 2) + STATE);
   },
   drop: (p) => dropCell((p >> 2) + VALUE),
 });

@@ -1,74 +1,219 @@
-// Notify, tokio's task notification, across threads. Waiters sleep (asynchronously) on
-// one sequence word. notifyOne hands a token to a waiter, or stores the single permit
-// when nobody waits; notifyWaiters wakes only those waiting now (a generation bump)
-// and stores nothing. A waiter reads the sequence before it checks anything, so a
-// notify that lands between its check and its sleep still wakes it: the register-
-// then-check / publish-then-wake handoff of tokio's AtomicWaker.
+// Notify, tokio's task notification, across threads, as a ticket line in the heap.
+//
+// A waiter takes a ticket (TAIL += 1) unless a permit is stored, in which case it
+// takes the permit instead; both live in one word, so "wake a waiter or store the
+// permit" is decided atomically against waiters arriving. notifyOne hands the turn
+// to the oldest ticket (HEAD += 1), or stores the permit when HEAD has caught up
+// with TAIL; notifyWaiters moves HEAD up to TAIL, waking exactly the waiters that
+// hold a ticket now and storing nothing. Waiters sleep (waitAsync) on HEAD: each
+// reads HEAD, checks its ticket and sleeps only while HEAD is unchanged, and every
+// move of HEAD is followed by a notify, so no wake is lost. HEAD moves only when a
+// ticket is outstanding: nobody waiting, nobody notified.
+//
+// A waiter that sleeps keeps a small node recorded in its owned table. If its thread
+// dies, the runtime calls releaseRole on the node: a ticket not yet served is marked
+// dead, and notifyOne skips it; a ticket served by notifyOne but never picked up
+// passes that notification on. Nodes of dead waiters are freed with the Notify. A
+// node is a heap object of this kind (the runtime releases kind objects only); it
+// is freed directly, never through its refcount, so drop() sees Notify objects only.
 
-import { Adopt, allocObject, defineKind, Handle } from '../heap/handle.ts';
-import { heap } from '../heap/heap.ts';
+import { free } from '../heap/alloc.ts';
+import { Adopt, allocObject, currentOwnedCell, defineKind, Handle, releaseRef, retain, Role } from '../heap/handle.ts';
+import { heapCovering } from '../heap/heap.ts';
 import { Kind } from '../heap/kinds.ts';
-import { add, cas, load, notify, store, waitAsync } from '../wait/futex.ts';
+import { ownedAdd, ownedRemove } from '../heap/owned.ts';
+import { currentThreadId } from '../thread/current.ts';
+import { cas, load, notify, store, waitAsync } from '../wait/futex.ts';
 
-const SEQ = 2, WAITERS = 3, PERMIT = 4, TOKENS = 5, GENERATION = 6;
+// Notify fields: TAIL = next ticket << 1 | PERMIT; HEAD = oldest ticket not yet
+// served; BROADCAST = TAIL's ticket at the last notifyWaiters; DEAD = dead waiters'
+// nodes (a stack linked through NODE_NEXT).
+const TAIL = 2, HEAD = 3, BROADCAST = 4, DEAD = 5;
+// Node fields. CLAIM settles who passes on a dead waiter's turn: notifyOne or releaseRole.
+const NODE_NEXT = 2, NODE_NOTIFY = 3, NODE_TICKET = 4, NODE_CLAIM = 5;
+/** Size of a Notify and of a node, header included. */
+const OBJECT_BYTES = 24;
 
-function take(i: Int32Array, at: number): boolean {
-  for (let n = load(i, at); n > 0; n = load(i, at)) if (cas(i, at, n, n - 1) === n) return true;
-  return false;
+const PERMIT = 1;
+// Tickets count modulo 2^31 (TAIL keeps the permit bit below them).
+const TICKETS = 0x7fffffff;
+const NO_TICKET = -1;
+const ticketOf = (tail: number): number => tail >>> 1;
+/** True when ticket `a` comes before `b` (so `a` is served once HEAD is `b`). */
+function before(a: number, b: number): boolean {
+  const d = (b - a) & TICKETS;
+  return d !== 0 && d <= 2 ** 30;
 }
 
+const words = (offset: number): Int32Array => heapCovering(offset + OBJECT_BYTES).i32;
+
+/** Hands the turn to the oldest live ticket, or stores the permit if nobody waits. */
+function notifyOne(offset: number): void {
+  const i = words(offset);
+  const b = offset >> 2;
+  for (;;) {
+    // HEAD before TAIL: a HEAD equal to the TAIL read after it is HEAD now.
+    const head = load(i, b + HEAD);
+    const tail = load(i, b + TAIL);
+    if (head === ticketOf(tail)) {
+      if ((tail & PERMIT) !== 0 || cas(i, b + TAIL, tail, tail | PERMIT) === tail) return;
+      continue;
+    }
+    if (cas(i, b + HEAD, head, (head + 1) & TICKETS) !== head) continue;
+    const dead = deadNode(i, b, head);
+    if (dead === 0) {
+      notify(i, b + HEAD);
+      return;
+    }
+    // Its waiter died: skip it, unless its releaseRole took that on.
+    const n = words(dead);
+    if (cas(n, (dead >> 2) + NODE_CLAIM, 0, 1) !== 0) return;
+  }
+}
+
+function deadNode(i: Int32Array, b: number, ticket: number): number {
+  for (let n = load(i, b + DEAD); n !== 0; n = load(words(n), (n >> 2) + NODE_NEXT)) {
+    if (load(words(n), (n >> 2) + NODE_TICKET) === ticket) return n;
+  }
+  return 0;
+}
+
+/** A waiter's node, recorded in its thread's owned table while it sleeps. */
+interface Sleeper {
+  readonly node: number;
+  readonly cell: number;
+  readonly slot: number;
+  readonly thread: number;
+}
+
+function sleeper(offset: number): Sleeper {
+  const node = allocObject(Kind.Notify, OBJECT_BYTES - 8);
+  const n = words(node);
+  store(n, (node >> 2) + NODE_NOTIFY, offset);
+  store(n, (node >> 2) + NODE_TICKET, NO_TICKET);
+  retain(offset); // the node keeps the Notify alive until it is done with it
+  const cell = currentOwnedCell();
+  try {
+    return { node, cell, slot: ownedAdd(cell, node + Role.Held), thread: currentThreadId() };
+  } catch (e) {
+    releaseRef(offset);
+    freeNode(node);
+    throw e;
+  }
+}
+
+function freeNode(node: number): void {
+  store(words(node), node >> 2, 0);
+  free(node);
+}
+
+/** Tokio's Notify: notifyOne wakes one waiter (or stores one permit), notifyWaiters wakes all current waiters. */
 export class Notify extends Handle {
   constructor(adopt?: Adopt) {
-    super(adopt?.offset ?? allocObject(Kind.Notify, 20));
+    super(adopt?.offset ?? allocObject(Kind.Notify, OBJECT_BYTES - 8));
   }
 
   protected get kindName(): string {
     return 'Notify';
   }
 
-  /** Wakes one waiter, or lets the next notified() return at once (at most one permit). */
+  /** Wakes the longest-waiting waiter, or, if none waits, lets the next notified() return at once. */
   notifyOne(): void {
     this.checkOpen();
-    const i = heap().i32;
-    const b = this.offset >> 2;
-    if (load(i, b + WAITERS) === 0) {
-      store(i, b + PERMIT, 1);
-      add(i, b + SEQ, 1); // a waiter between its checks and its sleep sees this
-    } else {
-      add(i, b + TOKENS, 1);
-      add(i, b + SEQ, 1);
-      notify(i, b + SEQ, 1);
-    }
+    notifyOne(this.offset);
   }
 
-  /** Wakes every current waiter; stores no permit. */
+  /** Wakes every waiter waiting now; stores no permit. */
   notifyWaiters(): void {
     this.checkOpen();
-    const i = heap().i32;
+    const i = words(this.offset);
     const b = this.offset >> 2;
-    add(i, b + GENERATION, 1);
-    add(i, b + SEQ, 1);
-    if (load(i, b + WAITERS) > 0) notify(i, b + SEQ);
+    const tail = ticketOf(load(i, b + TAIL));
+    // BROADCAST first (releaseRole reads it after HEAD), and it only moves forward.
+    for (let bc = load(i, b + BROADCAST); before(bc, tail); bc = load(i, b + BROADCAST)) {
+      if (cas(i, b + BROADCAST, bc, tail) === bc) break;
+    }
+    for (let head = load(i, b + HEAD); before(head, tail); head = load(i, b + HEAD)) {
+      if (cas(i, b + HEAD, head, tail) === head) {
+        notify(i, b + HEAD);
+        return;
+      }
+    }
   }
 
-  /** Resolves at the next notifyOne (or a stored permit) or notifyWaiters. */
+  /**
+   * Resolves at a notifyOne meant for this call (or at once, taking a stored permit),
+   * or at a notifyWaiters. The call is registered when made, not when awaited.
+   */
   async notified(): Promise<void> {
     this.checkOpen();
-    const i = heap().i32;
+    const i = words(this.offset);
     const b = this.offset >> 2;
-    if (cas(i, b + PERMIT, 1, 0) === 1) return;
-    const gen = load(i, b + GENERATION);
-    add(i, b + WAITERS, 1);
-    try {
-      for (;;) {
-        const seq = load(i, b + SEQ);
-        if (take(i, b + TOKENS) || cas(i, b + PERMIT, 1, 0) === 1 || load(i, b + GENERATION) !== gen) return;
-        await waitAsync(i, b + SEQ, seq);
+    const tail = load(i, b + TAIL);
+    if ((tail & PERMIT) !== 0 && cas(i, b + TAIL, tail, tail & ~PERMIT) === tail) return;
+    // The node first: once we hold a ticket, nothing may fail.
+    const s = sleeper(this.offset);
+    for (let t = load(i, b + TAIL); ; ) {
+      const seen = cas(i, b + TAIL, t, (t & PERMIT) !== 0 ? t & ~PERMIT : (t + 2) | 0);
+      if (seen !== t) {
+        t = seen;
+        continue;
       }
-    } finally {
-      add(i, b + WAITERS, -1);
+      if ((t & PERMIT) !== 0) return this.#done(s);
+      store(words(s.node), (s.node >> 2) + NODE_TICKET, ticketOf(t));
+      return this.#sleep(s, ticketOf(t));
     }
+  }
+
+  async #sleep(s: Sleeper, ticket: number): Promise<void> {
+    const i = words(this.offset);
+    try {
+      const at = (this.offset >> 2) + HEAD;
+      for (let head = load(i, at); !before(ticket, head); head = load(i, at)) await waitAsync(i, at, head);
+    } finally {
+      this.#done(s);
+    }
+  }
+
+  /** Frees the node of a waiter that is done, unless its thread ended meanwhile (releaseRole has it then). */
+  #done(s: Sleeper): void {
+    if (currentThreadId() !== s.thread) return;
+    ownedRemove(s.cell, s.slot);
+    freeNode(s.node);
+    releaseRef(this.offset);
   }
 }
 
-defineKind(Kind.Notify, { name: 'Notify', wrap: (p) => new Notify(new Adopt(p)) });
+defineKind(Kind.Notify, {
+  name: 'Notify',
+  wrap: (p) => new Notify(new Adopt(p)),
+  // Only waiter nodes are held: this waiter's thread died.
+  releaseRole(node) {
+    const n = words(node);
+    const offset = load(n, (node >> 2) + NODE_NOTIFY);
+    const ticket = load(n, (node >> 2) + NODE_TICKET);
+    const i = words(offset);
+    const b = offset >> 2;
+    if (ticket !== NO_TICKET) {
+      // Marked first, then HEAD read, while notifyOne moves HEAD first, then looks for
+      // marks: at least one of the two sees the other, and CLAIM picks one.
+      for (let top = load(i, b + DEAD); ; top = load(i, b + DEAD)) {
+        store(n, (node >> 2) + NODE_NEXT, top);
+        if (cas(i, b + DEAD, top, node) === top) break;
+      }
+      const served = before(ticket, load(i, b + HEAD));
+      const byBroadcast = before(ticket, load(i, b + BROADCAST));
+      // Woken by notifyOne but never to return: wake another waiter instead.
+      if (served && !byBroadcast && cas(n, (node >> 2) + NODE_CLAIM, 0, 1) === 0) notifyOne(offset);
+    } else freeNode(node); // it died before taking a ticket
+    releaseRef(offset);
+  },
+  // The Notify itself is gone: free the nodes of dead waiters.
+  drop(p) {
+    for (let node = load(words(p), (p >> 2) + DEAD); node !== 0; ) {
+      const next = load(words(node), (node >> 2) + NODE_NEXT);
+      freeNode(node);
+      node = next;
+    }
+  },
+});

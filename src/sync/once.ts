@@ -1,187 +1,253 @@
-// Once: the futex state machine of Rust's Once. INCOMPLETE 0, POISONED 1, RUNNING 2,
-// COMPLETE 3, plus a QUEUED bit (4) set by waiters so that the runner only notifies
-// when someone sleeps. The runner records RUNNING in its owned table (Role.Held): a
-// thread killed inside the function leaves the Once poisoned and its waiters woken.
-// OnceLock uses the same machine with a different outcome for a throw (back to
-// INCOMPLETE, so the next caller retries).
+// Once: the futex state machine of Rust's Once (library/std/src/sys/sync/once/futex.rs).
+// INCOMPLETE 0, POISONED 1, RUNNING 2, COMPLETE 3, plus a QUEUED bit (4) that waiters
+// set so the runner notifies only when someone sleeps. The runner records the run in
+// its owned table (Role.Held): if its thread ends or is killed inside the function,
+// the runtime calls releaseRole, which poisons the Once and wakes every waiter.
+// OnceLock and LazyLock run the same machine (runOnce), with their own outcome for a
+// throw.
 
 import { Adopt, allocObject, currentOwnedCell, defineKind, Handle, Role } from '../heap/handle.ts';
-import { heap, heapCovering } from '../heap/heap.ts';
+import { heapCovering } from '../heap/heap.ts';
 import { Kind } from '../heap/kinds.ts';
 import { ownedAdd, ownedRemove } from '../heap/owned.ts';
+import { currentThreadId } from '../thread/current.ts';
 import { runAsync, runSync, type Op } from '../wait/driver.ts';
 import { assertCanBlock, cas, exchange, load, notify } from '../wait/futex.ts';
 import { PoisonError } from './poison.ts';
 
 export const INCOMPLETE = 0, POISONED = 1, RUNNING = 2, COMPLETE = 3, QUEUED = 4;
 /** i32 index of the state word, relative to the object's offset >> 2. */
-export const ONCE_STATE = 2;
+const ONCE_STATE = 2;
+const ONCE_BYTES = 12;
 
 export interface OnceState {
+  /** True when an earlier run threw (or its thread died): this run repairs the Once. */
   readonly isPoisoned: boolean;
 }
 
-/** Ends a run: publish `to` and wake the queue if anyone joined it. */
+/** Fixed-length views reaching past the state word (fast path). */
+const words = (offset: number): Int32Array => heapCovering(offset + ONCE_BYTES).i32;
+
+const stateIndex = (offset: number): number => (offset >> 2) + ONCE_STATE;
+
+/** Reads the state word of the Once-machine object at `offset`. */
+export const onceState = (offset: number): number => load(words(offset), stateIndex(offset));
+
+/** Ends a run (Rust's CompletionGuard): publishes `to`, waking the queue if anyone joined it. */
 export function completeOnce(offset: number, to: number): void {
-  const i = heap().i32;
-  const at = (offset >> 2) + ONCE_STATE;
-  if ((exchange(i, at, to) & QUEUED) !== 0) notify(i, at);
+  const i = words(offset);
+  if ((exchange(i, stateIndex(offset), to) & QUEUED) !== 0) notify(i, stateIndex(offset));
 }
 
 export interface RunOptions {
   /** State a throw leaves behind: POISONED (Once, LazyLock) or INCOMPLETE (OnceLock). */
-  onThrow: number;
-  /** Run even if poisoned (callOnceForce, OnceLock). */
-  ignorePoison: boolean;
-  what: string;
-}
-
-/**
- * Waits while another thread runs the Once. Returns null once it is complete, or the
- * state this caller moved to RUNNING from (it must then run the function).
- */
-function* claim(offset: number, o: RunOptions): Op<number | null> {
-  const i = heap().i32;
-  const at = (offset >> 2) + ONCE_STATE;
-  for (let s = load(i, at); ; ) {
-    const base = s & ~QUEUED;
-    if (base === COMPLETE) return null;
-    if (base === INCOMPLETE || base === POISONED) {
-      if (base === POISONED && !o.ignorePoison) throw poisoned(o.what);
-      // Keep QUEUED: waiters that queued on an idle Once are woken when this run ends.
-      const seen = cas(i, at, s, RUNNING | (s & QUEUED));
-      if (seen === s) return base;
-      s = seen;
-    } else s = yield* queue(i, at, s);
-  }
-}
-
-/** Waits until COMPLETE; throws PoisonError if the Once is (or becomes) poisoned. */
-function* complete(offset: number, what: string, ignorePoison: boolean): Op<void> {
-  const i = heap().i32;
-  const at = (offset >> 2) + ONCE_STATE;
-  for (let s = load(i, at); (s & ~QUEUED) !== COMPLETE; ) {
-    if ((s & ~QUEUED) === POISONED && !ignorePoison) throw poisoned(what);
-    s = yield* queue(i, at, s);
-  }
-}
-
-/** Sets QUEUED (so the runner notifies) and sleeps until the state changes. */
-function* queue(i: Int32Array, at: number, s: number): Op<number> {
-  if ((s & QUEUED) === 0 && cas(i, at, s, s | QUEUED) !== s) return load(i, at);
-  yield { index: at, expected: s | QUEUED };
-  return load(i, at);
-}
-
-// While RUNNING, the run is recorded in the runner's owned table: a runner killed
-// inside the function is ended by the runtime (the kind's releaseRole).
-function started(offset: number): { cell: number; slot: number } {
-  const cell = currentOwnedCell();
-  return { cell, slot: ownedAdd(cell, offset + Role.Held) };
-}
-
-function ended(offset: number, run: { cell: number; slot: number }, to: number): void {
-  ownedRemove(run.cell, run.slot);
-  completeOnce(offset, to);
-}
-
-/** Runs `f` unless the Once is complete, waiting while another thread runs it. True if `f` ran. */
-export function runOnce(offset: number, f: (state: OnceState) => void, o: RunOptions): boolean {
-  const from = runSync(claim(offset, o), Infinity);
-  if (from === null) return false;
-  const run = started(offset);
-  try {
-    f({ isPoisoned: from === POISONED });
-  } catch (e) {
-    ended(offset, run, o.onThrow);
-    throw e;
-  }
-  ended(offset, run, COMPLETE);
-  return true;
-}
-
-/** runOnce for an async `f`; waiting keeps the event loop running. */
-export async function runOnceAsync(offset: number, f: (state: OnceState) => Promise<void> | void, o: RunOptions): Promise<boolean> {
-  const from = await runAsync(claim(offset, o), Infinity);
-  if (from === null) return false;
-  const run = started(offset);
-  try {
-    await f({ isPoisoned: from === POISONED });
-  } catch (e) {
-    ended(offset, run, o.onThrow);
-    throw e;
-  }
-  ended(offset, run, COMPLETE);
-  return true;
-}
-
-export function waitOnce(offset: number, what: string, ignorePoison = false): void {
-  assertCanBlock(`${what}.wait()`, 'waitAsync()');
-  runSync(complete(offset, what, ignorePoison), Infinity);
-}
-
-export function waitOnceAsync(offset: number, what: string, ignorePoison = false): Promise<void> {
-  return runAsync(complete(offset, what, ignorePoison), Infinity);
+  readonly onThrow: number;
+  /** Run even if poisoned (callOnceForce). */
+  readonly ignorePoison: boolean;
+  /** Type name, for the poison message. */
+  readonly what: string;
+  /** The call, and what to use instead where blocking is impossible (it may wait for another run). */
+  readonly call: string;
+  readonly alternative: string;
 }
 
 function poisoned(what: string): PoisonError<undefined> {
   return new PoisonError(`${what} instance has previously been poisoned`, undefined);
 }
 
-/** The state word through fast fixed-length views: the completed path is this one load. */
-const stateOf = (offset: number): number => load(heapCovering(offset + 12).i32, (offset >> 2) + ONCE_STATE);
+/**
+ * One attempt to move an idle Once to RUNNING. Returns the state it moved from
+ * (INCOMPLETE or POISONED), COMPLETE if there is nothing to do, or the state seen
+ * (RUNNING, maybe with QUEUED) while another run is under way.
+ */
+function tryClaim(i: Int32Array, at: number, o: RunOptions): number {
+  for (let s = load(i, at); ; ) {
+    const base = s & ~QUEUED;
+    if (base === COMPLETE) return COMPLETE;
+    if (base === RUNNING) return s;
+    if (base === POISONED && !o.ignorePoison) throw poisoned(o.what);
+    // Keep QUEUED: whoever queued on the idle Once is woken when this run ends.
+    const seen = cas(i, at, s, RUNNING | (s & QUEUED));
+    if (seen === s) return base;
+    s = seen;
+  }
+}
+
+const isRunning = (s: number): boolean => (s & ~QUEUED) === RUNNING;
+
+/** Queues behind the running caller until it can claim the Once or sees it complete. */
+function* claim(i: Int32Array, at: number, o: RunOptions): Op<number> {
+  for (let s = tryClaim(i, at, o); ; s = tryClaim(i, at, o)) {
+    if (!isRunning(s)) return s;
+    yield* queue(i, at, s);
+  }
+}
+
+/** Waits until COMPLETE; throws PoisonError if the Once is (or becomes) poisoned. */
+function* complete(i: Int32Array, at: number, what: string, ignorePoison: boolean): Op<void> {
+  for (let s = load(i, at); (s & ~QUEUED) !== COMPLETE; s = load(i, at)) {
+    if ((s & ~QUEUED) === POISONED && !ignorePoison) throw poisoned(what);
+    yield* queue(i, at, s);
+  }
+}
+
+/** Sets QUEUED (so the run's end notifies) and sleeps while the state stays `s`. */
+function* queue(i: Int32Array, at: number, s: number): Op<void> {
+  if ((s & QUEUED) === 0 && cas(i, at, s, s | QUEUED) !== s) return; // changed: look again
+  yield { index: at, expected: s | QUEUED };
+}
+
+/** A run in progress, recorded in the runner's owned table. */
+export interface HeldRun {
+  readonly cell: number;
+  readonly slot: number;
+  readonly thread: number;
+}
+
+/**
+ * Records that this thread runs (holds) the object at `offset`, so that its death
+ * releases it. If even that fails (heap full), `undo` gives the claim back first.
+ */
+export function holdRun(offset: number, undo: () => void): HeldRun {
+  try {
+    const cell = currentOwnedCell();
+    return { cell, slot: ownedAdd(cell, offset + Role.Held), thread: currentThreadId() };
+  } catch (e) {
+    undo();
+    throw e;
+  }
+}
+
+/**
+ * Removes the record of `run`. False if the thread it belonged to has ended meanwhile
+ * (an async run that outlived its thread): the runtime has released the run already,
+ * and the caller must not publish anything.
+ */
+export function unholdRun(run: HeldRun): boolean {
+  if (currentThreadId() !== run.thread) return false;
+  ownedRemove(run.cell, run.slot);
+  return true;
+}
+
+function finish(offset: number, run: HeldRun, to: number): void {
+  if (unholdRun(run)) completeOnce(offset, to);
+}
+
+/** Runs `f` unless the Once is complete, waiting while another thread runs it. True if `f` ran. */
+export function runOnce(offset: number, f: (state: OnceState) => void, o: RunOptions): boolean {
+  const i = words(offset);
+  let from = tryClaim(i, stateIndex(offset), o);
+  if (isRunning(from)) {
+    assertCanBlock(o.call, o.alternative);
+    from = runSync(claim(i, stateIndex(offset), o), Infinity);
+  }
+  if (from === COMPLETE) return false;
+  const run = holdRun(offset, () => completeOnce(offset, from));
+  try {
+    f({ isPoisoned: from === POISONED });
+  } catch (e) {
+    finish(offset, run, o.onThrow);
+    throw e;
+  }
+  finish(offset, run, COMPLETE);
+  return true;
+}
+
+/** runOnce for an async `f`: RUNNING is held across its awaits, and waiting keeps the event loop running. */
+export async function runOnceAsync(offset: number, f: (state: OnceState) => Promise<void>, o: RunOptions): Promise<boolean> {
+  const from = await runAsync(claim(words(offset), stateIndex(offset), o), Infinity);
+  if (from === COMPLETE) return false;
+  const run = holdRun(offset, () => completeOnce(offset, from));
+  try {
+    await f({ isPoisoned: from === POISONED });
+  } catch (e) {
+    finish(offset, run, o.onThrow);
+    throw e;
+  }
+  finish(offset, run, COMPLETE);
+  return true;
+}
+
+/** Blocks (the caller has checked it may) until the Once-machine at `offset` is COMPLETE, or throws PoisonError. */
+export function waitOnce(offset: number, what: string, ignorePoison: boolean): void {
+  runSync(complete(words(offset), stateIndex(offset), what, ignorePoison), Infinity);
+}
+
+export function waitOnceAsync(offset: number, what: string, ignorePoison: boolean): Promise<void> {
+  return runAsync(complete(words(offset), stateIndex(offset), what, ignorePoison), Infinity);
+}
+
+const ONCE: RunOptions = {
+  onThrow: POISONED, ignorePoison: false, what: 'Once', call: 'Once.callOnce()', alternative: 'Once.callOnceAsync()',
+};
+const FORCE: RunOptions = { ...ONCE, ignorePoison: true, call: 'Once.callOnceForce()' };
 
 /** Runs a function exactly once across all threads (Rust's std::sync::Once). */
 export class Once extends Handle {
+  // COMPLETE is final, so once this thread has seen it (through an atomic load, which
+  // orders the run's effects before us) a plain field answers every later call.
+  #done = false;
+
   constructor(adopt?: Adopt) {
-    super(adopt?.offset ?? allocObject(Kind.Once, 8));
+    super(adopt?.offset ?? allocObject(Kind.Once, ONCE_BYTES - 8));
   }
 
   protected get kindName(): string {
     return 'Once';
   }
 
-  /** Runs `f` if no thread has yet; otherwise waits for the one that is running it. */
+  protected override dropRef(): void {
+    this.#done = false; // a closed handle answers nothing, not even from its cache
+    super.dropRef();
+  }
+
+  #completed(): boolean {
+    if (this.#done) return true;
+    this.checkOpen();
+    return (this.#done = onceState(this.offset) === COMPLETE);
+  }
+
+  /**
+   * Runs `f` if no thread has completed the Once; waits while another thread runs it.
+   * Throws PoisonError if an earlier run threw.
+   */
   callOnce(f: () => void): void {
-    // The completed fast path: one atomic load.
-    if (stateOf(this.offset) === COMPLETE) return;
-    this.checkOpen();
-    runOnce(this.offset, () => f(), { onThrow: POISONED, ignorePoison: false, what: 'Once' });
+    if (this.#completed()) return;
+    runOnce(this.offset, f, ONCE);
   }
 
-  /** Like callOnce, but runs even if poisoned; `state.isPoisoned` tells. Success clears the poison. */
+  /** Like callOnce, but also runs on a poisoned Once (`state.isPoisoned` tells); success clears the poison. */
   callOnceForce(f: (state: OnceState) => void): void {
-    if (stateOf(this.offset) === COMPLETE) return;
-    this.checkOpen();
-    runOnce(this.offset, f, { onThrow: POISONED, ignorePoison: true, what: 'Once' });
+    if (this.#completed()) return;
+    runOnce(this.offset, f, FORCE);
   }
 
-  /** callOnce with an async function; waiting keeps the event loop running. */
+  /** callOnce with an async `f`; waiting for another run keeps the event loop running. */
   async callOnceAsync(f: () => Promise<void>): Promise<void> {
-    if (stateOf(this.offset) === COMPLETE) return;
-    this.checkOpen();
-    await runOnceAsync(this.offset, () => f(), { onThrow: POISONED, ignorePoison: false, what: 'Once' });
+    if (this.#completed()) return;
+    await runOnceAsync(this.offset, f, ONCE);
   }
 
   isCompleted(): boolean {
-    return stateOf(this.offset) === COMPLETE;
+    return this.#completed();
   }
 
   /** Blocks until some thread completed the Once; throws PoisonError if it is poisoned. */
   wait(): void {
-    this.checkOpen();
-    waitOnce(this.offset, 'Once');
+    assertCanBlock('Once.wait()', 'Once.waitAsync()');
+    if (this.#completed()) return;
+    waitOnce(this.offset, 'Once', false);
   }
 
-  waitAsync(): Promise<void> {
-    this.checkOpen();
-    return waitOnceAsync(this.offset, 'Once');
+  async waitAsync(): Promise<void> {
+    if (this.#completed()) return;
+    await waitOnceAsync(this.offset, 'Once', false);
   }
 }
 
 defineKind(Kind.Once, {
   name: 'Once',
   wrap: (p) => new Once(new Adopt(p)),
-  // The runner's thread died inside the function.
+  // The runner's thread ended inside the function.
   releaseRole: (p) => completeOnce(p, POISONED),
 });

@@ -1,17 +1,28 @@
 // OnceCell<T>, tokio's async cell: EMPTY → INITIALIZING → READY in one state word.
-// Whoever moves it to INITIALIZING runs its init; the others wait asynchronously on
+// Whoever moves it to INITIALIZING makes the value; the others wait asynchronously on
 // the word. A failed init (or the initialising thread dying: Role.Held) puts it back
 // to EMPTY and wakes the waiters, one of which then runs its own init.
+//
+// take() frees the stored value while other threads may be decoding it, so readers
+// count themselves in the state word (while READY) and take() waits until they are
+// out. A reader records itself as Role.HeldShared: if its thread dies mid-read, the
+// runtime counts it out.
 
+import { codecs } from '../codec/index.ts';
+import { dropValue, loadValue, storeValue } from '../codec/stored.ts';
 import { Adopt, allocObject, currentOwnedCell, defineKind, Handle, Role } from '../heap/handle.ts';
-import { heap } from '../heap/heap.ts';
+import { heapCovering } from '../heap/heap.ts';
 import { Kind } from '../heap/kinds.ts';
 import { ownedAdd, ownedRemove } from '../heap/owned.ts';
-import { cas, exchange, load, notify, waitAsync } from '../wait/futex.ts';
-import { dropCell, readCell, writeCell } from './value_cell.ts';
+import { Backoff } from '../wait/backoff.ts';
+import { add, cas, exchange, load, notify, store, waitAsync } from '../wait/futex.ts';
+import { holdRun, unholdRun } from './once.ts';
 
-const STATE = 2, VALUE = 3;
-const EMPTY = 0, INITIALIZING = 1, READY = 2;
+// i32 fields after the header: state | readers << 2, stored value, and a version
+// bumped by each new value (handles cache the decoded value per version).
+const STATE = 2, VALUE = 3, VERSION = 4;
+const CELL_BYTES = 20;
+const EMPTY = 0, INITIALIZING = 1, READY = 2, STATE_MASK = 3, READER = 4;
 
 /** OnceCell.set() on a cell that has (or is getting) a value. */
 export class SetError extends Error {
@@ -24,15 +35,33 @@ export class SetError extends Error {
   }
 }
 
+const words = (offset: number): Int32Array => heapCovering(offset + CELL_BYTES).i32;
+
+/** Ends an initialisation or take: publishes EMPTY or READY and wakes the waiters. */
 function settle(offset: number, to: number): void {
-  const i = heap().i32;
+  const i = words(offset);
   exchange(i, (offset >> 2) + STATE, to);
   notify(i, (offset >> 2) + STATE);
 }
 
+/** Stores `p` (a stored value) as the new value and publishes READY; returns its version. */
+function publish(offset: number, p: number): number {
+  const i = words(offset);
+  store(i, (offset >> 2) + VALUE, p);
+  const version = add(i, (offset >> 2) + VERSION, 1) + 1;
+  settle(offset, READY);
+  return version;
+}
+
+const NOT_READY = Symbol('not ready');
+
+/** tokio's OnceCell: set once (asynchronously or not), read by every thread. */
 export class OnceCell<T> extends Handle {
+  #version = 0; // version of the cached value; versions start at 1
+  #value: T | undefined;
+
   constructor(adopt?: Adopt) {
-    super(adopt?.offset ?? allocObject(Kind.OnceCell, 8));
+    super(adopt?.offset ?? allocObject(Kind.OnceCell, CELL_BYTES - 8));
   }
 
   protected get kindName(): string {
@@ -42,82 +71,148 @@ export class OnceCell<T> extends Handle {
   /** The value, or undefined if the cell is not initialised. */
   get(): T | undefined {
     this.checkOpen();
-    return load(heap().i32, (this.offset >> 2) + STATE) === READY ? readCell<T>((this.offset >> 2) + VALUE) : undefined;
+    const v = this.#read();
+    return v === NOT_READY ? undefined : v;
   }
 
   initialized(): boolean {
     this.checkOpen();
-    return load(heap().i32, (this.offset >> 2) + STATE) === READY;
+    return (load(words(this.offset), (this.offset >> 2) + STATE) & STATE_MASK) === READY;
   }
 
   /** Sets the value; throws SetError if it has one or is being initialised. */
   set(value: T): void {
     this.checkOpen();
-    const seen = cas(heap().i32, (this.offset >> 2) + STATE, EMPTY, INITIALIZING);
-    if (seen !== EMPTY) throw new SetError(seen === READY ? 'AlreadyInitialized' : 'Initializing');
-    this.#publish(() => writeCell((this.offset >> 2) + VALUE, value));
+    const i = words(this.offset);
+    const at = (this.offset >> 2) + STATE;
+    const s = load(i, at);
+    if (s !== EMPTY) throw setError(s);
+    // Encode first: an unencodable value throws with the cell untouched.
+    const p = value === undefined ? 0 : storeValue(codecs.structured, value);
+    const seen = cas(i, at, EMPTY, INITIALIZING);
+    if (seen !== EMPTY) {
+      if (p !== 0) dropValue(p);
+      throw setError(seen);
+    }
+    publish(this.offset, p);
   }
 
-  /** The value, running `f` to make it if the cell is empty; concurrent callers wait. */
+  /**
+   * The value, running `f` to make it if the cell is empty; concurrent callers (in
+   * any thread) wait. If `f` throws or rejects, the cell stays empty, the error goes
+   * to this caller, and a waiting caller runs its own `f`.
+   */
   async getOrInit(f: () => Promise<T> | T): Promise<T> {
     this.checkOpen();
-    const i = heap().i32;
+    const i = words(this.offset);
     const at = (this.offset >> 2) + STATE;
     for (;;) {
       const s = load(i, at);
-      if (s === READY) return readCell<T>(at + 1);
-      if (s === INITIALIZING) {
-        await waitAsync(i, at, INITIALIZING);
-        continue;
+      if ((s & STATE_MASK) === READY) {
+        const v = this.#read();
+        if (v !== NOT_READY) return v;
+      } else if (s === INITIALIZING) {
+        await waitAsync(i, at, s);
+      } else if (s === EMPTY && cas(i, at, EMPTY, INITIALIZING) === EMPTY) {
+        return this.#init(f);
       }
-      if (cas(i, at, EMPTY, INITIALIZING) !== EMPTY) continue;
-      const cell = currentOwnedCell();
-      const slot = ownedAdd(cell, this.offset + Role.Held);
-      let value: T;
-      try {
-        value = await f();
-        writeCell(at + 1, value);
-      } catch (e) {
-        ownedRemove(cell, slot);
-        settle(this.offset, EMPTY);
-        throw e;
-      }
-      ownedRemove(cell, slot);
-      settle(this.offset, READY);
-      return readCell<T>(at + 1);
     }
   }
 
-  /** Like getOrInit; a rejected `f` leaves the cell empty and the next waiter runs its own. */
+  /** getOrInit for a fallible `f`: a rejection leaves the cell empty and the next waiter runs its own. */
   getOrTryInit(f: () => Promise<T>): Promise<T> {
     return this.getOrInit(f);
   }
 
-  /** Takes the value out, leaving the cell empty. */
+  /** Takes the value out, leaving the cell empty (undefined if it has none). */
   take(): T | undefined {
     this.checkOpen();
-    const i = heap().i32;
-    if (cas(i, (this.offset >> 2) + STATE, READY, INITIALIZING) !== READY) return undefined;
-    const v = readCell<T>((this.offset >> 2) + VALUE);
-    dropCell((this.offset >> 2) + VALUE);
-    settle(this.offset, EMPTY);
-    return v;
+    const i = words(this.offset);
+    const at = (this.offset >> 2) + STATE;
+    const backoff = new Backoff();
+    for (let s = load(i, at); ; s = load(i, at)) {
+      if ((s & STATE_MASK) !== READY) return undefined;
+      if (s === READY) {
+        if (cas(i, at, READY, INITIALIZING) === READY) break;
+      } else backoff.snooze(); // readers only decode, never block: they are out soon
+    }
+    const run = holdRun(this.offset, () => settle(this.offset, READY));
+    const p = exchange(i, (this.offset >> 2) + VALUE, 0);
+    try {
+      return (p === 0 ? undefined : loadValue(codecs.structured, p, true)) as T;
+    } finally {
+      if (unholdRun(run)) settle(this.offset, EMPTY);
+    }
   }
 
-  #publish(write: () => void): void {
+  /** Runs `f` as the cell's initialiser (the state is INITIALIZING and ours). */
+  async #init(f: () => Promise<T> | T): Promise<T> {
+    const run = holdRun(this.offset, () => settle(this.offset, EMPTY));
+    let value: T;
+    let p: number;
     try {
-      write();
+      value = await f();
+      p = value === undefined ? 0 : storeValue(codecs.structured, value);
     } catch (e) {
-      settle(this.offset, EMPTY);
+      if (unholdRun(run)) settle(this.offset, EMPTY);
       throw e;
     }
-    settle(this.offset, READY);
+    if (!unholdRun(run)) {
+      // The thread ended while `f` ran: the runtime emptied the cell for someone else.
+      if (p !== 0) dropValue(p);
+      throw new Error('OnceCell.getOrInit(): the thread that ran the initialiser has ended');
+    }
+    this.#version = publish(this.offset, p);
+    this.#value = value;
+    return value;
   }
+
+  /** The value, decoded once per version for this handle; NOT_READY unless READY. */
+  #read(): T | typeof NOT_READY {
+    const i = words(this.offset);
+    const at = (this.offset >> 2) + STATE;
+    for (let s = load(i, at); ; ) {
+      if ((s & STATE_MASK) !== READY) return NOT_READY;
+      // Versions only change through EMPTY: an unchanged version under READY is our value.
+      if (load(i, (this.offset >> 2) + VERSION) === this.#version) return this.#value as T;
+      const seen = cas(i, at, s, s + READER);
+      if (seen === s) break;
+      s = seen;
+    }
+    // Counted in: record it, so that a thread dying mid-read is counted out.
+    const cell = currentOwnedCell();
+    let slot: number;
+    try {
+      slot = ownedAdd(cell, this.offset + Role.HeldShared);
+    } catch (e) {
+      add(i, at, -READER);
+      throw e;
+    }
+    try {
+      const p = load(i, (this.offset >> 2) + VALUE);
+      this.#value = (p === 0 ? undefined : loadValue(codecs.structured, p, false)) as T;
+      this.#version = load(i, (this.offset >> 2) + VERSION);
+      return this.#value;
+    } finally {
+      ownedRemove(cell, slot);
+      add(i, at, -READER);
+    }
+  }
+}
+
+function setError(s: number): SetError {
+  return new SetError((s & STATE_MASK) === READY ? 'AlreadyInitialized' : 'Initializing');
 }
 
 defineKind(Kind.OnceCell, {
   name: 'OnceCell',
   wrap: (p) => new OnceCell(new Adopt(p)),
-  releaseRole: (p) => settle(p, EMPTY),
-  drop: (p) => dropCell((p >> 2) + VALUE),
+  releaseRole(p, role) {
+    if (role === Role.Held) settle(p, EMPTY); // the initialiser (or taker) died
+    else add(words(p), (p >> 2) + STATE, -READER); // a reader died mid-read
+  },
+  drop(p) {
+    const v = load(words(p), (p >> 2) + VALUE);
+    if (v !== 0) dropValue(v);
+  },
 });

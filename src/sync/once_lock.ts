@@ -1,83 +1,119 @@
 // OnceLock<T> and LazyLock<T>: a value written once, by exactly one initialiser across
-// all threads (the Once state machine of once.ts), then read by any thread. The value
-// is stored encoded in the heap and decoded once per handle.
+// all threads (the Once machine of once.ts), then read by any thread. The value is
+// stored encoded in the heap beside the state word and decoded once per handle.
 
 import { Adopt, allocObject, defineKind, Handle } from '../heap/handle.ts';
-import { heap } from '../heap/heap.ts';
 import { Kind } from '../heap/kinds.ts';
-import { load } from '../wait/futex.ts';
+import { assertCanBlock } from '../wait/futex.ts';
 import {
-  COMPLETE, completeOnce, INCOMPLETE, ONCE_STATE, POISONED, runOnce, runOnceAsync, waitOnce, waitOnceAsync,
+  COMPLETE, completeOnce, INCOMPLETE, onceState, POISONED, runOnce, runOnceAsync, waitOnce, waitOnceAsync,
+  type RunOptions,
 } from './once.ts';
 import { dropCell, readCell, writeCell } from './value_cell.ts';
 
+/** i32 index (relative to offset >> 2) of the stored value, after the Once state word. */
 const VALUE = 3;
-const FAILED_INIT_RETRIES = { onThrow: INCOMPLETE, ignorePoison: true };
+const CELL_BYTES = 16;
 
-/** A cell written once; a throwing initialiser leaves it empty for the next caller. */
+const valueIndex = (offset: number): number => (offset >> 2) + VALUE;
+const writeValue = (offset: number, value: unknown): void => writeCell(valueIndex(offset), value);
+
+// A throwing initialiser leaves the cell INCOMPLETE (no poisoning): the next caller,
+// or one of the woken waiters, runs its own.
+const INIT: RunOptions = {
+  onThrow: INCOMPLETE, ignorePoison: true, what: 'OnceLock', call: 'OnceLock.getOrInit()', alternative: 'OnceLock.getOrInitAsync()',
+};
+const SET: RunOptions = { ...INIT, call: 'OnceLock.set()' };
+
+/**
+ * A cell written once (Rust's std::sync::OnceLock). Every thread sees the value the
+ * one successful initialiser stored; handles inside it arrive as live handles.
+ */
 export class OnceLock<T> extends Handle {
   #cached = false;
   #value: T | undefined;
 
   constructor(adopt?: Adopt) {
-    super(adopt?.offset ?? allocObject(Kind.OnceLock, 8));
+    super(adopt?.offset ?? allocObject(Kind.OnceLock, CELL_BYTES - 8));
   }
 
   protected get kindName(): string {
     return 'OnceLock';
   }
 
+  protected override dropRef(): void {
+    this.#cached = false; // a closed handle answers nothing, not even from its cache
+    this.#value = undefined;
+    super.dropRef();
+  }
+
   /** The value, or undefined while it is not set. */
   get(): T | undefined {
     if (this.#cached) return this.#value;
     this.checkOpen();
-    if (load(heap().i32, (this.offset >> 2) + ONCE_STATE) !== COMPLETE) return undefined;
-    this.#value = readCell<T>((this.offset >> 2) + VALUE);
-    this.#cached = true;
-    return this.#value;
+    return onceState(this.offset) === COMPLETE ? this.#load() : undefined;
   }
 
-  /** Sets the value if none is set yet (waiting for a running initialiser). True if set. */
+  /** Sets the value unless one is set (waiting while another thread initialises). True if this call set it. */
   set(value: T): boolean {
+    if (this.#cached) return false;
     this.checkOpen();
-    return runOnce(this.offset, () => writeCell((this.offset >> 2) + VALUE, value), { ...FAILED_INIT_RETRIES, what: 'OnceLock' });
+    return runOnce(this.offset, () => writeValue(this.offset, value), SET);
   }
 
-  /** The value, running `f` to make it if no thread has; other threads wait meanwhile. */
+  /** The value, made by `f` if no thread has made it; other callers wait meanwhile. */
   getOrInit(f: () => T): T {
     if (this.#cached) return this.#value as T;
     this.checkOpen();
-    runOnce(this.offset, () => writeCell((this.offset >> 2) + VALUE, f()), { ...FAILED_INIT_RETRIES, what: 'OnceLock' });
-    return this.get() as T;
+    runOnce(this.offset, () => writeValue(this.offset, f()), INIT);
+    return this.#load();
   }
 
+  /** getOrInit with an async `f`; waiting keeps the event loop running. */
   async getOrInitAsync(f: () => Promise<T>): Promise<T> {
     if (this.#cached) return this.#value as T;
     this.checkOpen();
-    await runOnceAsync(this.offset, async () => writeCell((this.offset >> 2) + VALUE, await f()), { ...FAILED_INIT_RETRIES, what: 'OnceLock' });
-    return this.get() as T;
+    await runOnceAsync(this.offset, async () => writeValue(this.offset, await f()), INIT);
+    return this.#load();
   }
 
-  /** Blocks until some thread set the value. */
+  /** Blocks until some thread has set the value. */
   wait(): T {
+    assertCanBlock('OnceLock.wait()', 'OnceLock.waitAsync()');
     if (this.#cached) return this.#value as T;
     this.checkOpen();
     waitOnce(this.offset, 'OnceLock', true);
-    return this.get() as T;
+    return this.#load();
   }
 
   async waitAsync(): Promise<T> {
     if (this.#cached) return this.#value as T;
     this.checkOpen();
     await waitOnceAsync(this.offset, 'OnceLock', true);
-    return this.get() as T;
+    return this.#load();
+  }
+
+  /** Decodes the (complete) value once for this handle. */
+  #load(): T {
+    this.#value = readCell<T>(valueIndex(this.offset));
+    this.#cached = true;
+    return this.#value;
   }
 }
 
+const LAZY: RunOptions = {
+  onThrow: POISONED, ignorePoison: false, what: 'LazyLock', call: 'LazyLock.value', alternative: 'OnceLock.getOrInitAsync()',
+};
+
 /**
- * A value made on first access by `init`. Functions cannot travel between threads,
- * so sending a LazyLock forces it first: the receiving thread always finds the value.
- * A throwing `init` poisons it, as in Rust.
+ * A value made on first access by `init` (Rust's std::sync::LazyLock); a throwing
+ * `init` poisons it, and later accesses throw PoisonError.
+ *
+ * `init` is a function, and functions do not travel between threads. So sending a
+ * LazyLock (as a spawn argument, in a message or inside another value) forces it
+ * first, in the sending thread: the receiving thread always finds the value made (or
+ * the poison) and never needs `init`. If forcing throws, the send throws that error
+ * and nothing is sent.
  */
 export class LazyLock<T> extends Handle {
   readonly #init: (() => T) | undefined;
@@ -86,7 +122,7 @@ export class LazyLock<T> extends Handle {
 
   constructor(init: (() => T) | Adopt) {
     if (!(init instanceof Adopt) && typeof init !== 'function') throw new TypeError('new LazyLock(init): init must be a function');
-    super(init instanceof Adopt ? init.offset : allocObject(Kind.LazyLock, 8));
+    super(init instanceof Adopt ? init.offset : allocObject(Kind.LazyLock, CELL_BYTES - 8));
     this.#init = init instanceof Adopt ? undefined : init;
   }
 
@@ -94,24 +130,40 @@ export class LazyLock<T> extends Handle {
     return 'LazyLock';
   }
 
+  protected override dropRef(): void {
+    this.#cached = false; // a closed handle answers nothing, not even from its cache
+    this.#value = undefined;
+    super.dropRef();
+  }
+
   get value(): T {
     if (this.#cached) return this.#value as T;
     this.checkOpen();
     const init = this.#init;
-    if (init) runOnce(this.offset, () => writeCell((this.offset >> 2) + VALUE, init()), { onThrow: POISONED, ignorePoison: false, what: 'LazyLock' });
-    else waitOnce(this.offset, 'LazyLock');
-    this.#value = readCell<T>((this.offset >> 2) + VALUE);
+    // A received handle has no init: its sender forced the value (COMPLETE is final) before sending.
+    if (init) runOnce(this.offset, () => writeValue(this.offset, init()), LAZY);
+    this.#value = readCell<T>(valueIndex(this.offset));
     this.#cached = true;
     return this.#value;
   }
 
-  shareRef(): number {
+  override shareRef(): number {
     void this.value;
     return super.shareRef();
   }
 }
 
-const dropValue = (p: number) => dropCell((p >> 2) + VALUE);
-// A dead initialiser: a OnceLock is left empty for the next caller; a LazyLock is poisoned.
-defineKind(Kind.OnceLock, { name: 'OnceLock', wrap: (p) => new OnceLock(new Adopt(p)), releaseRole: (p) => completeOnce(p, INCOMPLETE), drop: dropValue });
-defineKind(Kind.LazyLock, { name: 'LazyLock', wrap: (p) => new LazyLock(new Adopt(p)), releaseRole: (p) => completeOnce(p, POISONED), drop: dropValue });
+const dropValue = (p: number): void => dropCell(valueIndex(p));
+defineKind(Kind.OnceLock, {
+  name: 'OnceLock',
+  wrap: (p) => new OnceLock(new Adopt(p)),
+  // Its initialiser's thread died: empty again, for the next caller.
+  releaseRole: (p) => completeOnce(p, INCOMPLETE),
+  drop: dropValue,
+});
+defineKind(Kind.LazyLock, {
+  name: 'LazyLock',
+  wrap: (p) => new LazyLock(new Adopt(p)),
+  releaseRole: (p) => completeOnce(p, POISONED),
+  drop: dropValue,
+});

@@ -1,30 +1,36 @@
 // RwLock<T>: Rust's futex RwLock, writer-preferring. The state word holds the reader
 // count (MASK when write-locked) and two flags, READERS_WAITING and WRITERS_WAITING;
-// writers sleep on a separate writerNotify counter so a writer wake does not wake
-// readers. Only writers poison: a thread that dies holding a read lock just releases
-// it (Role.HeldShared), one that dies holding the write lock poisons it (Role.Held).
+// writers sleep on a separate writerNotify counter, so waking a writer does not wake
+// the readers. Only writers poison: a thread that ends holding a read lock just
+// releases it (Role.HeldShared), one that ends holding the write lock poisons it
+// (Role.Held).
 
 import { Adopt, currentOwnedCell, defineKind, Handle, Role } from '../heap/handle.ts';
-import { heap } from '../heap/heap.ts';
+import { heapCovering } from '../heap/heap.ts';
 import { Kind } from '../heap/kinds.ts';
 import { ownedAdd, ownedRemove } from '../heap/owned.ts';
-import { assertCanBlock, add, cas, load, notify, store, wait, waitAsync } from '../wait/futex.ts';
+import { runAsync, runSync, SPIN, type Op } from '../wait/driver.ts';
+import { add, assertCanBlock, cas, load, notify, store } from '../wait/futex.ts';
 import { PoisonError } from './poison.ts';
-import { allocWithValue, dropCell, GuardValue } from './value_cell.ts';
+import { allocWithValue, dropCell, GuardValue, readCell } from './value_cell.ts';
 
+// i32 fields after the [kind, refcount] header.
 const STATE = 2, WRITER_NOTIFY = 3, POISON = 4, VALUE = 5;
+const OBJECT_BYTES = 24;
 const MASK = (1 << 30) - 1;
 const WRITE_LOCKED = MASK;
 const MAX_READERS = MASK - 1;
 const READERS_WAITING = 1 << 30;
-const WRITERS_WAITING = 1 << 31;
-const SPINS = 100;
+const WRITERS_WAITING = 1 << 31; // the sign bit: states read back from the Int32Array match
+const RELEASED = -1;
 
 const isUnlocked = (s: number) => (s & MASK) === 0;
 const isWriteLocked = (s: number) => (s & MASK) === WRITE_LOCKED;
 const hasReadersWaiting = (s: number) => (s & READERS_WAITING) !== 0;
 const hasWritersWaiting = (s: number) => (s & WRITERS_WAITING) !== 0;
-// Writer-preferring: a new reader queues behind any waiting writer.
+// Writer-preferring: a new reader queues behind any waiting writer. Waiting readers
+// also keep it out: that happens only just after an unlock, while the unlocker
+// decides whom to wake.
 const isReadLockable = (s: number) => (s & MASK) < MAX_READERS && !hasReadersWaiting(s) && !hasWritersWaiting(s);
 
 /** Read access: `value` is a decoded copy; changes to it are not written back. */
@@ -34,49 +40,97 @@ export interface RwLockReadGuard<T> {
   [Symbol.dispose](): void;
 }
 
-/** Write access: `value` is written back on unlock. */
+/** Write access: assignments and in-place changes to `value` are written back on unlock. */
 export interface RwLockWriteGuard<T> {
   value: T;
   unlock(): void;
   [Symbol.dispose](): void;
 }
 
-class Guard<T> {
-  readonly #lock: RwLock<T>;
-  readonly #write: boolean;
-  readonly #value: GuardValue<T>;
-  #slot: number;
+/** Fixed-length views covering the lock object (the fast ones, see heap.ts). */
+const viewsOf = (offset: number): Int32Array => heapCovering(offset + OBJECT_BYTES).i32;
 
-  constructor(lock: RwLock<T>, write: boolean) {
+class ReadGuard<T> implements RwLockReadGuard<T> {
+  // Keeps the handle, and so the object, alive while the lock is held.
+  readonly #lock: RwLock<T>;
+  readonly #i: Int32Array;
+  #slot: number;
+  #loaded = false;
+  #value: T | undefined;
+
+  constructor(lock: RwLock<T>, i: Int32Array) {
     this.#lock = lock;
-    this.#write = write;
-    this.#value = new GuardValue<T>((lock.offset >> 2) + VALUE);
-    this.#slot = ownedAdd(currentOwnedCell(), lock.offset + (write ? Role.Held : Role.HeldShared));
+    this.#i = i;
+    this.#slot = hold(i, lock.offset, Role.HeldShared);
   }
 
   get value(): T {
-    if (this.#slot < 0) throw new TypeError('RwLock guard used after unlock()');
-    return this.#value.get();
-  }
-
-  set value(v: T) {
-    if (this.#slot < 0) throw new TypeError('RwLock guard used after unlock()');
-    if (!this.#write) throw new TypeError('cannot assign through a read guard; use write()');
-    this.#value.set(v);
+    if (this.#slot < 0) throw new TypeError('RwLockReadGuard used after unlock()');
+    if (!this.#loaded) {
+      this.#value = readCell<T>((this.#lock.offset >> 2) + VALUE);
+      this.#loaded = true;
+    }
+    return this.#value as T;
   }
 
   unlock(): void {
     if (this.#slot < 0) return;
     ownedRemove(currentOwnedCell(), this.#slot);
-    this.#slot = -1;
-    if (!this.#write) {
-      this.#value.forget();
-      return readUnlock(this.#lock.offset);
-    }
+    this.#slot = RELEASED;
+    this.#value = undefined;
+    readUnlock(this.#i, this.#lock.offset);
+  }
+
+  [Symbol.dispose](): void {
+    this.unlock();
+  }
+}
+
+class WriteGuard<T> implements RwLockWriteGuard<T> {
+  // Keeps the handle, and so the object, alive while the lock is held.
+  readonly #lock: RwLock<T>;
+  readonly #i: Int32Array;
+  #slot: number;
+  // Made on first access: a lock used only for exclusion never touches the codec.
+  #value: GuardValue<T> | undefined;
+
+  constructor(lock: RwLock<T>, i: Int32Array) {
+    this.#lock = lock;
+    this.#i = i;
+    this.#slot = hold(i, lock.offset, Role.Held);
+  }
+
+  get value(): T {
+    this.#checkHeld();
+    // An empty cell (RwLock<undefined>) reads as undefined without making a decoder.
+    if (this.#value === undefined && this.#i[(this.#lock.offset >> 2) + VALUE] === 0) return undefined as T;
+    return this.#cell().get();
+  }
+
+  set value(v: T) {
+    this.#checkHeld();
+    this.#cell().set(v);
+  }
+
+  #cell(): GuardValue<T> {
+    return (this.#value ??= new GuardValue<T>((this.#lock.offset >> 2) + VALUE));
+  }
+
+  #checkHeld(): void {
+    if (this.#slot < 0) throw new TypeError('RwLockWriteGuard used after unlock()');
+  }
+
+  /** Writes the value back and releases the lock. Idempotent. */
+  unlock(): void {
+    if (this.#slot < 0) return;
+    const slot = this.#slot;
+    this.#slot = RELEASED;
     try {
-      this.#value.flush();
+      this.#value?.flush();
     } finally {
-      writeUnlock(this.#lock.offset);
+      // Still recorded during the write-back: a thread killed in it leaves the lock poisoned, not stuck.
+      ownedRemove(currentOwnedCell(), slot);
+      writeUnlock(this.#i, this.#lock.offset);
     }
   }
 
@@ -85,12 +139,33 @@ class Guard<T> {
   }
 }
 
-function wakeWriter(i: Int32Array, b: number): boolean {
-  add(i, b + WRITER_NOTIFY, 1);
-  return notify(i, b + WRITER_NOTIFY, 1) > 0;
+/** Records a hold in this thread's owned table; if the table cannot grow (heap full), unlocks first. */
+function hold(i: Int32Array, offset: number, role: Role): number {
+  try {
+    return ownedAdd(currentOwnedCell(), offset + role);
+  } catch (e) {
+    if (role === Role.Held) writeUnlock(i, offset);
+    else readUnlock(i, offset);
+    throw e;
+  }
 }
 
-/** The lock became free with someone waiting: wake one writer, or else all readers. */
+function readUnlock(i: Int32Array, offset: number): void {
+  const s = add(i, (offset >> 2) + STATE, -1) - 1;
+  // Readers only wait while a writer holds the lock or waits for it; the last reader
+  // out wakes that writer.
+  if (isUnlocked(s) && hasWritersWaiting(s)) wakeWriterOrReaders(i, offset >> 2, s);
+}
+
+function writeUnlock(i: Int32Array, offset: number): void {
+  const s = add(i, (offset >> 2) + STATE, -WRITE_LOCKED) - WRITE_LOCKED;
+  if (hasReadersWaiting(s) || hasWritersWaiting(s)) wakeWriterOrReaders(i, offset >> 2, s);
+}
+
+/**
+ * The lock became free with someone waiting: wake one writer, or else every reader.
+ * If it gets locked meanwhile, waking is left to that holder's unlock.
+ */
 function wakeWriterOrReaders(i: Int32Array, b: number, state: number): void {
   let s = state;
   if (s === WRITERS_WAITING) {
@@ -103,192 +178,175 @@ function wakeWriterOrReaders(i: Int32Array, b: number, state: number): void {
   if (s === (READERS_WAITING | WRITERS_WAITING)) {
     if (cas(i, b + STATE, s, READERS_WAITING) !== s) return;
     if (wakeWriter(i, b)) return;
-    s = READERS_WAITING; // no writer was asleep after all: the readers may go
+    // No writer was asleep: it may never come, so the readers must not wait for it.
+    s = READERS_WAITING;
   }
   if (s === READERS_WAITING && cas(i, b + STATE, s, 0) === s) notify(i, b + STATE);
 }
 
-function readUnlock(p: number): void {
-  const i = heap().i32;
-  const b = p >> 2;
-  const s = add(i, b + STATE, -1) - 1;
-  // Readers only wait while a writer holds or waits; the last reader out wakes a writer.
-  if (isUnlocked(s) && hasWritersWaiting(s)) wakeWriterOrReaders(i, b, s);
+/** Bumps writerNotify and wakes one writer sleeping on it; true if there was one. */
+function wakeWriter(i: Int32Array, b: number): boolean {
+  add(i, b + WRITER_NOTIFY, 1);
+  return notify(i, b + WRITER_NOTIFY, 1) > 0;
 }
 
-function writeUnlock(p: number): void {
-  const i = heap().i32;
-  const b = p >> 2;
-  const s = add(i, b + STATE, -WRITE_LOCKED) - WRITE_LOCKED;
-  if (hasReadersWaiting(s) || hasWritersWaiting(s)) wakeWriterOrReaders(i, b, s);
+/** Rust's read_contended as a driver op (wait/driver.ts runs it blocking or async). */
+function* readContended(i: Int32Array, at: number): Op<void> {
+  // Spin while write-locked with nobody waiting: the writer may be about to leave.
+  const spinRead = () => spinUntil(i, at, (s) => !isWriteLocked(s) || hasReadersWaiting(s) || hasWritersWaiting(s));
+  let s = yield* spinRead();
+  for (;;) {
+    if (isReadLockable(s)) {
+      const seen = cas(i, at, s, s + 1);
+      if (seen === s) return;
+      s = seen;
+      continue;
+    }
+    if ((s & MASK) === MAX_READERS) throw new RangeError('RwLock: too many readers');
+    // Announce a waiting reader before sleeping, so the unlocker wakes us.
+    if (!hasReadersWaiting(s)) {
+      const seen = cas(i, at, s, s | READERS_WAITING);
+      if (seen !== s) {
+        s = seen;
+        continue;
+      }
+    }
+    yield { index: at, expected: s | READERS_WAITING };
+    s = yield* spinRead();
+  }
 }
 
-function spinUntil(i: Int32Array, at: number, done: (s: number) => boolean): number {
-  for (let k = 0; ; k++) {
+/** Rust's write_contended as a driver op. */
+function* writeContended(i: Int32Array, b: number): Op<void> {
+  // Spin until unlocked, but not past other waiting writers: they came first.
+  const spinWrite = () => spinUntil(i, b + STATE, (s) => isUnlocked(s) || hasWritersWaiting(s));
+  let otherWriters = 0;
+  let s = yield* spinWrite();
+  for (;;) {
+    if (isUnlocked(s)) {
+      const seen = cas(i, b + STATE, s, s | WRITE_LOCKED | otherWriters);
+      if (seen === s) return;
+      s = seen;
+      continue;
+    }
+    if (!hasWritersWaiting(s)) {
+      const seen = cas(i, b + STATE, s, s | WRITERS_WAITING);
+      if (seen !== s) {
+        s = seen;
+        continue;
+      }
+    }
+    // Once we have slept, other writers may be asleep too: keep their flag when we lock.
+    otherWriters = WRITERS_WAITING;
+    // Read the counter before re-checking the state, so a wake in between is not missed.
+    const seq = load(i, b + WRITER_NOTIFY);
+    s = load(i, b + STATE);
+    if (isUnlocked(s) || !hasWritersWaiting(s)) continue;
+    yield { index: b + WRITER_NOTIFY, expected: seq };
+    s = yield* spinWrite();
+  }
+}
+
+function* spinUntil(i: Int32Array, at: number, done: (s: number) => boolean): Op<number> {
+  for (;;) {
     const s = load(i, at);
-    if (done(s) || k >= SPINS) return s;
+    if (done(s) || (yield SPIN)) return s;
   }
 }
 
-/**
- * One step of Rust's read_contended: take a read lock if the state allows it, else
- * announce a waiting reader. Returns true when locked, else the state to retry with
- * and whether to sleep on it first.
- */
-function readStep(i: Int32Array, at: number, s: number): true | { state: number; sleep: boolean } {
-  if (isReadLockable(s)) {
+function tryReadWord(i: Int32Array, at: number): boolean {
+  for (let s = load(i, at); isReadLockable(s); ) {
     const seen = cas(i, at, s, s + 1);
-    return seen === s ? true : { state: seen, sleep: false };
+    if (seen === s) return true;
+    s = seen;
   }
-  if ((s & MASK) === MAX_READERS) throw new RangeError('RwLock: too many readers');
-  if (!hasReadersWaiting(s)) {
-    const seen = cas(i, at, s, s | READERS_WAITING);
-    if (seen !== s) return { state: seen, sleep: false };
+  return false;
+}
+
+function tryWriteWord(i: Int32Array, at: number): boolean {
+  for (let s = load(i, at); isUnlocked(s); ) {
+    const seen = cas(i, at, s, s | WRITE_LOCKED);
+    if (seen === s) return true;
+    s = seen;
   }
-  return { state: s | READERS_WAITING, sleep: true };
+  return false;
 }
 
 export class RwLock<T = undefined> extends Handle {
   constructor(value?: T | Adopt) {
-    super(value instanceof Adopt ? value.offset : allocWithValue(Kind.RwLock, 16, VALUE, value));
+    super(value instanceof Adopt ? value.offset : allocWithValue(Kind.RwLock, OBJECT_BYTES - 8, VALUE, value));
   }
 
   protected get kindName(): string {
     return 'RwLock';
   }
 
+  /** Blocks until shared access is granted. Throws PoisonError (holding the read lock) if poisoned. */
   read(): RwLockReadGuard<T> {
     this.checkOpen();
     assertCanBlock('RwLock.read()', 'readAsync()');
-    const i = heap().i32;
+    const i = viewsOf(this.offset);
     const at = (this.offset >> 2) + STATE;
-    const spinRead = () => spinUntil(i, at, (x) => !isWriteLocked(x) || hasReadersWaiting(x) || hasWritersWaiting(x));
-    let s = load(i, at);
-    if (!(isReadLockable(s) && cas(i, at, s, s + 1) === s)) {
-      for (s = spinRead(); ; ) {
-        const step = readStep(i, at, s);
-        if (step === true) break;
-        s = step.state;
-        if (step.sleep) {
-          wait(i, at, s);
-          s = spinRead();
-        }
-      }
-    }
-    return this.#guard(false);
+    const s = load(i, at);
+    if (!isReadLockable(s) || cas(i, at, s, s + 1) !== s) runSync(readContended(i, at), Infinity);
+    return this.#poisonCheck(new ReadGuard(this, i));
   }
 
   async readAsync(): Promise<RwLockReadGuard<T>> {
     this.checkOpen();
-    const i = heap().i32;
+    const i = viewsOf(this.offset);
     const at = (this.offset >> 2) + STATE;
-    for (let s = load(i, at); ; ) {
-      const step = readStep(i, at, s);
-      if (step === true) break;
-      s = step.state;
-      if (step.sleep) {
-        await waitAsync(i, at, s);
-        s = load(i, at);
-      }
-    }
-    return this.#guard(false);
+    if (!tryReadWord(i, at)) await runAsync(readContended(i, at), Infinity);
+    return this.#poisonCheck(new ReadGuard(this, i));
   }
 
   tryRead(): RwLockReadGuard<T> | undefined {
     this.checkOpen();
-    const i = heap().i32;
-    const at = (this.offset >> 2) + STATE;
-    for (let s = load(i, at); isReadLockable(s); s = load(i, at)) {
-      if (cas(i, at, s, s + 1) === s) return this.#guard(false);
-    }
-    return undefined;
+    const i = viewsOf(this.offset);
+    if (!tryReadWord(i, (this.offset >> 2) + STATE)) return undefined;
+    return this.#poisonCheck(new ReadGuard(this, i));
   }
 
+  /** Blocks until exclusive access is granted. Throws PoisonError (holding the write lock) if poisoned. */
   write(): RwLockWriteGuard<T> {
     this.checkOpen();
     assertCanBlock('RwLock.write()', 'writeAsync()');
-    const i = heap().i32;
+    const i = viewsOf(this.offset);
     const b = this.offset >> 2;
-    if (cas(i, b + STATE, 0, WRITE_LOCKED) !== 0) this.#writeContended(i, b, (at, v) => void wait(i, at, v));
-    return this.#guard(true);
+    if (cas(i, b + STATE, 0, WRITE_LOCKED) !== 0) runSync(writeContended(i, b), Infinity);
+    return this.#poisonCheck(new WriteGuard(this, i));
   }
 
   async writeAsync(): Promise<RwLockWriteGuard<T>> {
     this.checkOpen();
-    const i = heap().i32;
+    const i = viewsOf(this.offset);
     const b = this.offset >> 2;
-    if (cas(i, b + STATE, 0, WRITE_LOCKED) !== 0) {
-      let otherWriters = 0;
-      for (let s = load(i, b + STATE); ; ) {
-        const step = this.#writeStep(i, b, s, otherWriters);
-        if (step === true) break;
-        [s, otherWriters] = step.state;
-        if (step.sleepOn !== undefined) {
-          await waitAsync(i, b + WRITER_NOTIFY, step.sleepOn);
-          s = load(i, b + STATE);
-        }
-      }
-    }
-    return this.#guard(true);
+    if (cas(i, b + STATE, 0, WRITE_LOCKED) !== 0) await runAsync(writeContended(i, b), Infinity);
+    return this.#poisonCheck(new WriteGuard(this, i));
   }
 
   tryWrite(): RwLockWriteGuard<T> | undefined {
     this.checkOpen();
-    if (cas(heap().i32, (this.offset >> 2) + STATE, 0, WRITE_LOCKED) !== 0) return undefined;
-    return this.#guard(true);
+    const i = viewsOf(this.offset);
+    if (!tryWriteWord(i, (this.offset >> 2) + STATE)) return undefined;
+    return this.#poisonCheck(new WriteGuard(this, i));
   }
 
   isPoisoned(): boolean {
     this.checkOpen();
-    return load(heap().i32, (this.offset >> 2) + POISON) !== 0;
+    return load(viewsOf(this.offset), (this.offset >> 2) + POISON) !== 0;
   }
 
   clearPoison(): void {
     this.checkOpen();
-    store(heap().i32, (this.offset >> 2) + POISON, 0);
+    store(viewsOf(this.offset), (this.offset >> 2) + POISON, 0);
   }
 
-  #writeContended(i: Int32Array, b: number, sleep: (at: number, v: number) => void): void {
-    let otherWriters = 0;
-    let s = spinUntil(i, b + STATE, (x) => isUnlocked(x) || hasWritersWaiting(x));
-    for (;;) {
-      const step = this.#writeStep(i, b, s, otherWriters);
-      if (step === true) return;
-      [s, otherWriters] = step.state;
-      if (step.sleepOn !== undefined) {
-        sleep(b + WRITER_NOTIFY, step.sleepOn);
-        s = spinUntil(i, b + STATE, (x) => isUnlocked(x) || hasWritersWaiting(x));
-      }
-    }
-  }
-
-  /**
-   * One step of Rust's write_contended: take the lock if it is free (keeping the
-   * WRITERS_WAITING flag if other writers may sleep), else announce a waiting writer,
-   * then say which writerNotify value to sleep on.
-   */
-  #writeStep(i: Int32Array, b: number, s: number, otherWriters: number):
-    true | { state: [number, number]; sleepOn?: number } {
-    if (isUnlocked(s)) {
-      const seen = cas(i, b + STATE, s, s | WRITE_LOCKED | otherWriters);
-      return seen === s ? true : { state: [seen, otherWriters] };
-    }
-    if (!hasWritersWaiting(s)) {
-      const seen = cas(i, b + STATE, s, s | WRITERS_WAITING);
-      if (seen !== s) return { state: [seen, otherWriters] };
-    }
-    // Once we sleep, other writers may be asleep too: keep the flag when we take the lock.
-    const seq = load(i, b + WRITER_NOTIFY);
-    const now = load(i, b + STATE);
-    if (isUnlocked(now) || !hasWritersWaiting(now)) return { state: [now, WRITERS_WAITING] };
-    return { state: [now, WRITERS_WAITING], sleepOn: seq };
-  }
-
-  /** Records the hold; a poisoned lock is still held, through the PoisonError's guard. */
-  #guard(write: boolean): Guard<T> {
-    const g = new Guard(this, write);
-    if (load(heap().i32, (this.offset >> 2) + POISON) !== 0) {
-      throw new PoisonError<Guard<T>>('RwLock is poisoned: a writer panicked while holding it', g);
+  /** A poisoned lock is still held, through the PoisonError's guard. */
+  #poisonCheck<G>(g: G): G {
+    // A plain read suffices: the poison store precedes the unlock that let us in.
+    if (viewsOf(this.offset)[(this.offset >> 2) + POISON] !== 0) {
+      throw new PoisonError<G>('RwLock is poisoned: a writer panicked while holding it', g);
     }
     return g;
   }
@@ -297,10 +355,12 @@ export class RwLock<T = undefined> extends Handle {
 defineKind(Kind.RwLock, {
   name: 'RwLock',
   wrap: (p) => new RwLock(new Adopt(p)),
+  // The holder's thread ended or died: a reader just leaves, a writer poisons.
   releaseRole(p, role) {
-    if (role === Role.HeldShared) return readUnlock(p);
-    store(heap().i32, (p >> 2) + POISON, 1);
-    writeUnlock(p);
+    const i = viewsOf(p);
+    if (role === Role.HeldShared) return readUnlock(i, p);
+    store(i, (p >> 2) + POISON, 1);
+    writeUnlock(i, p);
   },
   drop: (p) => dropCell((p >> 2) + VALUE),
 });

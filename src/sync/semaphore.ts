@@ -1,29 +1,46 @@
-// Semaphore: FIFO-fair counting semaphore (tokio's semantics) in the heap. Acquirers
-// that cannot be served at once take a ticket and are served in ticket order, so a
-// large acquire(n) is not starved by a stream of small ones.
+// Semaphore: a FIFO-fair counting semaphore (tokio's semantics) in the heap. An
+// acquirer that cannot be served at once takes a ticket (NEXT += 1) and is served
+// in ticket order (SERVING): only the ticket being served takes permits, so a large
+// acquire(n) is not starved by a stream of small ones.
 //
-// Each acquire is a Permit object in the heap, owned like any handle: if the thread
-// dies while queued, the Permit's drop gives up its ticket (the line moves on); if it
-// dies holding permits, the drop returns them. Nobody is left waiting for a dead thread.
+// Every acquire is a Permit object in the heap, owned like any handle. If its thread
+// dies while queued, the Permit's drop marks its ticket abandoned (the line skips
+// it); if it dies holding permits, the drop returns them. Nobody waits for a dead
+// thread.
 
-import { alloc } from '../heap/alloc.ts';
+import { alloc, free } from '../heap/alloc.ts';
 import { Adopt, allocObject, defineKind, Handle, releaseRef, retain } from '../heap/handle.ts';
-import { heap } from '../heap/heap.ts';
+import { heapCovering } from '../heap/heap.ts';
 import { Kind } from '../heap/kinds.ts';
 import { runAsync, runSync, type Op } from '../wait/driver.ts';
 import { add, assertCanBlock, cas, load, notify, store } from '../wait/futex.ts';
 
-// Semaphore fields.
+// Semaphore fields. ABANDONED: stack of [next, ticket] marks of tickets whose owner died.
 const PERMITS = 2, NEXT = 3, SERVING = 4, CLOSED = 5, ABANDONED = 6;
+const SEMAPHORE_BYTES = 28;
 // Permit fields.
 const SEM = 2, TICKET = 3, COUNT = 4, STATE = 5;
-const QUEUED = 0, HOLDING = 1, DONE = 2;
+const PERMIT_BYTES = 24;
+// A Permit is NEW until it holds a ticket, QUEUED until served, HOLDING until released.
+const NEW = 0, QUEUED = 1, HOLDING = 2, DONE = 3;
+
+const MAX_PERMITS = 2 ** 30 - 1;
 
 /** The semaphore was closed: no permits will be handed out. */
 export class AcquireError extends Error {
   constructor() {
     super('the semaphore is closed');
     this.name = 'AcquireError';
+  }
+}
+
+const semWords = (sem: number): Int32Array => heapCovering(sem + SEMAPHORE_BYTES).i32;
+const permitWords = (p: number): Int32Array => heapCovering(p + PERMIT_BYTES).i32;
+
+function checkCount(n: number, call: string): void {
+  if (typeof n !== 'number') throw new TypeError(`${call}: expected a number, got ${typeof n}`);
+  if (!Number.isInteger(n) || n < 0 || n > MAX_PERMITS) {
+    throw new RangeError(`${call}: expected an integer from 0 to ${MAX_PERMITS}, got ${n}`);
   }
 }
 
@@ -34,27 +51,31 @@ function tryTake(i: Int32Array, b: number, n: number): boolean {
   return false;
 }
 
+const markWords = (mark: number): Int32Array => heapCovering(mark + 8).i32;
+
 function isAbandoned(i: Int32Array, b: number, ticket: number): boolean {
-  for (let e = load(i, b + ABANDONED); e !== 0; e = load(i, e >> 2)) if (load(i, (e >> 2) + 1) === ticket) return true;
+  for (let m = load(i, b + ABANDONED); m !== 0; m = load(markWords(m), m >> 2)) {
+    if (load(markWords(m), (m >> 2) + 1) === ticket) return true;
+  }
   return false;
 }
 
-/** Ends ticket `t`'s turn (if it is the one served) and skips tickets whose owners died. */
+/** Ends ticket `t`'s turn (if it is the one served), skipping tickets whose owners died. */
 function advance(sem: number, t: number): void {
-  const i = heap().i32;
+  const i = semWords(sem);
   const b = sem >> 2;
-  if (cas(i, b + SERVING, t, t + 1) !== t) return;
-  for (let s = t + 1; isAbandoned(i, b, s) && cas(i, b + SERVING, s, s + 1) === s; s++);
+  if (cas(i, b + SERVING, t, (t + 1) | 0) !== t) return;
+  for (let s = (t + 1) | 0; isAbandoned(i, b, s) && cas(i, b + SERVING, s, (s + 1) | 0) === s; s = (s + 1) | 0);
   notify(i, b + SERVING);
 }
 
-function addPermits(sem: number, n: number): void {
-  const i = heap().i32;
+function returnPermits(sem: number, n: number): void {
+  const i = semWords(sem);
   add(i, (sem >> 2) + PERMITS, n);
   notify(i, (sem >> 2) + PERMITS);
 }
 
-/** Permits held; release() (or `using`) gives them back. */
+/** Permits held from a Semaphore; release() (or `using`) gives them back. Sending a Permit moves it. */
 export class Permit extends Handle {
   /** @internal Made by Semaphore.acquire*(). */
   constructor(adopt: Adopt) {
@@ -69,13 +90,21 @@ export class Permit extends Handle {
   release(): void {
     this.close();
   }
+
+  override shareRef(): number {
+    return this.moveRef();
+  }
 }
 
+/** tokio's Semaphore: FIFO-fair, with acquire (blocking), acquireAsync, tryAcquire and close. */
 export class Semaphore extends Handle {
+  /** The most permits a semaphore may hold. */
+  static readonly MAX_PERMITS = MAX_PERMITS;
+
   constructor(permits: number | Adopt) {
     if (!(permits instanceof Adopt)) checkCount(permits, 'new Semaphore(permits)');
-    super(permits instanceof Adopt ? permits.offset : allocObject(Kind.Semaphore, 20));
-    if (!(permits instanceof Adopt)) store(heap().i32, (this.offset >> 2) + PERMITS, permits);
+    super(permits instanceof Adopt ? permits.offset : allocObject(Kind.Semaphore, SEMAPHORE_BYTES - 8));
+    if (!(permits instanceof Adopt)) store(semWords(this.offset), (this.offset >> 2) + PERMITS, permits);
   }
 
   protected get kindName(): string {
@@ -84,62 +113,78 @@ export class Semaphore extends Handle {
 
   availablePermits(): number {
     this.checkOpen();
-    return load(heap().i32, (this.offset >> 2) + PERMITS);
+    return load(semWords(this.offset), (this.offset >> 2) + PERMITS);
   }
 
+  /** Adds `n` permits; throws RangeError if that would exceed Semaphore.MAX_PERMITS. */
   addPermits(n: number): void {
     this.checkOpen();
     checkCount(n, 'Semaphore.addPermits(n)');
-    addPermits(this.offset, n);
+    const i = semWords(this.offset);
+    const at = (this.offset >> 2) + PERMITS;
+    for (let p = load(i, at); ; p = load(i, at)) {
+      if (p + n > MAX_PERMITS) throw new RangeError(`Semaphore.addPermits(${n}): the semaphore would hold more than ${MAX_PERMITS} permits`);
+      if (cas(i, at, p, p + n) === p) break;
+    }
+    notify(i, at);
   }
 
   /**
-   * Closes the semaphore for every thread: waiting and future acquires throw
-   * AcquireError. (`using` only releases this handle.)
+   * Closes the semaphore for every thread: waiting and later acquires throw
+   * AcquireError. Permits already held stay valid. (`using` only drops this handle.)
    */
   close(): void {
     this.checkOpen();
-    const i = heap().i32;
+    const i = semWords(this.offset);
     const b = this.offset >> 2;
     store(i, b + CLOSED, 1);
     notify(i, b + SERVING);
     notify(i, b + PERMITS);
   }
 
-  /** Takes `n` permits now if no one is queued and enough are free; else undefined. */
+  /** Takes `n` permits if nobody is queued and enough are free; else undefined. */
   tryAcquire(n = 1): Permit | undefined {
-    const { i, b } = this.#enter(n);
-    if (load(i, b + NEXT) !== load(i, b + SERVING) || !tryTake(i, b, n)) return undefined;
-    return this.#permit(n, HOLDING, 0);
+    const i = this.#enter(n, 'Semaphore.tryAcquire(n)');
+    return this.#fast(i, n) ? this.#permit(n, HOLDING, 0) : undefined;
   }
 
-  /** Blocks until `n` permits are ours, in FIFO order with other acquirers. */
+  /** Blocks until `n` permits are ours, in FIFO order with the other acquirers. */
   acquire(n = 1): Permit {
-    const { i, b } = this.#enter(n);
-    assertCanBlock('Semaphore.acquire()', 'acquireAsync()');
-    if (load(i, b + NEXT) === load(i, b + SERVING) && tryTake(i, b, n)) return this.#permit(n, HOLDING, 0);
+    const i = this.#enter(n, 'Semaphore.acquire(n)');
+    assertCanBlock('Semaphore.acquire()', 'Semaphore.acquireAsync()');
+    if (this.#fast(i, n)) return this.#permit(n, HOLDING, 0);
     return this.#served(runSync(this.#queue(n), Infinity));
   }
 
   async acquireAsync(n = 1): Promise<Permit> {
-    const { i, b } = this.#enter(n);
-    if (load(i, b + NEXT) === load(i, b + SERVING) && tryTake(i, b, n)) return this.#permit(n, HOLDING, 0);
+    const i = this.#enter(n, 'Semaphore.acquireAsync(n)');
+    if (this.#fast(i, n)) return this.#permit(n, HOLDING, 0);
     return this.#served(await runAsync(this.#queue(n), Infinity));
+  }
+
+  /** No line, and enough permits free: take them. */
+  #fast(i: Int32Array, n: number): boolean {
+    const b = this.offset >> 2;
+    return load(i, b + NEXT) === load(i, b + SERVING) && tryTake(i, b, n);
   }
 
   /** Takes a ticket, waits for its turn, then for `n` permits. */
   *#queue(n: number): Op<Permit> {
-    const i = heap().i32;
+    const i = semWords(this.offset);
     const b = this.offset >> 2;
-    const ticket = add(i, b + NEXT, 1);
-    const permit = this.#permit(n, QUEUED, ticket);
+    // The Permit first: once we hold a ticket, nothing may fail, and its drop gives the ticket up.
+    const permit = this.#permit(n, NEW, 0);
     try {
+      const ticket = add(i, b + NEXT, 1);
+      const pw = permitWords(permit.offset);
+      store(pw, (permit.offset >> 2) + TICKET, ticket);
+      store(pw, (permit.offset >> 2) + STATE, QUEUED);
       for (let s; (s = load(i, b + SERVING)) !== ticket; ) {
-        this.#checkClosed(i, b);
+        this.#checkClosed(i);
         yield { index: b + SERVING, expected: s };
       }
       while (!tryTake(i, b, n)) {
-        this.#checkClosed(i, b);
+        this.#checkClosed(i);
         const p = load(i, b + PERMITS);
         if (p < n) yield { index: b + PERMITS, expected: p };
       }
@@ -150,22 +195,21 @@ export class Semaphore extends Handle {
     return permit;
   }
 
-  #enter(n: number): { i: Int32Array; b: number } {
+  #enter(n: number, call: string): Int32Array {
     this.checkOpen();
-    checkCount(n, 'Semaphore.acquire(n)');
-    const i = heap().i32;
-    const b = this.offset >> 2;
-    this.#checkClosed(i, b);
-    return { i, b };
+    checkCount(n, call);
+    const i = semWords(this.offset);
+    this.#checkClosed(i);
+    return i;
   }
 
-  #checkClosed(i: Int32Array, b: number): void {
-    if (load(i, b + CLOSED) !== 0) throw new AcquireError();
+  #checkClosed(i: Int32Array): void {
+    if (load(i, (this.offset >> 2) + CLOSED) !== 0) throw new AcquireError();
   }
 
   #permit(n: number, state: number, ticket: number): Permit {
-    const p = allocObject(Kind.SemaphorePermit, 16);
-    const i = heap().i32;
+    const p = allocObject(Kind.SemaphorePermit, PERMIT_BYTES - 8);
+    const i = permitWords(p);
     retain(this.offset);
     store(i, (p >> 2) + SEM, this.offset);
     store(i, (p >> 2) + TICKET, ticket);
@@ -175,43 +219,54 @@ export class Semaphore extends Handle {
   }
 
   #served(permit: Permit): Permit {
-    const i = heap().i32;
+    const i = permitWords(permit.offset);
     store(i, (permit.offset >> 2) + STATE, HOLDING);
     advance(this.offset, load(i, (permit.offset >> 2) + TICKET));
     return permit;
   }
 }
 
-function checkCount(n: number, call: string): void {
-  if (!Number.isInteger(n) || n < 0 || n > 2 ** 30) {
-    throw new RangeError(`${call}: expected an integer from 0 to 2^30, got ${String(n)}`);
-  }
-}
+defineKind(Kind.Semaphore, {
+  name: 'Semaphore',
+  wrap: (p) => new Semaphore(new Adopt(p)),
+  drop(p) {
+    for (let m = load(semWords(p), (p >> 2) + ABANDONED); m !== 0; ) {
+      const next = load(markWords(m), m >> 2);
+      free(m);
+      m = next;
+    }
+  },
+});
 
-defineKind(Kind.Semaphore, { name: 'Semaphore', wrap: (p) => new Semaphore(new Adopt(p)) });
 defineKind(Kind.SemaphorePermit, {
   name: 'Permit',
   wrap: (p) => new Permit(new Adopt(p)),
   // The last reference to a Permit is gone: released, dropped, or its thread ended.
   drop(p) {
-    const i = heap().i32;
+    const i = permitWords(p);
     const sem = load(i, (p >> 2) + SEM);
     const state = load(i, (p >> 2) + STATE);
     store(i, (p >> 2) + STATE, DONE);
-    if (state === HOLDING) addPermits(sem, load(i, (p >> 2) + COUNT));
-    else if (state === QUEUED) {
-      // Mark the ticket abandoned first, then move the line on if it is this ticket's
-      // turn; advance() checks the marks after moving, so one of the two sees the other.
-      const ticket = load(i, (p >> 2) + TICKET);
-      const b = sem >> 2;
-      const mark = alloc(8);
-      store(i, (mark >> 2) + 1, ticket);
-      for (let head = load(i, b + ABANDONED); ; head = load(i, b + ABANDONED)) {
-        store(i, mark >> 2, head);
-        if (cas(i, b + ABANDONED, head, mark) === head) break;
-      }
-      advance(sem, ticket);
-    }
+    if (state === HOLDING) returnPermits(sem, load(i, (p >> 2) + COUNT));
+    else if (state === QUEUED) abandon(sem, load(i, (p >> 2) + TICKET));
     releaseRef(sem);
   },
 });
+
+/**
+ * Gives up a queued ticket. Marks it first, then moves the line on if it is this
+ * ticket's turn; advance() checks the marks after moving, so one of the two sees the
+ * other.
+ */
+function abandon(sem: number, ticket: number): void {
+  const mark = alloc(8);
+  const i = semWords(sem);
+  const b = sem >> 2;
+  const m = markWords(mark);
+  store(m, (mark >> 2) + 1, ticket);
+  for (let top = load(i, b + ABANDONED); ; top = load(i, b + ABANDONED)) {
+    store(m, mark >> 2, top);
+    if (cas(i, b + ABANDONED, top, mark) === top) break;
+  }
+  advance(sem, ticket);
+}
