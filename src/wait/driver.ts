@@ -3,10 +3,15 @@
 // word; runSync() parks with Atomics.wait (after spinning), runAsync() with
 // Atomics.waitAsync. This is how every `x()` / `xAsync()` pair of weft shares its
 // logic. Fast paths try once before any generator is made.
+//
+// Cancellation (`{ signal }` on every async wait) is an exception thrown into the op
+// at the yield where it sleeps: an op that registered anything (a ticket, a waiter
+// count, an armed receiver) undoes it in a catch or finally around its yields and
+// rethrows, so an aborted wait leaves no trace.
 
 import { heapCovering } from '../heap/heap.ts';
 import { Backoff } from './backoff.ts';
-import { wait, waitAsync } from './futex.ts';
+import { notify, wait, waitAsync } from './futex.ts';
 
 /** Asks to spin a little more; resumed with true once it is time to park instead. */
 export const SPIN = null;
@@ -72,8 +77,58 @@ export function runSync<R>(op: Op<R>, deadline: number): R {
   }
 }
 
-/** Runs `op` without blocking: no spinning, parks with waitAsync. */
-export async function runAsync<R>(op: Op<R>, deadline: number): Promise<R> {
+/** Options of every async wait. */
+export interface WaitOptions {
+  /** Aborting rejects the wait with `signal.reason`; nothing is taken. */
+  readonly signal?: AbortSignal;
+}
+
+/** Throws `signal.reason` if the signal has aborted: every async wait checks this before its fast path. */
+export function checkSignal(options: WaitOptions | undefined, call: string): AbortSignal | undefined {
+  if (options === undefined) return undefined;
+  if (typeof options !== 'object' || options === null) {
+    throw new TypeError(`${call}: options must be an object like { signal }, got ${describe(options)}`);
+  }
+  const { signal } = options;
+  if (signal === undefined) return undefined;
+  if (typeof signal !== 'object' || signal === null || typeof (signal as AbortSignal).throwIfAborted !== 'function') {
+    throw new TypeError(`${call}: options.signal must be an AbortSignal, got ${describe(signal)}`);
+  }
+  signal.throwIfAborted();
+  return signal;
+}
+
+function describe(v: unknown): string {
+  return typeof v === 'string' ? `the string '${v}'` : v === null ? 'null' : typeof v === 'object' ? 'an object' : `${typeof v} ${String(v)}`;
+}
+
+const ABORTED: unique symbol = Symbol('aborted');
+
+/** Settles with the wait's result, or ABORTED as soon as `signal` aborts. */
+function raceAbort<T>(wait: Promise<T>, signal: AbortSignal): Promise<T | typeof ABORTED> {
+  if (signal.aborted) return Promise.resolve(ABORTED);
+  return new Promise((resolve, reject) => {
+    const onAbort = () => resolve(ABORTED);
+    signal.addEventListener('abort', onAbort, { once: true });
+    wait.then(
+      (v) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(v);
+      },
+      (e) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(e);
+      },
+    );
+  });
+}
+
+/**
+ * Runs `op` without blocking: no spinning, parks with waitAsync. With `signal`,
+ * an abort while parked throws the reason into the op (which undoes what it
+ * registered) and rejects with it.
+ */
+export async function runAsync<R>(op: Op<R>, deadline: number, signal?: AbortSignal): Promise<R> {
   let input = false;
   for (;;) {
     const step = op.next(input);
@@ -85,7 +140,18 @@ export async function runAsync<R>(op: Op<R>, deadline: number): Promise<R> {
     }
     const left = deadline - performance.now();
     if (left > 0) {
-      await waitAsync(heapCovering((park.index + 1) << 2).i32, park.index, park.expected, left === Infinity ? undefined : left);
+      const view = heapCovering((park.index + 1) << 2).i32;
+      const sleep = waitAsync(view, park.index, park.expected, left === Infinity ? undefined : left);
+      if (signal !== undefined && (await raceAbort(sleep, signal)) === ABORTED) {
+        // A waitAsync cannot be withdrawn: wake every sleeper on the word so that ours
+        // settles now and cannot swallow a wake meant for a waiter that stays (the
+        // others see a spurious wake, which every op tolerates).
+        notify(view, park.index);
+        const reason: unknown = signal.reason;
+        op.throw(reason); // the op undoes its registration and rethrows
+        throw reason;
+      }
+      if (signal === undefined) await sleep;
     }
     input = performance.now() >= deadline;
   }
