@@ -168,7 +168,8 @@ export abstract class Handle {
     if (this.#slot < 0 || !this.#owned()) {
       throw new TypeError(
         this.#slot === MOVED
-          ? `${this.kindName} was moved to another thread (sent in a message) and cannot be used here`
+          ? `${this.kindName} was moved (passed to spawn, sent, or stored in a value) and cannot be used here` +
+            (typeof (this as { clone?: unknown }).clone === 'function' ? '; to keep one here, pass clone() instead' : '')
           : this.#slot === CLOSED ? `${this.kindName} is closed`
           : `${this.kindName} belongs to a thread that has ended`,
       );
