@@ -3,8 +3,8 @@
 // through runtimeHandle() / attach().
 
 import {
-  DEFAULT_HEAP_BYTES, DEFAULT_MAX_HEAP_BYTES, HARD_MAX_HEAP_BYTES, I_MAGIC, I_MAX, I_NEXT_THREAD_ID,
-  I_TOP, I_VERSION, LAYOUT_VERSION, MAGIC, RUNTIME_BYTES,
+  arenaGeometry, DEFAULT_HEAP_BYTES, DEFAULT_MAX_HEAP_BYTES, HARD_MAX_HEAP_BYTES, I_ARENA, I_MAGIC, I_MAX,
+  I_NEXT_THREAD_ID, I_PAGES, I_TOP, I_VERSION, LAYOUT_VERSION, MAGIC, MIN_HEAP_BYTES, PAGE_MAP_BYTE, RUNTIME_BYTES,
 } from './layout.ts';
 import { load, store } from '../wait/futex.ts';
 
@@ -73,8 +73,8 @@ export function configure(opts: HeapOptions): void {
   }
   const next = { ...options, ...opts };
   for (const [k, v] of Object.entries(next)) {
-    if (!Number.isInteger(v) || v < RUNTIME_BYTES * 2 || v > HARD_MAX_HEAP_BYTES) {
-      throw new RangeError(`configure(): ${k} must be an integer number of bytes between ${RUNTIME_BYTES * 2} and ${HARD_MAX_HEAP_BYTES}, got ${v}`);
+    if (!Number.isInteger(v) || v < MIN_HEAP_BYTES || v > HARD_MAX_HEAP_BYTES) {
+      throw new RangeError(`configure(): ${k} must be an integer number of bytes between ${MIN_HEAP_BYTES} and ${HARD_MAX_HEAP_BYTES}, got ${v}`);
     }
   }
   if (next.heapBytes > next.maxHeapBytes) {
@@ -117,8 +117,17 @@ function create(): Heap {
   }
   const sab = new SharedArrayBuffer(options.heapBytes, { maxByteLength: options.maxHeapBytes });
   const h = views(sab);
+  const { arena, pages, mapWords } = arenaGeometry(options.maxHeapBytes);
+  ensureLength(h, arena);
+  // Bits past the last page stay taken, so the page map never offers them.
+  for (let w = pages >> 5; w < mapWords; w++) {
+    const first = Math.max(0, pages - w * 32);
+    store(h.i32, (PAGE_MAP_BYTE >> 2) + w, first >= 32 ? 0 : ~0 << first);
+  }
   store(h.i32, I_VERSION, LAYOUT_VERSION);
-  store(h.i32, I_TOP, RUNTIME_BYTES);
+  store(h.i32, I_ARENA, arena);
+  store(h.i32, I_PAGES, pages);
+  store(h.i32, I_TOP, arena);
   store(h.i32, I_MAX, options.maxHeapBytes);
   store(h.i32, I_NEXT_THREAD_ID, 1);
   store(h.i32, I_MAGIC, MAGIC);
