@@ -98,7 +98,9 @@ describe('Barrier', () => {
     }
   });
 
-  test('bad sizes are RangeErrors', T, () => {
-    for (const bad of [-1, 1.5, NaN, 2 ** 31, '2' as unknown as number]) assert.throws(() => new Barrier(bad), RangeError);
+  test('bad sizes: RangeError for out-of-range numbers, TypeError naming anything else', T, () => {
+    for (const bad of [-1, 1.5, NaN, 2 ** 31]) assert.throws(() => new Barrier(bad), RangeError);
+    assert.throws(() => new Barrier('2' as unknown as number), (e: Error) => e instanceof TypeError && /got the string '2'/.test(e.message));
+    assert.throws(() => new Barrier(new Barrier(2) as unknown as number), /got a Barrier/);
   });
 });

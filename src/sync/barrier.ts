@@ -4,11 +4,17 @@
 // than n threads may share a barrier, and a late arrival must not join the
 // generation that just filled). The last arrival opens a new generation (count 0)
 // and then raises RELEASED, the word the others sleep on.
+//
+// An aborted waitAsync withdraws its arrival (count - 1, in the same generation) so
+// the generation still needs n live callers; if its generation completed first, the
+// wait resolves normally instead, as the arrival has already been counted in.
 
 import { Adopt, allocObject, defineKind, Handle } from '../heap/handle.ts';
 import { heapCovering } from '../heap/heap.ts';
 import { Kind } from '../heap/kinds.ts';
+import { checkSignal, type WaitOptions } from '../wait/driver.ts';
 import { assertCanBlock, cas, cas64, load, load64, notify, store, wait, waitAsync } from '../wait/futex.ts';
+import { ABORTED, describeValue, raceAbort } from './once.ts';
 
 // i32 fields: ARRIVALS (64-bit, at i32 index 2 and 3), N, RELEASED (generations
 // completed, modulo 2^32).
@@ -31,8 +37,11 @@ const isReleased = (gen: number, released: number): boolean => ((released - gen)
 /** Rust's std::sync::Barrier, with waitAsync for event-loop threads. */
 export class Barrier extends Handle {
   constructor(n: number | Adopt) {
-    if (!(n instanceof Adopt) && (typeof n !== 'number' || !Number.isInteger(n) || n < 0 || n > 2 ** 31 - 1)) {
-      throw new RangeError(`new Barrier(n): n must be an integer from 0 to 2^31 - 1, got ${String(n)}`);
+    if (!(n instanceof Adopt)) {
+      if (typeof n !== 'number') throw new TypeError(`new Barrier(n): n must be a number, got ${describeValue(n)}`);
+      if (!Number.isInteger(n) || n < 0 || n > 2 ** 31 - 1) {
+        throw new RangeError(`new Barrier(n): n must be an integer from 0 to 2^31 - 1, got ${n}`);
+      }
     }
     super(n instanceof Adopt ? n.offset : allocObject(Kind.Barrier, BARRIER_BYTES - 8));
     if (!(n instanceof Adopt)) store(views(this.offset).i32, (this.offset >> 2) + N, n);
@@ -54,14 +63,37 @@ export class Barrier extends Handle {
     return FOLLOWER;
   }
 
-  async waitAsync(): Promise<BarrierWaitResult> {
+  /** wait() for event-loop threads; aborting `signal` withdraws this arrival unless its generation has completed. */
+  async waitAsync(options?: WaitOptions): Promise<BarrierWaitResult> {
+    const signal = checkSignal(options, 'Barrier.waitAsync()');
     this.checkOpen();
     const gen = this.#arrive();
     if (gen === undefined) return LEADER;
     const i = views(this.offset).i32;
     const at = (this.offset >> 2) + RELEASED;
-    for (let r = load(i, at); !isReleased(gen, r); r = load(i, at)) await waitAsync(i, at, r);
+    for (let r = load(i, at); !isReleased(gen, r); r = load(i, at)) {
+      const sleep = waitAsync(i, at, r);
+      if (signal === undefined) await sleep;
+      else if ((await raceAbort(sleep, signal)) === ABORTED) {
+        if (!this.#withdraw(gen)) return FOLLOWER; // the generation completed first
+        notify(i, at); // settles our abandoned sleep; the others re-check and sleep again
+        throw signal.reason;
+      }
+    }
     return FOLLOWER;
+  }
+
+  /** Takes back an arrival of generation `gen`; false if that generation has completed. */
+  #withdraw(gen: number): boolean {
+    const h = views(this.offset);
+    const at = (this.offset >> 3) + 1;
+    for (let s = load64(h.i64, at); ; ) {
+      // Our arrival is counted until the generation completes, so the count is at least 1 here.
+      if ((Number(s >> 32n) | 0) !== gen) return false;
+      const seen = cas64(h.i64, at, s, s - 1n);
+      if (seen === s) return true;
+      s = seen;
+    }
   }
 
   /** Counts this caller in. Returns its generation, or undefined if it completed the generation (the leader). */

@@ -16,6 +16,17 @@
 // passes that notification on. Nodes of dead waiters are freed with the Notify. A
 // node is a heap object of this kind (the runtime releases kind objects only); it
 // is freed directly, never through its refcount, so drop() sees Notify objects only.
+//
+// A waiter aborted through `{ signal }` (tokio: a dropped Notified) gives its ticket up
+// the same way, but without leaving a node behind, since cancelling is routine (a wait
+// with a timeout, in a loop): it marks its ticket dead in one of SLOT_COUNT slots
+// (indexed by ticket), which notifyOne clears when it skips the ticket. Whoever clears
+// a mark owns its outcome: notifyOne skips the ticket, the aborted waiter that finds
+// itself served by notifyOne passes the notification on. A dead ticket at HEAD is
+// retired at once (HEAD += 1, through a RETIRING mark that a racing notifyOne takes
+// over), so a lone waiter cancelling over and over leaves nothing behind. Only when a
+// slot is taken by an older dead ticket (SLOT_COUNT cancelled waiters stuck behind a
+// live one) does the waiter fall back to the node list.
 
 import { free } from '../heap/alloc.ts';
 import { Adopt, allocObject, currentOwnedCell, defineKind, Handle, releaseRef, retain, Role } from '../heap/handle.ts';
@@ -23,16 +34,24 @@ import { heapCovering } from '../heap/heap.ts';
 import { Kind } from '../heap/kinds.ts';
 import { ownedAdd, ownedRemove } from '../heap/owned.ts';
 import { currentThreadId } from '../thread/current.ts';
+import { checkSignal, type WaitOptions } from '../wait/driver.ts';
 import { cas, load, notify, store, waitAsync } from '../wait/futex.ts';
+import { ABORTED, describeValue, raceAbort } from './once.ts';
 
 // Notify fields: TAIL = next ticket << 1 | PERMIT; HEAD = oldest ticket not yet
 // served; BROADCAST = TAIL's ticket at the last notifyWaiters; DEAD = dead waiters'
 // nodes (a stack linked through NODE_NEXT).
-const TAIL = 2, HEAD = 3, BROADCAST = 4, DEAD = 5;
+const TAIL = 2, HEAD = 3, BROADCAST = 4, DEAD = 5, SLOTS = 6;
+const SLOT_COUNT = 32;
 // Node fields. CLAIM settles who passes on a dead waiter's turn: notifyOne or releaseRole.
 const NODE_NEXT = 2, NODE_NOTIFY = 3, NODE_TICKET = 4, NODE_CLAIM = 5;
-/** Size of a Notify and of a node, header included. */
-const OBJECT_BYTES = 24;
+/** Sizes, header included. */
+const NOTIFY_BYTES = 24 + 4 * SLOT_COUNT, NODE_BYTES = 24;
+// A slot mark names its ticket by the bits above the slot index, and its state.
+const MARK_DEAD = 1, MARK_RETIRING = 2;
+const slotOf = (b: number, ticket: number): number => b + SLOTS + (ticket & (SLOT_COUNT - 1));
+const markOf = (ticket: number, state: number): number => ((ticket >>> 5) << 2) | state;
+const ticketOfMark = (mark: number, slot: number): number => ((mark >>> 2) << 5) | slot;
 
 const PERMIT = 1;
 // Tickets count modulo 2^31 (TAIL keeps the permit bit below them).
@@ -45,7 +64,8 @@ function before(a: number, b: number): boolean {
   return d !== 0 && d <= 2 ** 30;
 }
 
-const words = (offset: number): Int32Array => heapCovering(offset + OBJECT_BYTES).i32;
+const words = (offset: number): Int32Array => heapCovering(offset + NOTIFY_BYTES).i32;
+const nodeWords = (node: number): Int32Array => heapCovering(node + NODE_BYTES).i32;
 
 /** Hands the turn to the oldest live ticket, or stores the permit if nobody waits. */
 function notifyOne(offset: number): void {
@@ -60,20 +80,76 @@ function notifyOne(offset: number): void {
       continue;
     }
     if (cas(i, b + HEAD, head, (head + 1) & TICKETS) !== head) continue;
+    if (clearMark(i, b, head)) continue; // an aborted waiter's ticket: skip it
     const dead = deadNode(i, b, head);
     if (dead === 0) {
       notify(i, b + HEAD);
       return;
     }
     // Its waiter died: skip it, unless its releaseRole took that on.
-    const n = words(dead);
+    const n = nodeWords(dead);
     if (cas(n, (dead >> 2) + NODE_CLAIM, 0, 1) !== 0) return;
   }
 }
 
+/**
+ * Clears the mark of `ticket` (dead, or being retired by a helper whose HEAD move has
+ * failed), just moved past by HEAD. True if there was one: the ticket is skipped.
+ */
+function clearMark(i: Int32Array, b: number, ticket: number): boolean {
+  const at = slotOf(b, ticket);
+  for (let m = load(i, at); m === markOf(ticket, MARK_DEAD) || m === markOf(ticket, MARK_RETIRING); m = load(i, at)) {
+    if (cas(i, at, m, 0) === m) return true;
+  }
+  return false; // no mark, or its waiter claimed it first (and passes the turn on)
+}
+
+/**
+ * Gives up the ticket of an aborted waiter through its slot. False if the slot holds
+ * another dead ticket's mark (the caller falls back to its node).
+ */
+function abandonTicket(offset: number, ticket: number): boolean {
+  const i = words(offset);
+  const b = offset >> 2;
+  const at = slotOf(b, ticket);
+  const dead = markOf(ticket, MARK_DEAD);
+  if (cas(i, at, 0, dead) !== 0) return false;
+  // Marked first, then HEAD read, while notifyOne moves HEAD first, then reads marks.
+  if (before(ticket, load(i, b + HEAD))) {
+    const byBroadcast = before(ticket, load(i, b + BROADCAST));
+    // Served before we left: if by notifyOne and we clear our mark first, it is ours to pass on.
+    if (cas(i, at, dead, 0) === dead && !byBroadcast) notifyOne(offset);
+  } else retireDeadAtHead(i, b);
+  return true;
+}
+
+/** Moves HEAD past dead tickets at its front, so cancelled waiters do not pile up. */
+function retireDeadAtHead(i: Int32Array, b: number): void {
+  for (;;) {
+    const head = load(i, b + HEAD);
+    if (head === ticketOf(load(i, b + TAIL))) return;
+    const at = slotOf(b, head);
+    const dead = markOf(head, MARK_DEAD), retiring = markOf(head, MARK_RETIRING);
+    if (cas(i, at, dead, retiring) !== dead) return;
+    // If this fails, notifyOne or notifyWaiters moved HEAD first and clears the mark.
+    if (cas(i, b + HEAD, head, (head + 1) & TICKETS) !== head) return;
+    cas(i, at, retiring, 0);
+  }
+}
+
+/** Clears the marks of tickets in [from, to), which a notifyWaiters has just moved HEAD past. */
+function clearMarksBetween(i: Int32Array, b: number, from: number, to: number): void {
+  for (let k = 0; k < SLOT_COUNT; k++) {
+    const m = load(i, b + SLOTS + k);
+    if (m === 0) continue;
+    const t = ticketOfMark(m, k);
+    if (!before(t, from) && before(t, to)) cas(i, b + SLOTS + k, m, 0);
+  }
+}
+
 function deadNode(i: Int32Array, b: number, ticket: number): number {
-  for (let n = load(i, b + DEAD); n !== 0; n = load(words(n), (n >> 2) + NODE_NEXT)) {
-    if (load(words(n), (n >> 2) + NODE_TICKET) === ticket) return n;
+  for (let n = load(i, b + DEAD); n !== 0; n = load(nodeWords(n), (n >> 2) + NODE_NEXT)) {
+    if (load(nodeWords(n), (n >> 2) + NODE_TICKET) === ticket) return n;
   }
   return 0;
 }
@@ -87,8 +163,8 @@ interface Sleeper {
 }
 
 function sleeper(offset: number): Sleeper {
-  const node = allocObject(Kind.Notify, OBJECT_BYTES - 8);
-  const n = words(node);
+  const node = allocObject(Kind.Notify, NODE_BYTES - 8);
+  const n = nodeWords(node);
   store(n, (node >> 2) + NODE_NOTIFY, offset);
   store(n, (node >> 2) + NODE_TICKET, NO_TICKET);
   retain(offset); // the node keeps the Notify alive until it is done with it
@@ -103,14 +179,17 @@ function sleeper(offset: number): Sleeper {
 }
 
 function freeNode(node: number): void {
-  store(words(node), node >> 2, 0);
+  store(nodeWords(node), node >> 2, 0);
   free(node);
 }
 
 /** Tokio's Notify: notifyOne wakes one waiter (or stores one permit), notifyWaiters wakes all current waiters. */
 export class Notify extends Handle {
   constructor(adopt?: Adopt) {
-    super(adopt?.offset ?? allocObject(Kind.Notify, OBJECT_BYTES - 8));
+    if (adopt !== undefined && !(adopt instanceof Adopt)) {
+      throw new TypeError(`new Notify() takes no arguments, got ${describeValue(adopt)}`);
+    }
+    super(adopt?.offset ?? allocObject(Kind.Notify, NOTIFY_BYTES - 8));
   }
 
   protected get kindName(): string {
@@ -135,6 +214,7 @@ export class Notify extends Handle {
     }
     for (let head = load(i, b + HEAD); before(head, tail); head = load(i, b + HEAD)) {
       if (cas(i, b + HEAD, head, tail) === head) {
+        clearMarksBetween(i, b, head, tail);
         notify(i, b + HEAD);
         return;
       }
@@ -144,8 +224,11 @@ export class Notify extends Handle {
   /**
    * Resolves at a notifyOne meant for this call (or at once, taking a stored permit),
    * or at a notifyWaiters. The call is registered when made, not when awaited.
+   * Aborting `signal` rejects with its reason and gives the place in line up; a
+   * notifyOne that had already chosen this call goes to the next waiter (or is stored).
    */
-  async notified(): Promise<void> {
+  async notified(options?: WaitOptions): Promise<void> {
+    const signal = checkSignal(options, 'Notify.notified()');
     this.checkOpen();
     const i = words(this.offset);
     const b = this.offset >> 2;
@@ -160,19 +243,33 @@ export class Notify extends Handle {
         continue;
       }
       if ((t & PERMIT) !== 0) return this.#done(s);
-      store(words(s.node), (s.node >> 2) + NODE_TICKET, ticketOf(t));
-      return this.#sleep(s, ticketOf(t));
+      store(nodeWords(s.node), (s.node >> 2) + NODE_TICKET, ticketOf(t));
+      return this.#sleep(s, ticketOf(t), signal);
     }
   }
 
-  async #sleep(s: Sleeper, ticket: number): Promise<void> {
+  async #sleep(s: Sleeper, ticket: number, signal: AbortSignal | undefined): Promise<void> {
     const i = words(this.offset);
-    try {
-      const at = (this.offset >> 2) + HEAD;
-      for (let head = load(i, at); !before(ticket, head); head = load(i, at)) await waitAsync(i, at, head);
-    } finally {
-      this.#done(s);
+    const at = (this.offset >> 2) + HEAD;
+    for (let head = load(i, at); !before(ticket, head); head = load(i, at)) {
+      const sleep = waitAsync(i, at, head);
+      if (signal === undefined) await sleep;
+      else if ((await raceAbort(sleep, signal)) === ABORTED) {
+        notify(i, at); // settles our abandoned sleep; the others re-check and sleep again
+        this.#abandon(s, ticket);
+        throw signal.reason;
+      }
     }
+    this.#done(s);
+  }
+
+  /** Gives up the place in line of an aborted waiter, unless its thread ended meanwhile (releaseRole has it then). */
+  #abandon(s: Sleeper, ticket: number): void {
+    if (currentThreadId() !== s.thread) return;
+    ownedRemove(s.cell, s.slot);
+    if (abandonTicket(this.offset, ticket)) freeNode(s.node);
+    else retireNode(s.node);
+    releaseRef(this.offset); // last: it may free the Notify
   }
 
   /** Frees the node of a waiter that is done, unless its thread ended meanwhile (releaseRole has it then). */
@@ -189,31 +286,41 @@ defineKind(Kind.Notify, {
   wrap: (p) => new Notify(new Adopt(p)),
   // Only waiter nodes are held: this waiter's thread died.
   releaseRole(node) {
-    const n = words(node);
-    const offset = load(n, (node >> 2) + NODE_NOTIFY);
-    const ticket = load(n, (node >> 2) + NODE_TICKET);
-    const i = words(offset);
-    const b = offset >> 2;
-    if (ticket !== NO_TICKET) {
-      // Marked first, then HEAD read, while notifyOne moves HEAD first, then looks for
-      // marks: at least one of the two sees the other, and CLAIM picks one.
-      for (let top = load(i, b + DEAD); ; top = load(i, b + DEAD)) {
-        store(n, (node >> 2) + NODE_NEXT, top);
-        if (cas(i, b + DEAD, top, node) === top) break;
-      }
-      const served = before(ticket, load(i, b + HEAD));
-      const byBroadcast = before(ticket, load(i, b + BROADCAST));
-      // Woken by notifyOne but never to return: wake another waiter instead.
-      if (served && !byBroadcast && cas(n, (node >> 2) + NODE_CLAIM, 0, 1) === 0) notifyOne(offset);
-    } else freeNode(node); // it died before taking a ticket
+    const offset = load(nodeWords(node), (node >> 2) + NODE_NOTIFY);
+    retireNode(node);
     releaseRef(offset);
   },
   // The Notify itself is gone: free the nodes of dead waiters.
   drop(p) {
     for (let node = load(words(p), (p >> 2) + DEAD); node !== 0; ) {
-      const next = load(words(node), (node >> 2) + NODE_NEXT);
+      const next = load(nodeWords(node), (node >> 2) + NODE_NEXT);
       freeNode(node);
       node = next;
     }
   },
 });
+
+/**
+ * Gives up the place in line of a waiter that will never return, through its node:
+ * a ticket not yet served is pushed on the dead list (notifyOne skips it); one served
+ * by notifyOne passes the notification on. Node-less waiters (no ticket) are freed.
+ */
+function retireNode(node: number): void {
+  const n = nodeWords(node);
+  const offset = load(n, (node >> 2) + NODE_NOTIFY);
+  const ticket = load(n, (node >> 2) + NODE_TICKET);
+  const i = words(offset);
+  const b = offset >> 2;
+  if (ticket !== NO_TICKET) {
+    // Marked first, then HEAD read, while notifyOne moves HEAD first, then looks for
+    // marks: at least one of the two sees the other, and CLAIM picks one.
+    for (let top = load(i, b + DEAD); ; top = load(i, b + DEAD)) {
+      store(n, (node >> 2) + NODE_NEXT, top);
+      if (cas(i, b + DEAD, top, node) === top) break;
+    }
+    const served = before(ticket, load(i, b + HEAD));
+    const byBroadcast = before(ticket, load(i, b + BROADCAST));
+    // Woken by notifyOne but never to return: wake another waiter instead.
+    if (served && !byBroadcast && cas(n, (node >> 2) + NODE_CLAIM, 0, 1) === 0) notifyOne(offset);
+  } else freeNode(node); // it died before taking a ticket
+}

@@ -11,7 +11,7 @@ import { heapCovering } from '../heap/heap.ts';
 import { Kind } from '../heap/kinds.ts';
 import { ownedAdd, ownedRemove } from '../heap/owned.ts';
 import { currentThreadId } from '../thread/current.ts';
-import { runAsync, runSync, type Op } from '../wait/driver.ts';
+import { checkSignal, runAsync, runSync, type Op, type WaitOptions } from '../wait/driver.ts';
 import { assertCanBlock, cas, exchange, load, notify } from '../wait/futex.ts';
 import { PoisonError } from './poison.ts';
 
@@ -153,9 +153,15 @@ export function runOnce(offset: number, f: (state: OnceState) => void, o: RunOpt
   return true;
 }
 
-/** runOnce for an async `f`: RUNNING is held across its awaits, and waiting keeps the event loop running. */
-export async function runOnceAsync(offset: number, f: (state: OnceState) => Promise<void>, o: RunOptions): Promise<boolean> {
-  const from = await runAsync(claim(words(offset), stateIndex(offset), o), Infinity);
+/**
+ * runOnce for an async `f`: RUNNING is held across its awaits, and waiting keeps the
+ * event loop running. `signal` cancels the wait for another run only: queuing leaves
+ * nothing behind but the QUEUED bit, which costs the runner one spurious notify.
+ */
+export async function runOnceAsync(
+  offset: number, f: (state: OnceState) => Promise<void>, o: RunOptions, signal?: AbortSignal,
+): Promise<boolean> {
+  const from = await runAsync(claim(words(offset), stateIndex(offset), o), Infinity, signal);
   if (from === COMPLETE) return false;
   const run = holdRun(offset, () => completeOnce(offset, from));
   try {
@@ -173,8 +179,34 @@ export function waitOnce(offset: number, what: string, ignorePoison: boolean): v
   runSync(complete(words(offset), stateIndex(offset), what, ignorePoison), Infinity);
 }
 
-export function waitOnceAsync(offset: number, what: string, ignorePoison: boolean): Promise<void> {
-  return runAsync(complete(words(offset), stateIndex(offset), what, ignorePoison), Infinity);
+export function waitOnceAsync(offset: number, what: string, ignorePoison: boolean, signal?: AbortSignal): Promise<void> {
+  return runAsync(complete(words(offset), stateIndex(offset), what, ignorePoison), Infinity, signal);
+}
+
+/** Throws a TypeError unless `f` is a function: checked before any state changes. */
+export function checkFunction(f: unknown, call: string): void {
+  if (typeof f !== 'function') throw new TypeError(`${call}: expected a function, got ${describeValue(f)}`);
+}
+
+export const ABORTED: unique symbol = Symbol('aborted');
+
+/** Settles with `work`'s outcome, or ABORTED as soon as `signal` aborts (a later outcome is then ignored). */
+export function raceAbort<R>(work: Promise<R>, signal: AbortSignal): Promise<R | typeof ABORTED> {
+  if (signal.aborted) return Promise.resolve(ABORTED);
+  return new Promise((resolve, reject) => {
+    const onAbort = () => resolve(ABORTED);
+    signal.addEventListener('abort', onAbort, { once: true });
+    work.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
+  });
+}
+
+/** Names a wrong argument in an error message: "the string '2'", "number 5", "a Mutex". */
+export function describeValue(v: unknown): string {
+  if (typeof v === 'string') return `the string '${v}'`;
+  if (v === null) return 'null';
+  if (v instanceof Handle) return `a ${(v as unknown as { kindName: string }).kindName}`;
+  if (typeof v === 'object') return 'an object';
+  return `${typeof v} ${String(v)}`;
 }
 
 const ONCE: RunOptions = {
@@ -189,6 +221,9 @@ export class Once extends Handle {
   #done = false;
 
   constructor(adopt?: Adopt) {
+    if (adopt !== undefined && !(adopt instanceof Adopt)) {
+      throw new TypeError(`new Once() takes no arguments, got ${describeValue(adopt)}`);
+    }
     super(adopt?.offset ?? allocObject(Kind.Once, ONCE_BYTES - 8));
   }
 
@@ -212,20 +247,28 @@ export class Once extends Handle {
    * Throws PoisonError if an earlier run threw.
    */
   callOnce(f: () => void): void {
+    checkFunction(f, 'Once.callOnce(f)');
     if (this.#completed()) return;
     runOnce(this.offset, f, ONCE);
   }
 
   /** Like callOnce, but also runs on a poisoned Once (`state.isPoisoned` tells); success clears the poison. */
   callOnceForce(f: (state: OnceState) => void): void {
+    checkFunction(f, 'Once.callOnceForce(f)');
     if (this.#completed()) return;
     runOnce(this.offset, f, FORCE);
   }
 
-  /** callOnce with an async `f`; waiting for another run keeps the event loop running. */
-  async callOnceAsync(f: () => Promise<void>): Promise<void> {
+  /**
+   * callOnce with an async `f`; waiting for another run keeps the event loop running.
+   * Aborting `signal` while waiting for another thread's run rejects with its reason
+   * and takes nothing; once this call runs `f`, the run is not cancelled.
+   */
+  async callOnceAsync(f: () => Promise<void>, options?: WaitOptions): Promise<void> {
+    const signal = checkSignal(options, 'Once.callOnceAsync()');
+    checkFunction(f, 'Once.callOnceAsync(f)');
     if (this.#completed()) return;
-    await runOnceAsync(this.offset, f, ONCE);
+    await runOnceAsync(this.offset, f, ONCE, signal);
   }
 
   isCompleted(): boolean {
@@ -239,9 +282,10 @@ export class Once extends Handle {
     waitOnce(this.offset, 'Once', false);
   }
 
-  async waitAsync(): Promise<void> {
+  async waitAsync(options?: WaitOptions): Promise<void> {
+    const signal = checkSignal(options, 'Once.waitAsync()');
     if (this.#completed()) return;
-    await waitOnceAsync(this.offset, 'Once', false);
+    await waitOnceAsync(this.offset, 'Once', false, signal);
   }
 }
 

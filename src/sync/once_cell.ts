@@ -3,6 +3,11 @@
 // the word. A failed init (or the initialising thread dying: Role.Held) puts it back
 // to EMPTY and wakes the waiters, one of which then runs its own init.
 //
+// Cancel safety: tokio drops the future of a cancelled initialiser, which empties the
+// cell. A JS promise cannot be dropped, so an initialiser given `{ signal }` races its
+// init against the abort: the abort empties the cell at once (waking the waiters, one
+// of which runs its own init), and the abandoned init's late result is discarded.
+//
 // take() frees the stored value while other threads may be decoding it, so readers
 // count themselves in the state word (while READY) and take() waits until they are
 // out. A reader records itself as Role.HeldShared: if its thread dies mid-read, the
@@ -15,8 +20,10 @@ import { heapCovering } from '../heap/heap.ts';
 import { Kind } from '../heap/kinds.ts';
 import { ownedAdd, ownedRemove } from '../heap/owned.ts';
 import { Backoff } from '../wait/backoff.ts';
-import { add, cas, exchange, load, notify, store, waitAsync } from '../wait/futex.ts';
-import { holdRun, unholdRun } from './once.ts';
+import { checkSignal, runAsync, type Op, type WaitOptions } from '../wait/driver.ts';
+import { add, cas, exchange, load, notify, store } from '../wait/futex.ts';
+import { ABORTED, checkFunction, holdRun, raceAbort, unholdRun } from './once.ts';
+import { allocWithValue } from './value_cell.ts';
 
 // i32 fields after the header: state | readers << 2, stored value, and a version
 // bumped by each new value (handles cache the decoded value per version).
@@ -55,13 +62,33 @@ function publish(offset: number, p: number): number {
 
 const NOT_READY = Symbol('not ready');
 
-/** tokio's OnceCell: set once (asynchronously or not), read by every thread. */
+/** Sleeps while another caller initialises; returns once the state is anything else. */
+function* whileInitializing(i: Int32Array, at: number): Op<void> {
+  for (let s = load(i, at); s === INITIALIZING; s = load(i, at)) yield { index: at, expected: s };
+}
+
+/**
+ * tokio's OnceCell: set once (asynchronously or not), read by every thread.
+ * `new OnceCell()` is empty; `new OnceCell(value)` starts with `value` (tokio's
+ * `OnceCell::new_with`). A handle decodes the value once per value and caches it, so
+ * reading it again takes no new references.
+ */
 export class OnceCell<T> extends Handle {
   #version = 0; // version of the cached value; versions start at 1
   #value: T | undefined;
 
-  constructor(adopt?: Adopt) {
-    super(adopt?.offset ?? allocObject(Kind.OnceCell, CELL_BYTES - 8));
+  constructor(...initial: [value?: T]) {
+    const [first] = initial;
+    let p: number;
+    if (first instanceof Adopt) p = first.offset;
+    else if (initial.length === 0) p = allocObject(Kind.OnceCell, CELL_BYTES - 8);
+    else {
+      p = allocWithValue(Kind.OnceCell, CELL_BYTES - 8, VALUE, first);
+      const i = words(p);
+      store(i, (p >> 2) + VERSION, 1);
+      store(i, (p >> 2) + STATE, READY);
+    }
+    super(p);
   }
 
   protected get kindName(): string {
@@ -100,9 +127,22 @@ export class OnceCell<T> extends Handle {
   /**
    * The value, running `f` to make it if the cell is empty; concurrent callers (in
    * any thread) wait. If `f` throws or rejects, the cell stays empty, the error goes
-   * to this caller, and a waiting caller runs its own `f`.
+   * to this caller, and a waiting caller runs its own `f`. Aborting `signal` rejects
+   * with its reason: a waiting caller just leaves, and a caller running `f` empties
+   * the cell for the next one (its `f` runs on, but its result is discarded).
    */
-  async getOrInit(f: () => Promise<T> | T): Promise<T> {
+  getOrInit(f: () => Promise<T> | T, options?: WaitOptions): Promise<T> {
+    return this.#getOrInit(f, options, 'OnceCell.getOrInit');
+  }
+
+  /** getOrInit for a fallible `f`: a rejection leaves the cell empty and the next waiter runs its own. */
+  getOrTryInit(f: () => Promise<T>, options?: WaitOptions): Promise<T> {
+    return this.#getOrInit(f, options, 'OnceCell.getOrTryInit');
+  }
+
+  async #getOrInit(f: () => Promise<T> | T, options: WaitOptions | undefined, call: string): Promise<T> {
+    const signal = checkSignal(options, `${call}()`);
+    checkFunction(f, `${call}(f)`);
     this.checkOpen();
     const i = words(this.offset);
     const at = (this.offset >> 2) + STATE;
@@ -112,16 +152,11 @@ export class OnceCell<T> extends Handle {
         const v = this.#read();
         if (v !== NOT_READY) return v;
       } else if (s === INITIALIZING) {
-        await waitAsync(i, at, s);
+        await runAsync(whileInitializing(i, at), Infinity, signal);
       } else if (s === EMPTY && cas(i, at, EMPTY, INITIALIZING) === EMPTY) {
-        return this.#init(f);
+        return this.#init(f, signal);
       }
     }
-  }
-
-  /** getOrInit for a fallible `f`: a rejection leaves the cell empty and the next waiter runs its own. */
-  getOrTryInit(f: () => Promise<T>): Promise<T> {
-    return this.getOrInit(f);
   }
 
   /** Takes the value out, leaving the cell empty (undefined if it has none). */
@@ -146,12 +181,20 @@ export class OnceCell<T> extends Handle {
   }
 
   /** Runs `f` as the cell's initialiser (the state is INITIALIZING and ours). */
-  async #init(f: () => Promise<T> | T): Promise<T> {
+  async #init(f: () => Promise<T> | T, signal: AbortSignal | undefined): Promise<T> {
     const run = holdRun(this.offset, () => settle(this.offset, EMPTY));
     let value: T;
     let p: number;
     try {
-      value = await f();
+      // A synchronous throw from f is a rejection like any other.
+      const made = new Promise<T>((resolve) => resolve(f()));
+      if (signal === undefined) value = await made;
+      else {
+        made.catch(() => {}); // an abandoned init's failure is nobody's to handle
+        const outcome = await raceAbort(made, signal);
+        if (outcome === ABORTED) throw signal.reason;
+        value = outcome;
+      }
       p = value === undefined ? 0 : storeValue(codecs.structured, value);
     } catch (e) {
       if (unholdRun(run)) settle(this.offset, EMPTY);

@@ -3,13 +3,15 @@
 // stored encoded in the heap beside the state word and decoded once per handle.
 
 import { Adopt, allocObject, defineKind, Handle } from '../heap/handle.ts';
+import { heap } from '../heap/heap.ts';
 import { Kind } from '../heap/kinds.ts';
-import { assertCanBlock } from '../wait/futex.ts';
+import { checkSignal, type WaitOptions } from '../wait/driver.ts';
+import { assertCanBlock, store } from '../wait/futex.ts';
 import {
-  COMPLETE, completeOnce, INCOMPLETE, onceState, POISONED, runOnce, runOnceAsync, waitOnce, waitOnceAsync,
-  type RunOptions,
+  checkFunction, COMPLETE, completeOnce, INCOMPLETE, onceState, POISONED, runOnce, runOnceAsync,
+  waitOnce, waitOnceAsync, type RunOptions,
 } from './once.ts';
-import { dropCell, readCell, writeCell } from './value_cell.ts';
+import { allocWithValue, dropCell, readCell, writeCell } from './value_cell.ts';
 
 /** i32 index (relative to offset >> 2) of the stored value, after the Once state word. */
 const VALUE = 3;
@@ -25,16 +27,33 @@ const INIT: RunOptions = {
 };
 const SET: RunOptions = { ...INIT, call: 'OnceLock.set()' };
 
+/** A new OnceLock-like object of `kind` that already holds `value` (encoded first: bad input allocates nothing). */
+function allocComplete(kind: number, value: unknown): number {
+  const p = allocWithValue(kind, CELL_BYTES - 8, VALUE, value);
+  store(heap().i32, (p >> 2) + 2, COMPLETE);
+  return p;
+}
+
 /**
  * A cell written once (Rust's std::sync::OnceLock). Every thread sees the value the
  * one successful initialiser stored; handles inside it arrive as live handles.
+ *
+ * `new OnceLock()` is empty; `new OnceLock(value)` starts with `value` (Rust's
+ * `OnceLock::from`), which may itself be a handle: endpoints in it move into the cell.
+ * The value a handle returns is decoded once and cached, so reading it again takes no
+ * new references.
  */
 export class OnceLock<T> extends Handle {
   #cached = false;
   #value: T | undefined;
 
-  constructor(adopt?: Adopt) {
-    super(adopt?.offset ?? allocObject(Kind.OnceLock, CELL_BYTES - 8));
+  constructor(...initial: [value?: T]) {
+    const [first] = initial;
+    super(
+      first instanceof Adopt ? first.offset
+      : initial.length === 0 ? allocObject(Kind.OnceLock, CELL_BYTES - 8)
+      : allocComplete(Kind.OnceLock, first),
+    );
   }
 
   protected get kindName(): string {
@@ -63,17 +82,24 @@ export class OnceLock<T> extends Handle {
 
   /** The value, made by `f` if no thread has made it; other callers wait meanwhile. */
   getOrInit(f: () => T): T {
+    checkFunction(f, 'OnceLock.getOrInit(f)');
     if (this.#cached) return this.#value as T;
     this.checkOpen();
     runOnce(this.offset, () => writeValue(this.offset, f()), INIT);
     return this.#load();
   }
 
-  /** getOrInit with an async `f`; waiting keeps the event loop running. */
-  async getOrInitAsync(f: () => Promise<T>): Promise<T> {
+  /**
+   * getOrInit with an async `f`; waiting keeps the event loop running. Aborting
+   * `signal` while another caller initialises rejects with its reason and takes
+   * nothing; once this call runs `f`, the run is not cancelled.
+   */
+  async getOrInitAsync(f: () => Promise<T>, options?: WaitOptions): Promise<T> {
+    const signal = checkSignal(options, 'OnceLock.getOrInitAsync()');
+    checkFunction(f, 'OnceLock.getOrInitAsync(f)');
     if (this.#cached) return this.#value as T;
     this.checkOpen();
-    await runOnceAsync(this.offset, async () => writeValue(this.offset, await f()), INIT);
+    await runOnceAsync(this.offset, async () => writeValue(this.offset, await f()), INIT, signal);
     return this.#load();
   }
 
@@ -86,10 +112,11 @@ export class OnceLock<T> extends Handle {
     return this.#load();
   }
 
-  async waitAsync(): Promise<T> {
+  async waitAsync(options?: WaitOptions): Promise<T> {
+    const signal = checkSignal(options, 'OnceLock.waitAsync()');
     if (this.#cached) return this.#value as T;
     this.checkOpen();
-    await waitOnceAsync(this.offset, 'OnceLock', true);
+    await waitOnceAsync(this.offset, 'OnceLock', true, signal);
     return this.#load();
   }
 
@@ -121,7 +148,7 @@ export class LazyLock<T> extends Handle {
   #value: T | undefined;
 
   constructor(init: (() => T) | Adopt) {
-    if (!(init instanceof Adopt) && typeof init !== 'function') throw new TypeError('new LazyLock(init): init must be a function');
+    if (!(init instanceof Adopt)) checkFunction(init, 'new LazyLock(init)');
     super(init instanceof Adopt ? init.offset : allocObject(Kind.LazyLock, CELL_BYTES - 8));
     this.#init = init instanceof Adopt ? undefined : init;
   }

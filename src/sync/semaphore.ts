@@ -4,16 +4,21 @@
 // acquire(n) is not starved by a stream of small ones.
 //
 // Every acquire is a Permit object in the heap, owned like any handle. If its thread
-// dies while queued, the Permit's drop marks its ticket abandoned (the line skips
-// it); if it dies holding permits, the drop returns them. Nobody waits for a dead
-// thread.
+// dies while queued (or an async acquire is aborted), the Permit's drop gives its
+// ticket up: it ends the turn if it is the one served, takes the ticket back if
+// nobody queued behind it, and otherwise marks it abandoned (the line skips it). If
+// it dies holding permits, the drop returns them. Nobody waits for a dead thread.
+//
+// A Permit is an endpoint: passing it to spawn, sending it or storing it in a value
+// moves it, so its permits are returned exactly once, by its last owner.
 
 import { alloc, free } from '../heap/alloc.ts';
 import { Adopt, allocObject, defineKind, Handle, releaseRef, retain } from '../heap/handle.ts';
 import { heapCovering } from '../heap/heap.ts';
 import { Kind } from '../heap/kinds.ts';
-import { runAsync, runSync, type Op } from '../wait/driver.ts';
+import { checkSignal, runAsync, runSync, type Op, type WaitOptions } from '../wait/driver.ts';
 import { add, assertCanBlock, cas, load, notify, store } from '../wait/futex.ts';
+import { describeValue } from './once.ts';
 
 // Semaphore fields. ABANDONED: stack of [next, ticket] marks of tickets whose owner died.
 const PERMITS = 2, NEXT = 3, SERVING = 4, CLOSED = 5, ABANDONED = 6;
@@ -38,7 +43,7 @@ const semWords = (sem: number): Int32Array => heapCovering(sem + SEMAPHORE_BYTES
 const permitWords = (p: number): Int32Array => heapCovering(p + PERMIT_BYTES).i32;
 
 function checkCount(n: number, call: string): void {
-  if (typeof n !== 'number') throw new TypeError(`${call}: expected a number, got ${typeof n}`);
+  if (typeof n !== 'number') throw new TypeError(`${call}: expected a number, got ${describeValue(n)}`);
   if (!Number.isInteger(n) || n < 0 || n > MAX_PERMITS) {
     throw new RangeError(`${call}: expected an integer from 0 to ${MAX_PERMITS}, got ${n}`);
   }
@@ -60,13 +65,14 @@ function isAbandoned(i: Int32Array, b: number, ticket: number): boolean {
   return false;
 }
 
-/** Ends ticket `t`'s turn (if it is the one served), skipping tickets whose owners died. */
-function advance(sem: number, t: number): void {
+/** Ends ticket `t`'s turn if it is the one served, skipping abandoned tickets; false if it was not its turn. */
+function advance(sem: number, t: number): boolean {
   const i = semWords(sem);
   const b = sem >> 2;
-  if (cas(i, b + SERVING, t, (t + 1) | 0) !== t) return;
+  if (cas(i, b + SERVING, t, (t + 1) | 0) !== t) return false;
   for (let s = (t + 1) | 0; isAbandoned(i, b, s) && cas(i, b + SERVING, s, (s + 1) | 0) === s; s = (s + 1) | 0);
   notify(i, b + SERVING);
+  return true;
 }
 
 function returnPermits(sem: number, n: number): void {
@@ -79,6 +85,9 @@ function returnPermits(sem: number, n: number): void {
 export class Permit extends Handle {
   /** @internal Made by Semaphore.acquire*(). */
   constructor(adopt: Adopt) {
+    if (!(adopt instanceof Adopt)) {
+      throw new TypeError('a Permit is made by Semaphore.acquire(), acquireAsync() or tryAcquire(), not with new Permit()');
+    }
     super(adopt.offset);
   }
 
@@ -86,8 +95,24 @@ export class Permit extends Handle {
     return 'Permit';
   }
 
+  /** How many permits this Permit holds (tokio's num_permits). */
+  numPermits(): number {
+    this.checkOpen();
+    return load(permitWords(this.offset), (this.offset >> 2) + COUNT);
+  }
+
   /** Returns the permits to the semaphore. Idempotent. */
   release(): void {
+    this.close();
+  }
+
+  /**
+   * Drops this Permit without returning its permits: the semaphore has that many
+   * fewer for good (tokio's SemaphorePermit::forget).
+   */
+  forget(): void {
+    this.checkOpen();
+    store(permitWords(this.offset), (this.offset >> 2) + STATE, DONE);
     this.close();
   }
 
@@ -102,7 +127,7 @@ export class Semaphore extends Handle {
   static readonly MAX_PERMITS = MAX_PERMITS;
 
   constructor(permits: number | Adopt) {
-    if (!(permits instanceof Adopt)) checkCount(permits, 'new Semaphore(permits)');
+    if (!(permits instanceof Adopt)) checkCount(permits as number, 'new Semaphore(permits)');
     super(permits instanceof Adopt ? permits.offset : allocObject(Kind.Semaphore, SEMAPHORE_BYTES - 8));
     if (!(permits instanceof Adopt)) store(semWords(this.offset), (this.offset >> 2) + PERMITS, permits);
   }
@@ -156,10 +181,15 @@ export class Semaphore extends Handle {
     return this.#served(runSync(this.#queue(n), Infinity));
   }
 
-  async acquireAsync(n = 1): Promise<Permit> {
+  /**
+   * acquire() for event-loop threads. Aborting `signal` rejects with its reason and
+   * takes nothing: a queued acquirer gives its turn up, so the line keeps moving.
+   */
+  async acquireAsync(n = 1, options?: WaitOptions): Promise<Permit> {
+    const signal = checkSignal(options, 'Semaphore.acquireAsync()');
     const i = this.#enter(n, 'Semaphore.acquireAsync(n)');
     if (this.#fast(i, n)) return this.#permit(n, HOLDING, 0);
-    return this.#served(await runAsync(this.#queue(n), Infinity));
+    return this.#served(await runAsync(this.#queue(n), Infinity, signal));
   }
 
   /** No line, and enough permits free: take them. */
@@ -254,14 +284,19 @@ defineKind(Kind.SemaphorePermit, {
 });
 
 /**
- * Gives up a queued ticket. Marks it first, then moves the line on if it is this
- * ticket's turn; advance() checks the marks after moving, so one of the two sees the
- * other.
+ * Gives up a queued ticket: ends its turn if it is the one served; takes it back if it
+ * is the newest (SERVING never passes an unserved ticket that is not marked, so the
+ * next acquirer simply gets this number again); otherwise marks it abandoned, then
+ * moves the line on if it became this ticket's turn meanwhile. advance() checks the
+ * marks after moving, so one of the two sees the other.
  */
 function abandon(sem: number, ticket: number): void {
-  const mark = alloc(8);
+  if (advance(sem, ticket)) return;
   const i = semWords(sem);
   const b = sem >> 2;
+  const after = (ticket + 1) | 0;
+  if (cas(i, b + NEXT, after, ticket) === after) return;
+  const mark = alloc(8);
   const m = markWords(mark);
   store(m, (mark >> 2) + 1, ticket);
   for (let top = load(i, b + ABANDONED); ; top = load(i, b + ABANDONED)) {

@@ -5,7 +5,7 @@
 import { codecs } from '../codec/index.ts';
 import { dropValue, loadValue, storeValue } from '../codec/stored.ts';
 import { alloc, free } from '../heap/alloc.ts';
-import { Adopt, allocObject, releaseRef, retain } from '../heap/handle.ts';
+import { adoptRef, allocObject, releaseRef, retain } from '../heap/handle.ts';
 import { heap } from '../heap/heap.ts';
 import { Kind } from '../heap/kinds.ts';
 import { I_REGISTRY_HEAD } from '../heap/layout.ts';
@@ -66,7 +66,7 @@ export function shared<T>(key: string, init: () => T): T {
   if (cell === undefined || cell.isClosed) {
     const p = load(heap().i32, (entryFor(key) >> 2) + CELL);
     retain(p);
-    cell = new OnceLock<T>(new Adopt(p));
+    cell = adoptRef(p) as OnceLock<T>;
     local.set(key, cell);
   }
   return cell.getOrInit(init);
