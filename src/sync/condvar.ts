@@ -3,27 +3,45 @@
 // first, so a notify between the unlock and the sleep is never lost (the sleep sees
 // a new number and returns at once). A waiter count lets notify skip waking when
 // nobody waits.
+//
+// Every wait, blocking or async, is one driver op (wait/driver.ts). Whatever ends it
+// (a notify, a timeout, an abort, a PoisonError on the way back) the waiter is
+// counted out and the mutex is locked again before the call returns or throws, so
+// the guard is always valid afterwards.
 
-import { Adopt, allocObject, defineKind, Handle } from '../heap/handle.ts';
+import { Adopt, allocObject, defineKind, Handle, releaseRef, retain } from '../heap/handle.ts';
 import { heapCovering } from '../heap/heap.ts';
 import { Kind } from '../heap/kinds.ts';
-import { add, assertCanBlock, checkTimeout, load, notify, wait, waitAsync, type WaitResult } from '../wait/futex.ts';
+import { checkSignal, deadlineOf, runAsync, runSync, type Op, type WaitOptions } from '../wait/driver.ts';
+import { add, assertCanBlock, checkTimeout, load, notify } from '../wait/futex.ts';
 import { suspendable, type MutexGuard, type SuspendableGuard } from './mutex.ts';
 
 // i32 fields after the [kind, refcount] header.
 const SEQ = 2, WAITERS = 3;
 const OBJECT_BYTES = 16;
 
-interface Waiting {
-  readonly guard: SuspendableGuard;
-  readonly i: Int32Array;
-  readonly b: number;
-  readonly seq: number;
+/** What a timed wait reports: whether it ended because the time ran out. */
+export interface WaitTimeoutResult {
+  readonly timedOut: boolean;
+}
+
+/** One sleep on the sequence: resolves true if it ended by the deadline with no notify seen. */
+function* sleepOn(i: Int32Array, at: number, seq: number): Op<boolean> {
+  const expired = yield { index: at, expected: seq };
+  return expired && load(i, at) === seq;
 }
 
 export class Condvar extends Handle {
-  constructor(adopt?: Adopt) {
-    super(adopt?.offset ?? allocObject(Kind.Condvar, OBJECT_BYTES - 8));
+  /** A new condition variable; it is used with any Mutex, through the guard passed to wait(). */
+  constructor(...args: [] | [Adopt]) {
+    const [adopt] = args;
+    if (args.length > 0 && !(adopt instanceof Adopt)) {
+      throw new TypeError(
+        `new Condvar() takes no arguments, got ${describeArg(adopt)}; ` +
+          'a Condvar is not tied to one mutex: pass the MutexGuard to wait(guard)',
+      );
+    }
+    super(adopt instanceof Adopt ? adopt.offset : allocObject(Kind.Condvar, OBJECT_BYTES - 8));
   }
 
   protected get kindName(): string {
@@ -37,31 +55,78 @@ export class Condvar extends Handle {
    */
   wait<T>(guard: MutexGuard<T>): void {
     assertCanBlock('Condvar.wait()', 'waitAsync()');
-    this.#waitSync(guard, undefined);
+    this.#waitSync(guard, undefined, 'Condvar.wait()');
   }
 
   /** Like wait(), at most `ms` milliseconds. */
-  waitTimeout<T>(guard: MutexGuard<T>, ms: number): { timedOut: boolean } {
+  waitTimeout<T>(guard: MutexGuard<T>, ms: number): WaitTimeoutResult {
     const timeout = checkTimeout(ms, 'Condvar.waitTimeout()');
-    assertCanBlock('Condvar.waitTimeout()', 'waitAsync()');
-    return { timedOut: this.#waitSync(guard, timeout) === 'timed-out' };
+    assertCanBlock('Condvar.waitTimeout()', 'waitTimeoutAsync()');
+    return { timedOut: this.#waitSync(guard, deadlineOf(timeout), 'Condvar.waitTimeout()') };
   }
 
   /** Waits while `cond(value)` is true; returns with the lock held and `cond` false. */
   waitWhile<T>(guard: MutexGuard<T>, cond: (value: T) => boolean): void {
-    assertCanBlock('Condvar.waitWhile()', 'waitAsync()');
-    while (cond(guard.value)) this.#waitSync(guard, undefined);
+    checkCond(cond, 'Condvar.waitWhile()');
+    assertCanBlock('Condvar.waitWhile()', 'waitWhileAsync()');
+    while (cond(guard.value)) this.#waitSync(guard, undefined, 'Condvar.waitWhile()');
   }
 
-  /** Like wait(), keeping the event loop running. */
-  async waitAsync<T>(guard: MutexGuard<T>): Promise<void> {
-    const w = this.#begin(guard);
-    try {
-      await waitAsync(w.i, w.b + SEQ, w.seq);
-    } finally {
-      add(w.i, w.b + WAITERS, -1);
-      await w.guard.relockAsync();
+  /**
+   * Waits while `cond(value)` is true, at most `ms` milliseconds in all. Returns with
+   * the lock held; `timedOut` is true when the time ran out with `cond` still true.
+   */
+  waitTimeoutWhile<T>(guard: MutexGuard<T>, ms: number, cond: (value: T) => boolean): WaitTimeoutResult {
+    const timeout = checkTimeout(ms, 'Condvar.waitTimeoutWhile()');
+    checkCond(cond, 'Condvar.waitTimeoutWhile()');
+    assertCanBlock('Condvar.waitTimeoutWhile()', 'waitTimeoutWhileAsync()');
+    const deadline = deadlineOf(timeout);
+    while (cond(guard.value)) {
+      if (performance.now() >= deadline) return { timedOut: true };
+      this.#waitSync(guard, deadline, 'Condvar.waitTimeoutWhile()');
     }
+    return { timedOut: false };
+  }
+
+  /**
+   * Like wait(), keeping the event loop running. Aborting `signal` relocks the mutex
+   * (the guard is valid again), then rejects with its reason.
+   */
+  async waitAsync<T>(guard: MutexGuard<T>, options?: WaitOptions): Promise<void> {
+    const signal = checkSignal(options, 'Condvar.waitAsync()');
+    await this.#waitAsync(guard, Infinity, signal, 'Condvar.waitAsync()');
+  }
+
+  /** Like waitTimeout(), keeping the event loop running; `signal` as in waitAsync(). */
+  async waitTimeoutAsync<T>(guard: MutexGuard<T>, ms: number, options?: WaitOptions): Promise<WaitTimeoutResult> {
+    const signal = checkSignal(options, 'Condvar.waitTimeoutAsync()');
+    const timeout = checkTimeout(ms, 'Condvar.waitTimeoutAsync()');
+    return { timedOut: await this.#waitAsync(guard, deadlineOf(timeout), signal, 'Condvar.waitTimeoutAsync()') };
+  }
+
+  /** Like waitWhile(), keeping the event loop running; `signal` as in waitAsync(). */
+  async waitWhileAsync<T>(guard: MutexGuard<T>, cond: (value: T) => boolean, options?: WaitOptions): Promise<void> {
+    const signal = checkSignal(options, 'Condvar.waitWhileAsync()');
+    checkCond(cond, 'Condvar.waitWhileAsync()');
+    while (cond(guard.value)) await this.#waitAsync(guard, Infinity, signal, 'Condvar.waitWhileAsync()');
+  }
+
+  /** Like waitTimeoutWhile(), keeping the event loop running; `signal` as in waitAsync(). */
+  async waitTimeoutWhileAsync<T>(
+    guard: MutexGuard<T>,
+    ms: number,
+    cond: (value: T) => boolean,
+    options?: WaitOptions,
+  ): Promise<WaitTimeoutResult> {
+    const signal = checkSignal(options, 'Condvar.waitTimeoutWhileAsync()');
+    const timeout = checkTimeout(ms, 'Condvar.waitTimeoutWhileAsync()');
+    checkCond(cond, 'Condvar.waitTimeoutWhileAsync()');
+    const deadline = deadlineOf(timeout);
+    while (cond(guard.value)) {
+      if (performance.now() >= deadline) return { timedOut: true };
+      await this.#waitAsync(guard, deadline, signal, 'Condvar.waitTimeoutWhileAsync()');
+    }
+    return { timedOut: false };
   }
 
   notifyOne(): void {
@@ -83,13 +148,32 @@ export class Condvar extends Handle {
     if (load(i, b + WAITERS) > 0) notify(i, b + SEQ, count);
   }
 
-  #waitSync<T>(guard: MutexGuard<T>, ms: number | undefined): WaitResult {
-    const w = this.#begin(guard);
+  /** One blocking wait; true if it timed out. */
+  #waitSync<T>(guard: MutexGuard<T>, deadline: number | undefined, call: string): boolean {
+    const [g, i, b, seq] = this.#begin(guard, call);
     try {
-      return wait(w.i, w.b + SEQ, w.seq, ms);
+      return runSync(sleepOn(i, b + SEQ, seq), deadline ?? Infinity);
     } finally {
-      add(w.i, w.b + WAITERS, -1);
-      w.guard.relock();
+      add(i, b + WAITERS, -1);
+      g.relock();
+    }
+  }
+
+  /**
+   * One async wait; true if it timed out. The condvar object is retained meanwhile, so
+   * closing this handle during the wait cannot free it under the waiter.
+   */
+  async #waitAsync<T>(guard: MutexGuard<T>, deadline: number, signal: AbortSignal | undefined, call: string): Promise<boolean> {
+    const [g, i, b, seq] = this.#begin(guard, call);
+    retain(this.offset);
+    try {
+      // An abort throws out of here; the driver has then woken the other sleepers, so a
+      // notifyOne this waiter swallowed reaches them as a (permitted) spurious wake.
+      return await runAsync(sleepOn(i, b + SEQ, seq), deadline, signal);
+    } finally {
+      add(i, b + WAITERS, -1);
+      releaseRef(this.offset);
+      await g.relockAsync();
     }
   }
 
@@ -98,17 +182,27 @@ export class Condvar extends Handle {
    * the sequence, counts this waiter in, and only then releases the mutex: a notify
    * from then on changes the sequence, so the sleep that follows returns at once.
    */
-  #begin<T>(guard: MutexGuard<T>): Waiting {
+  #begin<T>(guard: MutexGuard<T>, call: string): [SuspendableGuard, Int32Array, number, number] {
     this.checkOpen();
-    const g = suspendable(guard);
+    const g = suspendable(guard, call);
     g.commit();
     const i = heapCovering(this.offset + OBJECT_BYTES).i32;
     const b = this.offset >> 2;
     const seq = load(i, b + SEQ);
     add(i, b + WAITERS, 1);
     g.suspend();
-    return { guard: g, i, b, seq };
+    return [g, i, b, seq];
   }
+}
+
+function checkCond(cond: unknown, call: string): void {
+  if (typeof cond !== 'function') throw new TypeError(`${call}: the condition must be a function (value) => boolean, got ${describeArg(cond)}`);
+}
+
+function describeArg(v: unknown): string {
+  if (v instanceof Handle) return `a ${v.constructor.name}`;
+  if (typeof v === 'string') return `the string '${v}'`;
+  return v === null ? 'null' : typeof v === 'object' ? 'an object' : `${typeof v} ${String(v)}`;
 }
 
 defineKind(Kind.Condvar, { name: 'Condvar', wrap: (p) => new Condvar(new Adopt(p)) });

@@ -6,16 +6,19 @@
 // A held lock is recorded in the holder's owned table (Role.Held). When the holder's
 // thread ends or is killed with the lock held, the runtime calls releaseRole, which
 // poisons the mutex and unlocks it, so no waiter is left blocked.
+//
+// No path that throws leaves the lock taken, except the PoisonError of lock(),
+// tryLock() and lockAsync(), whose guard holds it on purpose (Rust's contract).
 
 import { Adopt, currentOwnedCell, defineKind, Handle, Role } from '../heap/handle.ts';
 import { heapCovering } from '../heap/heap.ts';
 import { Kind } from '../heap/kinds.ts';
 import { ownedAdd, ownedRemove } from '../heap/owned.ts';
 import { currentThreadId } from '../thread/current.ts';
-import { runAsync, runSync, SPIN, type Op } from '../wait/driver.ts';
+import { checkSignal, runAsync, runSync, SPIN, type Op, type WaitOptions } from '../wait/driver.ts';
 import { assertCanBlock, cas, exchange, load, notify, store } from '../wait/futex.ts';
 import { PoisonError } from './poison.ts';
-import { allocWithValue, dropCell, GuardValue } from './value_cell.ts';
+import { allocWithValue, dropCell, GuardValue, takeCell } from './value_cell.ts';
 
 // i32 fields after the [kind, refcount] header.
 const STATE = 2, OWNER = 3, POISON = 4, VALUE = 5;
@@ -31,11 +34,47 @@ export interface MutexGuard<T> {
   [Symbol.dispose](): void;
 }
 
+export const PIN: unique symbol = Symbol('pin');
+export const UNPIN: unique symbol = Symbol('unpin');
+
+/**
+ * A handle whose object this thread may be using through something other than the
+ * handle (a held guard, a pending async wait). Closing the last handle would free the
+ * object under them, so close() is deferred until the last such use ends (a JS count:
+ * nothing on the lock's hot path); from the close on, the handle refuses new uses.
+ */
+export abstract class PinnedHandle extends Handle {
+  #pins = 0;
+  #closing = false;
+
+  [PIN](): void {
+    this.#pins++;
+  }
+
+  [UNPIN](): void {
+    if (--this.#pins === 0 && this.#closing) super.dropRef();
+  }
+
+  protected override dropRef(): void {
+    if (this.#pins > 0) this.#closing = true;
+    else super.dropRef();
+  }
+
+  protected override checkOpen(): void {
+    if (this.#closing) throw new TypeError(`${this.kindName} is closed`);
+    super.checkOpen();
+  }
+
+  override get isClosed(): boolean {
+    return this.#closing || super.isClosed;
+  }
+}
+
 /** Fixed-length views covering the mutex object (the fast ones, see heap.ts). */
 const viewsOf = (offset: number): Int32Array => heapCovering(offset + OBJECT_BYTES).i32;
 
 class Guard<T> implements MutexGuard<T>, SuspendableGuard {
-  // Keeps the handle, and so the object, alive while the lock is held.
+  // Pinned while the lock is held: the object outlives a close() of the handle.
   readonly #mutex: Mutex<T>;
   readonly #i: Int32Array;
   #slot: number;
@@ -47,6 +86,7 @@ class Guard<T> implements MutexGuard<T>, SuspendableGuard {
     this.#mutex = mutex;
     this.#i = i;
     this.#slot = hold(i, mutex.offset);
+    mutex[PIN]();
     this.#checkPoison();
   }
 
@@ -62,7 +102,11 @@ class Guard<T> implements MutexGuard<T>, SuspendableGuard {
     this.#cell().set(v);
   }
 
-  /** Writes the value back and releases the lock. Idempotent. */
+  /**
+   * Writes the value back and releases the lock. Idempotent. A value that cannot be
+   * written back (unsendable, heap full) is dropped: the lock is released with the
+   * old value kept, then the error is thrown.
+   */
   unlock(): void {
     if (this.#slot === RELEASED) return;
     this.#checkHeld();
@@ -72,6 +116,7 @@ class Guard<T> implements MutexGuard<T>, SuspendableGuard {
       this.#value?.flush();
     } finally {
       release(this.#i, this.#mutex.offset, slot);
+      this.#mutex[UNPIN]();
     }
   }
 
@@ -83,9 +128,25 @@ class Guard<T> implements MutexGuard<T>, SuspendableGuard {
   abandon(): void {
     const slot = this.#slot;
     this.#slot = RELEASED;
+    try {
+      this.#value?.forget();
+    } finally {
+      store(this.#i, (this.#mutex.offset >> 2) + POISON, 1);
+      release(this.#i, this.#mutex.offset, slot);
+      this.#mutex[UNPIN]();
+    }
+  }
+
+  /** intoInner(): takes the value out (leaving the mutex empty) and releases the lock. */
+  take(): T {
+    this.#checkHeld();
     this.#value?.forget();
-    store(this.#i, (this.#mutex.offset >> 2) + POISON, 1);
-    release(this.#i, this.#mutex.offset, slot);
+    this.#value = undefined;
+    try {
+      return takeCell<T>((this.#mutex.offset >> 2) + VALUE);
+    } finally {
+      this.unlock();
+    }
   }
 
   /** Condvar, first: writes the value back. Throws (lock still held, nothing changed) if it cannot. */
@@ -163,11 +224,16 @@ function lockWord(i: Int32Array, at: number): void {
 }
 
 /** Takes the state word, keeping the event loop running. */
-async function lockWordAsync(i: Int32Array, at: number): Promise<void> {
-  if (cas(i, at, UNLOCKED, LOCKED) !== UNLOCKED) await runAsync(lockContended(i, at), Infinity);
+async function lockWordAsync(i: Int32Array, at: number, signal?: AbortSignal): Promise<void> {
+  if (cas(i, at, UNLOCKED, LOCKED) !== UNLOCKED) await runAsync(lockContended(i, at), Infinity, signal);
 }
 
-/** Rust's lock_contended as a driver op (wait/driver.ts runs it blocking or async). */
+/**
+ * Rust's lock_contended as a driver op (wait/driver.ts runs it blocking or async).
+ * An abort registers nothing to undo: a CONTENDED mark it leaves costs one spurious
+ * wake, and the driver wakes the word's other sleepers in case the unlocker's single
+ * wake had gone to this one.
+ */
 function* lockContended(i: Int32Array, at: number): Op<void> {
   let state = yield* spin(i, at);
   if (state === UNLOCKED) {
@@ -190,7 +256,7 @@ function* spin(i: Int32Array, at: number): Op<number> {
   }
 }
 
-export class Mutex<T = undefined> extends Handle {
+export class Mutex<T = undefined> extends PinnedHandle {
   constructor(value?: T | Adopt) {
     super(value instanceof Adopt ? value.offset : allocWithValue(Kind.Mutex, OBJECT_BYTES - 8, VALUE, value));
   }
@@ -201,8 +267,8 @@ export class Mutex<T = undefined> extends Handle {
 
   /**
    * Blocks until the lock is ours. Throws PoisonError if poisoned (the lock is then
-   * held by its guard). Throws Error if this thread already holds it: waiting would
-   * never end.
+   * held by its guard). Throws Error if this thread already holds it (through any
+   * guard, sync or async): waiting would never end.
    */
   lock(): MutexGuard<T> {
     this.checkOpen();
@@ -211,19 +277,39 @@ export class Mutex<T = undefined> extends Handle {
     const at = (this.offset >> 2) + STATE;
     if (cas(i, at, UNLOCKED, LOCKED) !== UNLOCKED) {
       if (i[(this.offset >> 2) + OWNER] === currentThreadId()) {
-        throw new Error('Mutex.lock(): this thread already holds the lock, waiting for it would deadlock');
+        throw new Error(
+          'Mutex.lock(): this thread already holds the lock, waiting for it would deadlock; ' +
+            'unlock the guard first (weft locks are not reentrant)',
+        );
       }
       runSync(lockContended(i, at), Infinity);
     }
     return new Guard(this, i);
   }
 
-  /** Like lock(), keeping the event loop running while it waits. */
-  async lockAsync(): Promise<MutexGuard<T>> {
+  /**
+   * Like lock(), keeping the event loop running while it waits. Another task of this
+   * thread may hold the lock meanwhile (it can release it while this one waits), so
+   * this does not treat that as a deadlock. Aborting `signal` rejects with its reason
+   * and takes nothing; closing this handle while it waits rejects with TypeError.
+   */
+  async lockAsync(options?: WaitOptions): Promise<MutexGuard<T>> {
+    const signal = checkSignal(options, 'Mutex.lockAsync()');
     this.checkOpen();
     const i = viewsOf(this.offset);
-    await lockWordAsync(i, (this.offset >> 2) + STATE);
-    return new Guard(this, i);
+    const at = (this.offset >> 2) + STATE;
+    if (cas(i, at, UNLOCKED, LOCKED) === UNLOCKED) return new Guard(this, i);
+    this[PIN]();
+    try {
+      await runAsync(lockContended(i, at), Infinity, signal);
+      if (this.isClosed) {
+        unlockWord(i, this.offset);
+        throw new TypeError('Mutex was closed while lockAsync() waited for it');
+      }
+      return new Guard(this, i);
+    } finally {
+      this[UNPIN]();
+    }
   }
 
   /** The guard if the lock is free now, else undefined. Throws PoisonError like lock(). */
@@ -238,10 +324,17 @@ export class Mutex<T = undefined> extends Handle {
    * Runs `f` with the value under the lock; changes to an object value persist. If
    * `f` throws, its changes are dropped, the mutex is poisoned and released, and the
    * error rethrown. `f` must be synchronous (the lock is released when it returns);
-   * for async work hold a guard from lockAsync(). Throws PoisonError like lock().
+   * for async work hold a guard from lockAsync(). On a poisoned mutex it throws
+   * PoisonError without running `f`, and the lock is released (its guard is spent).
    */
   withLock<R>(f: (value: T) => R): R {
-    const g = this.lock() as Guard<T>;
+    let g: Guard<T>;
+    try {
+      g = this.lock() as Guard<T>;
+    } catch (e) {
+      if (e instanceof PoisonError && e.guard instanceof Guard) e.guard.unlock();
+      throw e;
+    }
     let r: R;
     try {
       r = f(g.value);
@@ -251,6 +344,27 @@ export class Mutex<T = undefined> extends Handle {
     }
     g.unlock();
     return r;
+  }
+
+  /**
+   * Takes the value out and closes this handle (Rust's into_inner). Other handles of
+   * the mutex find it empty (undefined) from then on. Waits for the lock like lock().
+   * On a poisoned mutex it still takes the value and closes, then throws PoisonError
+   * whose intoInner() is the value.
+   */
+  intoInner(): T {
+    let g: Guard<T>;
+    try {
+      g = this.lock() as Guard<T>;
+    } catch (e) {
+      if (!(e instanceof PoisonError && e.guard instanceof Guard)) throw e;
+      const value = (e.guard as Guard<T>).take();
+      this.close();
+      throw new PoisonError<T>('Mutex is poisoned: a thread panicked while holding it; intoInner() has the value', value);
+    }
+    const value = g.take();
+    this.close();
+    return value;
   }
 
   isPoisoned(): boolean {
@@ -272,9 +386,15 @@ export interface SuspendableGuard {
   relockAsync(): Promise<void>;
 }
 
-export function suspendable<T>(guard: MutexGuard<T>): SuspendableGuard {
-  if (!(guard instanceof Guard)) throw new TypeError('Condvar: expected a MutexGuard from Mutex.lock()');
+/** The guard behind a MutexGuard; TypeError for anything else, or one that is not held. */
+export function suspendable<T>(guard: MutexGuard<T>, call: string): SuspendableGuard {
+  if (!(guard instanceof Guard)) throw new TypeError(`${call}: expected a MutexGuard from Mutex.lock(), got ${describe(guard)}`);
   return guard;
+}
+
+function describe(v: unknown): string {
+  if (v instanceof Handle) return `a ${v.constructor.name} (pass the guard its lock() returned)`;
+  return v === null ? 'null' : typeof v === 'object' ? 'an object' : `${typeof v} ${String(v)}`;
 }
 
 defineKind(Kind.Mutex, {

@@ -4,15 +4,20 @@
 // the readers. Only writers poison: a thread that ends holding a read lock just
 // releases it (Role.HeldShared), one that ends holding the write lock poisons it
 // (Role.Held).
+//
+// No path that throws leaves a lock taken, except the PoisonError of a write (or a
+// read of a poisoned lock), whose guard holds it on purpose (Rust's contract).
 
-import { Adopt, currentOwnedCell, defineKind, Handle, Role } from '../heap/handle.ts';
+import { Adopt, currentOwnedCell, defineKind, Role } from '../heap/handle.ts';
 import { heapCovering } from '../heap/heap.ts';
 import { Kind } from '../heap/kinds.ts';
 import { ownedAdd, ownedRemove } from '../heap/owned.ts';
-import { runAsync, runSync, SPIN, type Op } from '../wait/driver.ts';
-import { add, assertCanBlock, cas, load, notify, store } from '../wait/futex.ts';
+import { currentThreadId } from '../thread/current.ts';
+import { checkSignal, runAsync, runSync, SPIN, type Op, type WaitOptions } from '../wait/driver.ts';
+import { add, and, assertCanBlock, cas, load, notify, store } from '../wait/futex.ts';
+import { PIN, PinnedHandle, UNPIN } from './mutex.ts';
 import { PoisonError } from './poison.ts';
-import { allocWithValue, dropCell, GuardValue, readCell } from './value_cell.ts';
+import { allocWithValue, dropCell, GuardValue, takeCell } from './value_cell.ts';
 
 // i32 fields after the [kind, refcount] header.
 const STATE = 2, WRITER_NOTIFY = 3, POISON = 4, VALUE = 5;
@@ -44,41 +49,78 @@ export interface RwLockReadGuard<T> {
 export interface RwLockWriteGuard<T> {
   value: T;
   unlock(): void;
+  /** Writes the value back and turns the write lock into a read lock, letting no writer in between. */
+  downgrade(): RwLockReadGuard<T>;
   [Symbol.dispose](): void;
+}
+
+// The locks this thread holds, for the self-deadlock checks of read() and write():
+// offset -> number of read guards, or WRITE_HELD. A worker runs one thread after
+// another, and a thread that ended had its locks released by the runtime: the map
+// belongs to the thread whose id it was filled under.
+const WRITE_HELD = -1;
+const heldHere = new Map<number, number>();
+let heldHereThread = 0;
+
+function heldBy(offset: number): number {
+  const me = currentThreadId();
+  if (heldHereThread !== me) {
+    heldHere.clear();
+    heldHereThread = me;
+  }
+  return heldHere.get(offset) ?? 0;
+}
+
+/** Records that this thread took (+1) or gave back (-1) a read guard of the lock at `offset`. */
+function noteRead(offset: number, delta: 1 | -1): void {
+  const n = heldBy(offset) + delta;
+  if (n === 0) heldHere.delete(offset);
+  else heldHere.set(offset, n);
+}
+
+/** Records that this thread took or gave back the write lock at `offset`. */
+function noteWrite(offset: number, held: boolean): void {
+  heldBy(offset);
+  if (held) heldHere.set(offset, WRITE_HELD);
+  else heldHere.delete(offset);
 }
 
 /** Fixed-length views covering the lock object (the fast ones, see heap.ts). */
 const viewsOf = (offset: number): Int32Array => heapCovering(offset + OBJECT_BYTES).i32;
 
 class ReadGuard<T> implements RwLockReadGuard<T> {
-  // Keeps the handle, and so the object, alive while the lock is held.
+  // Pinned while the lock is held: the object outlives a close() of the handle.
   readonly #lock: RwLock<T>;
   readonly #i: Int32Array;
   #slot: number;
-  #loaded = false;
-  #value: T | undefined;
+  // Decoded on first access, never written back; its handles are borrowed until unlock.
+  #value: GuardValue<T> | undefined;
 
   constructor(lock: RwLock<T>, i: Int32Array) {
     this.#lock = lock;
     this.#i = i;
     this.#slot = hold(i, lock.offset, Role.HeldShared);
+    lock[PIN]();
+    noteRead(lock.offset, 1);
   }
 
   get value(): T {
     if (this.#slot < 0) throw new TypeError('RwLockReadGuard used after unlock()');
-    if (!this.#loaded) {
-      this.#value = readCell<T>((this.#lock.offset >> 2) + VALUE);
-      this.#loaded = true;
-    }
-    return this.#value as T;
+    return (this.#value ??= new GuardValue<T>((this.#lock.offset >> 2) + VALUE)).get();
   }
 
   unlock(): void {
     if (this.#slot < 0) return;
-    ownedRemove(currentOwnedCell(), this.#slot);
+    const slot = this.#slot;
     this.#slot = RELEASED;
-    this.#value = undefined;
-    readUnlock(this.#i, this.#lock.offset);
+    try {
+      this.#value?.forget();
+    } finally {
+      ownedRemove(currentOwnedCell(), slot);
+      noteRead(this.#lock.offset, -1);
+      readUnlock(this.#i, this.#lock.offset);
+      this.#lock[UNPIN]();
+    }
   }
 
   [Symbol.dispose](): void {
@@ -87,7 +129,7 @@ class ReadGuard<T> implements RwLockReadGuard<T> {
 }
 
 class WriteGuard<T> implements RwLockWriteGuard<T> {
-  // Keeps the handle, and so the object, alive while the lock is held.
+  // Pinned while the lock is held: the object outlives a close() of the handle.
   readonly #lock: RwLock<T>;
   readonly #i: Int32Array;
   #slot: number;
@@ -98,6 +140,8 @@ class WriteGuard<T> implements RwLockWriteGuard<T> {
     this.#lock = lock;
     this.#i = i;
     this.#slot = hold(i, lock.offset, Role.Held);
+    lock[PIN]();
+    noteWrite(lock.offset, true);
   }
 
   get value(): T {
@@ -120,7 +164,11 @@ class WriteGuard<T> implements RwLockWriteGuard<T> {
     if (this.#slot < 0) throw new TypeError('RwLockWriteGuard used after unlock()');
   }
 
-  /** Writes the value back and releases the lock. Idempotent. */
+  /**
+   * Writes the value back and releases the lock. Idempotent. A value that cannot be
+   * written back is dropped: the lock is released with the old value kept, then the
+   * error is thrown.
+   */
   unlock(): void {
     if (this.#slot < 0) return;
     const slot = this.#slot;
@@ -130,7 +178,36 @@ class WriteGuard<T> implements RwLockWriteGuard<T> {
     } finally {
       // Still recorded during the write-back: a thread killed in it leaves the lock poisoned, not stuck.
       ownedRemove(currentOwnedCell(), slot);
+      noteWrite(this.#lock.offset, false);
       writeUnlock(this.#i, this.#lock.offset);
+      this.#lock[UNPIN]();
+    }
+  }
+
+  /**
+   * Writes the value back, then makes the write lock a read lock in one step (Rust's
+   * downgrade): no writer gets in between. If the value cannot be written back it
+   * throws with the write lock still held and the old value in place.
+   */
+  downgrade(): RwLockReadGuard<T> {
+    this.#checkHeld();
+    this.#value?.flush();
+    const slot = this.#slot;
+    this.#slot = RELEASED;
+    const b = this.#lock.offset >> 2;
+    // Holding it exclusively, nobody else changes the count: WRITE_LOCKED becomes one reader.
+    const s = add(this.#i, b + STATE, 1 - WRITE_LOCKED);
+    if (hasReadersWaiting(s)) {
+      // Readers can come in beside us now (unless a writer waits: they queue again).
+      and(this.#i, b + STATE, ~READERS_WAITING);
+      notify(this.#i, b + STATE);
+    }
+    ownedRemove(currentOwnedCell(), slot);
+    noteWrite(this.#lock.offset, false);
+    try {
+      return new ReadGuard(this.#lock, this.#i);
+    } finally {
+      this.#lock[UNPIN]();
     }
   }
 
@@ -242,9 +319,24 @@ function* writeContended(i: Int32Array, b: number): Op<void> {
     const seq = load(i, b + WRITER_NOTIFY);
     s = load(i, b + STATE);
     if (isUnlocked(s) || !hasWritersWaiting(s)) continue;
-    yield { index: b + WRITER_NOTIFY, expected: seq };
+    try {
+      yield { index: b + WRITER_NOTIFY, expected: seq };
+    } catch (e) {
+      passOnWake(i, b);
+      throw e;
+    }
     s = yield* spinWrite();
   }
+}
+
+/**
+ * An aborted writer: an unlocker may have cleared the waiting flags and woken this one
+ * alone (leaving the readers to a writer that now never comes). If the lock is free
+ * with waiters flagged, wake them as an unlocker would; otherwise the holder's unlock will.
+ */
+function passOnWake(i: Int32Array, b: number): void {
+  const s = load(i, b + STATE);
+  if (isUnlocked(s) && (hasReadersWaiting(s) || hasWritersWaiting(s))) wakeWriterOrReaders(i, b, s);
 }
 
 function* spinUntil(i: Int32Array, at: number, done: (s: number) => boolean): Op<number> {
@@ -272,7 +364,7 @@ function tryWriteWord(i: Int32Array, at: number): boolean {
   return false;
 }
 
-export class RwLock<T = undefined> extends Handle {
+export class RwLock<T = undefined> extends PinnedHandle {
   constructor(value?: T | Adopt) {
     super(value instanceof Adopt ? value.offset : allocWithValue(Kind.RwLock, OBJECT_BYTES - 8, VALUE, value));
   }
@@ -281,22 +373,38 @@ export class RwLock<T = undefined> extends Handle {
     return 'RwLock';
   }
 
-  /** Blocks until shared access is granted. Throws PoisonError (holding the read lock) if poisoned. */
+  /**
+   * Blocks until shared access is granted. Throws PoisonError (holding the read lock)
+   * if poisoned. Throws Error where waiting could never end: this thread holds the
+   * write lock, or holds a read lock while a writer waits (writers go first).
+   */
   read(): RwLockReadGuard<T> {
     this.checkOpen();
     assertCanBlock('RwLock.read()', 'readAsync()');
     const i = viewsOf(this.offset);
     const at = (this.offset >> 2) + STATE;
-    const s = load(i, at);
-    if (!isReadLockable(s) || cas(i, at, s, s + 1) !== s) runSync(readContended(i, at), Infinity);
+    if (!tryReadWord(i, at)) {
+      const held = heldBy(this.offset);
+      if (held === WRITE_HELD) throw selfDeadlock('read', 'the write lock');
+      if (held > 0) throw selfDeadlock('read', 'a read lock and a writer is waiting for it (writers go first)');
+      runSync(readContended(i, at), Infinity);
+    }
     return this.#poisonCheck(new ReadGuard(this, i));
   }
 
-  async readAsync(): Promise<RwLockReadGuard<T>> {
+  /**
+   * Like read(), keeping the event loop running. Another task of this thread may hold
+   * the lock meanwhile and release it, so that is not treated as a deadlock. Aborting
+   * `signal` rejects with its reason and takes nothing.
+   */
+  async readAsync(options?: WaitOptions): Promise<RwLockReadGuard<T>> {
+    const signal = checkSignal(options, 'RwLock.readAsync()');
     this.checkOpen();
     const i = viewsOf(this.offset);
     const at = (this.offset >> 2) + STATE;
-    if (!tryReadWord(i, at)) await runAsync(readContended(i, at), Infinity);
+    if (!tryReadWord(i, at)) {
+      await this.#pinnedWhile(runAsync(readContended(i, at), Infinity, signal), () => readUnlock(i, this.offset), 'readAsync()');
+    }
     return this.#poisonCheck(new ReadGuard(this, i));
   }
 
@@ -307,21 +415,33 @@ export class RwLock<T = undefined> extends Handle {
     return this.#poisonCheck(new ReadGuard(this, i));
   }
 
-  /** Blocks until exclusive access is granted. Throws PoisonError (holding the write lock) if poisoned. */
+  /**
+   * Blocks until exclusive access is granted. Throws PoisonError (holding the write
+   * lock) if poisoned. Throws Error if this thread holds the lock (read or write):
+   * waiting would never end.
+   */
   write(): RwLockWriteGuard<T> {
     this.checkOpen();
     assertCanBlock('RwLock.write()', 'writeAsync()');
     const i = viewsOf(this.offset);
     const b = this.offset >> 2;
-    if (cas(i, b + STATE, 0, WRITE_LOCKED) !== 0) runSync(writeContended(i, b), Infinity);
+    if (cas(i, b + STATE, 0, WRITE_LOCKED) !== 0) {
+      const held = heldBy(this.offset);
+      if (held !== 0) throw selfDeadlock('write', held === WRITE_HELD ? 'the write lock' : 'a read lock');
+      runSync(writeContended(i, b), Infinity);
+    }
     return this.#poisonCheck(new WriteGuard(this, i));
   }
 
-  async writeAsync(): Promise<RwLockWriteGuard<T>> {
+  /** Like write(), keeping the event loop running; see readAsync() for tasks and `signal`. */
+  async writeAsync(options?: WaitOptions): Promise<RwLockWriteGuard<T>> {
+    const signal = checkSignal(options, 'RwLock.writeAsync()');
     this.checkOpen();
     const i = viewsOf(this.offset);
     const b = this.offset >> 2;
-    if (cas(i, b + STATE, 0, WRITE_LOCKED) !== 0) await runAsync(writeContended(i, b), Infinity);
+    if (cas(i, b + STATE, 0, WRITE_LOCKED) !== 0) {
+      await this.#pinnedWhile(runAsync(writeContended(i, b), Infinity, signal), () => writeUnlock(i, this.offset), 'writeAsync()');
+    }
     return this.#poisonCheck(new WriteGuard(this, i));
   }
 
@@ -330,6 +450,33 @@ export class RwLock<T = undefined> extends Handle {
     const i = viewsOf(this.offset);
     if (!tryWriteWord(i, (this.offset >> 2) + STATE)) return undefined;
     return this.#poisonCheck(new WriteGuard(this, i));
+  }
+
+  /**
+   * Takes the value out and closes this handle (Rust's into_inner). Other handles of
+   * the lock find it empty (undefined) from then on. Waits for the write lock like
+   * write(). On a poisoned lock it still takes the value and closes, then throws
+   * PoisonError whose intoInner() is the value.
+   */
+  intoInner(): T {
+    let g: RwLockWriteGuard<T>;
+    let poisoned = false;
+    try {
+      g = this.write();
+    } catch (e) {
+      if (!(e instanceof PoisonError && e.guard instanceof WriteGuard)) throw e;
+      g = e.guard as RwLockWriteGuard<T>;
+      poisoned = true;
+    }
+    let value: T;
+    try {
+      value = takeCell<T>((this.offset >> 2) + VALUE);
+    } finally {
+      g.unlock();
+    }
+    this.close();
+    if (poisoned) throw new PoisonError<T>('RwLock is poisoned: a writer panicked while holding it; intoInner() has the value', value);
+    return value;
   }
 
   isPoisoned(): boolean {
@@ -342,6 +489,23 @@ export class RwLock<T = undefined> extends Handle {
     store(viewsOf(this.offset), (this.offset >> 2) + POISON, 0);
   }
 
+  /**
+   * Waits with the object pinned: closing this handle meanwhile cannot free it. If it
+   * was closed by the time the lock is ours, gives the lock back and throws TypeError.
+   */
+  async #pinnedWhile(acquired: Promise<void>, giveBack: () => void, call: string): Promise<void> {
+    this[PIN]();
+    try {
+      await acquired;
+      if (this.isClosed) {
+        giveBack();
+        throw new TypeError(`RwLock was closed while ${call} waited for it`);
+      }
+    } finally {
+      this[UNPIN]();
+    }
+  }
+
   /** A poisoned lock is still held, through the PoisonError's guard. */
   #poisonCheck<G>(g: G): G {
     // A plain read suffices: the poison store precedes the unlock that let us in.
@@ -350,6 +514,13 @@ export class RwLock<T = undefined> extends Handle {
     }
     return g;
   }
+}
+
+function selfDeadlock(call: 'read' | 'write', what: string): Error {
+  return new Error(
+    `RwLock.${call}(): this thread already holds ${what}, waiting would deadlock; ` +
+      'unlock that guard first (or use downgrade() to go from write to read)',
+  );
 }
 
 defineKind(Kind.RwLock, {
