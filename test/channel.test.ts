@@ -206,16 +206,29 @@ describe('single thread', () => {
     assert.equal(moved.recv(), 9);
   });
 
-  test('a sender sent in a message is cloned: both ends keep the channel open', () => {
+  test('a sender sent in a message moves: the old handle throws and names clone()', () => {
     const [tx, rx] = channel<number>();
     const [ptx, prx] = channel<Sender<number>>();
     ptx.send(tx);
-    const copy = prx.recv();
-    tx.send(1);
-    tx.close();
-    copy.send(2);
+    assert.throws(() => tx.send(1), (e) => e instanceof TypeError && /moved/.test(e.message) && /clone\(\)/.test(e.message));
+    tx.close(); // a moved handle has nothing to give back: a no-op
+    const moved = prx.recv();
+    moved.send(2);
+    assert.equal(rx.recv(), 2);
+    moved.close();
+    assert.throws(() => rx.recv(), RecvError);
+  });
+
+  test('a sync sender moves too, and gives back the permits it held for itself', () => {
+    const [tx, rx] = syncChannel<number>(2, { codec: codecs.i32 });
+    tx.send(1); // a sole sender keeps the free permits in its handle
+    const [ptx, prx] = channel<SyncSender<number>>();
+    ptx.send(tx);
+    const moved = prx.recv();
+    assert.equal(moved.trySend(2), true);
+    assert.equal(moved.trySend(3), false);
     assert.deepEqual([rx.recv(), rx.recv()], [1, 2]);
-    copy.close();
+    moved.close();
     assert.throws(() => rx.recv(), RecvError);
   });
 
@@ -242,12 +255,12 @@ describe('across threads', () => {
         // A rendezvous hands each message over with wakes on both sides: fewer of them.
         const n = name === 'rendezvous' ? 1000 : 10_000;
         const [tx, rx] = make<number>({ codec: codecs.i32 });
-        // A Sender given to spawn is cloned into the thread (no tx.clone(): that copy
-        // would stay open here and the channel would never disconnect).
+        // Rust's idiom: each thread gets a clone, this thread closes its own sender, and
+        // the channel disconnects exactly when the last producer ends.
         const producers = Array.from({ length: 8 }, () =>
           spawn((out: AnySender<number>, count: number) => {
             for (let k = 0; k < count; k++) out.send(1);
-          }, tx, n),
+          }, tx.clone(), n),
         );
         tx.close();
         let sum = 0;
@@ -333,7 +346,7 @@ describe('across threads', () => {
     const producers = [0, 1, 2, 3].map((p) =>
       spawn((out: Sender<number>, id: number, count: number) => {
         for (let k = 0; k < count; k++) out.send(id * 1e6 + k);
-      }, tx, p, n),
+      }, tx.clone(), p, n),
     );
     tx.close();
     const next = [0, 0, 0, 0];
@@ -351,7 +364,7 @@ describe('across threads', () => {
     const senders = Array.from({ length: 8 }, () =>
       spawn((out: SyncSender<number>) => {
         for (let k = 0; k < 1000; k++) out.send(1);
-      }, tx),
+      }, tx.clone()),
     );
     tx.close();
     let count = 0;
@@ -420,7 +433,7 @@ describe('across threads', () => {
         } catch (e) {
           return `${(e as Error).name}:${(e as { value?: number }).value}`;
         }
-      }, tx, v, started),
+      }, tx.clone(), v, started),
     );
     while (started.load() < 2) sleep(1);
     sleep(50);
@@ -478,7 +491,7 @@ describe('across threads', () => {
         } catch (e) {
           if ((e as Error).name !== 'SendError') throw e; // the owner finished first
         }
-      }, tx),
+      }, tx.clone()),
     );
     const owner = spawn((inbox: Receiver<number>, out: Sender<number>) => {
       for (let k = 0; k < 20_000; k++) {
@@ -525,9 +538,9 @@ describe('across threads', () => {
         c.close();
       }
     }, rx);
-    tx.send({ counter, reply: replyTx });
-    tx.send({ counter, reply: replyTx });
-    replyTx.close();
+    tx.send({ counter, reply: replyTx.clone() });
+    tx.send({ counter, reply: replyTx }); // the last one moves
+    replyTx.close(); // a no-op: it moved
     tx.close();
     assert.deepEqual([replyRx.recv(), replyRx.recv()], ['count 1', 'count 2']);
     assert.throws(() => replyRx.recv(), RecvError);

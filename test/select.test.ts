@@ -93,7 +93,7 @@ test('stress: four threads on four channels, every message selected once', () =>
   const senders = pairs.map(([tx], id) =>
     spawn((out: Sender<number>, from: number, count: number) => {
       for (let k = 0; k < count; k++) out.send(from + k);
-    }, tx, id * n, n),
+    }, tx.clone(), id * n, n),
   );
   for (const [tx] of pairs) tx.close();
   let live = pairs.map(([, rx]) => rx);

@@ -16,7 +16,8 @@
 // other sender exists until this one clones itself, and it gives the stock back first
 // (SyncSender.shareRef). If it dies holding some, the channel is disconnected anyway.
 //
-// Slot states as in list.ts: the sender publishes with a swap that returns the
+// Receiving is written for one receiver at a time, as in list.ts (several receivers
+// take under the receivers' lock). Slot states as in list.ts: the sender publishes with a swap that returns the
 // receiver's RX_WAIT mark. The receiver clears the slot, then returns the permit; the
 // permits word carries a WAITING bit set by senders that sleep on it for room, and a
 // CLOSED bit set when the receiver is gone, so a sleeping sender always sees a change.
@@ -25,7 +26,7 @@ import { and, add, cas, exchange, load, notify, or, store } from '../wait/futex.
 import { SPIN, type Op } from '../wait/driver.ts';
 import { WriterWait } from './writer_wait.ts';
 import { SendError } from './errors.ts';
-import { Core, fieldsOf, RX_GONE } from './layout.ts';
+import { COUNT, Core, fieldsOf, RX_GONE, type SendContext } from './layout.ts';
 import { DISCONNECTED, EMPTY } from './receivable.ts';
 import { heapCovering } from '../heap/heap.ts';
 
@@ -58,7 +59,6 @@ export function arrayBufferBytes(cap: number, stride: number): number {
 
 export class ArrayRing<T> extends Core<T> {
   readonly mask: number;
-  #armed = 0;
   /** Permits this (sole) sender holds. */
   #stock = 0;
 
@@ -83,22 +83,26 @@ export class ArrayRing<T> extends Core<T> {
     const i = this.h().i32;
     const s = load(i, this.status);
     if ((s & RX_GONE) !== 0) throw new SendError(value);
-    const r = this.#takePermit(i, s === 1);
+    const sole = (s & COUNT) === 1;
+    const r = this.#takePermit(i, sole);
     if (r === GONE) throw new SendError(value);
     if (r === NONE) return false;
-    this.#send(value, s === 1);
+    this.#send(value, sole);
     return true;
   }
 
-  *sendOp(value: T, tryOnly: boolean, guard: () => void): Op<boolean> {
+  // Nothing is registered while waiting but the WAITING bit, which at most costs a
+  // spurious wake: an abort needs no undoing.
+  *sendOp(value: T, tryOnly: boolean, ctx: SendContext): Op<boolean> {
     for (;;) {
       const i = this.h().i32;
       const s = load(i, this.status);
       if ((s & RX_GONE) !== 0) throw new SendError(value);
-      const r = this.#takePermit(i, s === 1);
+      const sole = (s & COUNT) === 1;
+      const r = this.#takePermit(i, sole);
       if (r === GONE) throw new SendError(value);
       if (r === TAKEN) {
-        this.#send(value, s === 1);
+        this.#send(value, sole);
         return true;
       }
       if (tryOnly) return false;
@@ -107,7 +111,7 @@ export class ArrayRing<T> extends Core<T> {
       if ((p & (FREE_PLACES | CLOSED)) !== 0) continue;
       if ((p & WAITING) === 0 && cas(i, this.permits, p, p | WAITING) !== p) continue;
       const expired = yield { index: this.permits, expected: p | WAITING };
-      guard();
+      ctx.guard();
       if (expired) return false;
     }
   }
@@ -169,13 +173,22 @@ export class ArrayRing<T> extends Core<T> {
   }
 
   // ---------------------------------------------------------------------------------
-  // Receiving (the receiver's thread only)
+  // Receiving (one receiver at a time: see layout.ts)
+
+  protected get sharedHead(): boolean {
+    return true;
+  }
+
+  len(): number {
+    const i = this.h().i32;
+    return Math.max(0, (load(i, this.tailIndex) - load(i, this.headIndex)) | 0);
+  }
 
   #headSlot(i: Int32Array): number {
     return this.buffer + (i[this.headIndex] & this.mask) * this.slots.stride;
   }
 
-  tryTake(): unknown {
+  protected take(): unknown {
     let writer: WriterWait | undefined;
     for (;;) {
       const h = this.h();
@@ -209,15 +222,14 @@ export class ArrayRing<T> extends Core<T> {
     this.#returnPermits(i, 1);
   }
 
-  arm(): boolean {
-    this.#armed++;
+  protected mark(): boolean {
     const i = this.h().i32;
     if ((or(i, this.#headSlot(i) >> 2, RX_WAIT) & WRITTEN) !== 0) return true;
     return this.sendersGone(i);
   }
 
-  disarm(): void {
-    if (--this.#armed > 0) return;
+  protected unmark(multi: boolean): void {
+    if (multi) return;
     const i = this.h().i32;
     and(i, this.#headSlot(i) >> 2, ~RX_WAIT);
   }

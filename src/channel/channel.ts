@@ -1,4 +1,7 @@
 // Making channels, and the Channel kind: how its refs are wrapped, counted and released.
+// Sender refs count in the status word, Receiver refs in the receiver count (the
+// second one makes the channel MPMC for good: layout.ts); a Held ref is the receivers'
+// lock, released here if its thread was killed holding it.
 
 import type { Codec } from '../codec/codec.ts';
 import { Adopt, defineKind, Role } from '../heap/handle.ts';
@@ -7,11 +10,12 @@ import { add, load, or, sub } from '../wait/futex.ts';
 import { arrayBufferBytes, ArrayRing, MAX_BOUND } from './array.ts';
 import { checkCodec } from './codec_id.ts';
 import { coreOf } from './flavors.ts';
-import { allocChannel, COUNT, fieldsOf, Flavor, flavorOf, freeCodecName, RX_GONE } from './layout.ts';
+import { allocChannel, COUNT, fieldsOf, Flavor, flavorOf, freeCodecName, MULTI_RX, RX_GONE, wakeReceivers } from './layout.ts';
 import { List } from './list.ts';
 import { Receiver } from './receiver.ts';
 import { Sender, SyncSender } from './sender.ts';
-import { signal } from './signal.ts';
+import { releaseRx } from './rx_lock.ts';
+import { freeTable } from './rx_waiters.ts';
 import { heapCovering } from '../heap/heap.ts';
 
 export interface ChannelOptions<T> {
@@ -47,23 +51,35 @@ defineKind(Kind.Channel, {
     return flavorOf(offset) === Flavor.List ? new Sender(new Adopt(offset, role)) : new SyncSender(new Adopt(offset, role));
   },
   retainRole(offset, role) {
-    if (role !== Role.Sender) return;
     const f = fieldsOf(offset);
-    add(heapCovering(f.buffer).i32, f.status, 1);
+    const i = heapCovering(f.buffer).i32;
+    if (role === Role.Sender) add(i, f.status, 1);
+    else if (role === Role.Receiver) {
+      // A second receiver: takes go through the receivers' lock from now on (layout.ts).
+      add(i, f.rxCount, 1);
+      if ((load(i, f.status) & MULTI_RX) === 0) or(i, f.status, MULTI_RX);
+    }
   },
   releaseRole(offset, role) {
     const f = fieldsOf(offset);
     const i = heapCovering(f.buffer).i32;
     if (role === Role.Sender) {
-      // The last sender leaving disconnects: wake the receiver to find out.
-      if ((sub(i, f.status, 1) & COUNT) === 1) signal(load(i, f.observer));
+      // The last sender leaving disconnects: wake the receivers to find out.
+      if ((sub(i, f.status, 1) & COUNT) === 1) wakeReceivers(i, f);
     } else if (role === Role.Receiver) {
+      // Only the last receiver leaving disconnects: the others still take what is queued.
+      if (sub(i, f.rxCount, 1) !== 1) return;
       or(i, f.status, RX_GONE);
       coreOf(offset).closeReceiver();
+    } else if (role === Role.Held) {
+      // A thread ended (was killed) holding the receivers' lock.
+      releaseRx(i, f.rxLock);
     }
   },
   drop(offset) {
     coreOf(offset).destroy();
+    const f = fieldsOf(offset);
+    freeTable(heapCovering(f.buffer).i32, f.waiters);
     freeCodecName(offset);
   },
 });

@@ -1,5 +1,6 @@
 // The unbounded flavor: a linked list of blocks of slots, after crossbeam-channel's
-// list.rs, for one receiver.
+// list.rs. The receive code is written for one receiver at a time: a sole receiver
+// runs it alone, several receivers run it under the receivers' lock (layout.ts).
 //
 // The tail index counts positions: a block holds LAP of them, CAP slots followed by two
 // markers. A sender claims a slot by moving the tail index on by one; the one that
@@ -9,7 +10,7 @@
 // encoded or claimed anything). Blocks are zeroed, so a slot starts empty; a sender
 // writes the message and then publishes it by swapping the slot's state to WRITTEN.
 //
-// Only the receiver reads the head, so it moves it with plain writes. Once past a
+// Only the receiver (or the lock holder) reads the head, so it moves it with plain writes. Once past a
 // block it clears the block and hands it back as the channel's spare (or frees it if
 // there is one already): by then every sender has published its slot there, and
 // publishing is the last thing a sender does to a block. The sender that links the
@@ -29,7 +30,7 @@ import { and, canBlock, cas, exchange, load, or, store, wait } from '../wait/fut
 import type { Op } from '../wait/driver.ts';
 import { WriterWait } from './writer_wait.ts';
 import { SendError } from './errors.ts';
-import { Core, fieldsOf, RX_GONE } from './layout.ts';
+import { COUNT, Core, fieldsOf, RX_GONE } from './layout.ts';
 import { DISCONNECTED, EMPTY } from './receivable.ts';
 import { heapCovering } from '../heap/heap.ts';
 
@@ -54,7 +55,6 @@ const nextLap = (index: number): number => ((index & ~(LAP - 1)) + LAP) | 0;
 
 export class List<T> extends Core<T> {
   readonly blockBytes: number;
-  #armed = 0;
 
   constructor(p: number) {
     super(p);
@@ -81,7 +81,7 @@ export class List<T> extends Core<T> {
     const i = this.h().i32;
     const s = load(i, this.status);
     if ((s & RX_GONE) !== 0) throw new SendError(value);
-    const sole = s === 1;
+    const sole = (s & COUNT) === 1;
     // A sole sender knows whether its claim needs a block: it links it before encoding,
     // so that running out of memory leaves nothing encoded (no handle moved).
     if (sole && (i[this.tailIndex] & (LAP - 1)) === VACANT) this.#link(i[this.tailIndex], true);
@@ -183,9 +183,21 @@ export class List<T> extends Core<T> {
   }
 
   // ---------------------------------------------------------------------------------
-  // Receiving (the receiver's thread only)
+  // Receiving (one receiver at a time: see layout.ts)
 
-  tryTake(): unknown {
+  protected get sharedHead(): boolean {
+    return true;
+  }
+
+  len(): number {
+    const i = this.h().i32;
+    const head = load(i, this.headIndex);
+    const tail = this.#tailEnd(i);
+    const laps = ((tail & ~(LAP - 1)) - (head & ~(LAP - 1))) / LAP;
+    return Math.max(0, laps * CAP + (tail & (LAP - 1)) - Math.min(head & (LAP - 1), CAP));
+  }
+
+  protected take(): unknown {
     let writer: WriterWait | undefined;
     for (;;) {
       const o = this.h().i32;
@@ -249,8 +261,7 @@ export class List<T> extends Core<T> {
     return block + HEADER + off * this.slots.stride;
   }
 
-  arm(): boolean {
-    this.#armed++;
+  protected mark(): boolean {
     const o = this.h().i32;
     const index = o[this.headIndex];
     const block = o[this.headBlock];
@@ -262,8 +273,8 @@ export class List<T> extends Core<T> {
     return this.sendersGone(i);
   }
 
-  disarm(): void {
-    if (--this.#armed > 0) return;
+  protected unmark(multi: boolean): void {
+    if (multi) return;
     const o = this.h().i32;
     const index = o[this.headIndex];
     const block = o[this.headBlock];

@@ -1,5 +1,6 @@
 // The receiving side as recv, select and the oneshot see it: a thing that can be
-// polled, and armed so that the next sender wakes this thread. recvOp() is the one
+// polled, and armed so that the next sender wakes this thread (with several
+// receivers, every waiting thread: see layout.ts). recvOp() is the one
 // receive loop behind recv, recvTimeout, recvAsync and iteration.
 
 import { load } from '../wait/futex.ts';
@@ -31,11 +32,15 @@ export const endpoint: unique symbol = Symbol('weft.endpoint');
 
 export interface HasEndpoint {
   [endpoint](): Receivable;
+  /** True once the handle is closed or moved: its channel may be gone, touch nothing. */
+  readonly isClosed: boolean;
 }
 
 /**
  * Receives one message: the message, DISCONNECTED, or EMPTY once the deadline passed.
  * The handle is checked again after every sleep: it may have been closed meanwhile.
+ * An abort thrown in at the sleep disarms (if the handle is still open) and rethrows,
+ * so the aborted wait leaves no waiter registered.
  */
 export function* recvOp(rx: HasEndpoint): Op<unknown> {
   for (;;) {
@@ -48,7 +53,14 @@ export function* recvOp(rx: HasEndpoint): Op<unknown> {
     const word = signalIndex();
     const seq = load(heapCovering((word + 1) << 2).i32, word);
     r.observe(word);
-    const expired = r.arm() ? false : yield { index: word, expected: seq };
+    const ready = r.arm(); // a throw here (heap full) leaves nothing registered
+    let expired: boolean;
+    try {
+      expired = ready ? false : yield { index: word, expected: seq };
+    } catch (e) {
+      if (!rx.isClosed) r.disarm();
+      throw e;
+    }
     // Checked before the channel is touched again: the handle may have been closed while
     // we slept (its ref may have been the channel's last).
     rx[endpoint]();

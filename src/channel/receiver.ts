@@ -1,13 +1,17 @@
-// The receiving handles. A receiving side has one owner: the handle holds the only
-// Receiver ref, and sending it in a message moves it (the old handle then throws).
-// Closing it (or its thread ending) disconnects the channel: buffered messages are
-// dropped and senders fail from then on.
+// The receiving handles. Each holds one Receiver ref, counted in the channel's
+// receiver count. Like senders they move when sent, passed to spawn or stored in a
+// value (the old handle then throws); Receiver.clone() adds a receiver, making the
+// channel multi-consumer (crossbeam-channel semantics: each message goes to exactly one
+// receiver). When the last receiver is closed (or its thread ends) the channel
+// disconnects: buffered messages are dropped and senders fail from then on.
 
-import { Adopt, Handle, Role } from '../heap/handle.ts';
+import { Adopt, cloneRef, Handle, Role } from '../heap/handle.ts';
 import { assertCanBlock, checkTimeout } from '../wait/futex.ts';
-import { deadlineOf, runAsync, runSync } from '../wait/driver.ts';
+import { checkSignal, deadlineOf, runAsync, runSync, type WaitOptions } from '../wait/driver.ts';
 import { RecvError } from './errors.ts';
+import { fairTurn, waited } from './fair.ts';
 import { coreOf } from './flavors.ts';
+import type { Core } from './layout.ts';
 import { DISCONNECTED, EMPTY, endpoint, recvOp, type HasEndpoint, type Receivable } from './receivable.ts';
 
 /** The receive operations, shared by channel and oneshot receivers. */
@@ -44,9 +48,14 @@ export abstract class ReceiverBase<T> extends Handle implements HasEndpoint {
     return this.#value(r === EMPTY ? runSync(recvOp(this), Infinity) : r);
   }
 
-  async recvAsync(): Promise<T> {
-    const r = this[endpoint]().tryTake();
-    return this.#value(r === EMPTY ? await runAsync(recvOp(this), Infinity) : r);
+  /**
+   * recv() without blocking the thread. Aborting `options.signal` rejects with its
+   * reason and takes nothing. A run of ready messages yields to the event loop every
+   * few milliseconds (fair.ts).
+   */
+  async recvAsync(options?: WaitOptions): Promise<T> {
+    const signal = checkSignal(options, `${this.kindName}.recvAsync()`);
+    return this.#value(await takeAsync(this, signal));
   }
 
   /** A message if one is ready, else undefined; throws RecvError once disconnected and drained. */
@@ -65,10 +74,28 @@ export abstract class ReceiverBase<T> extends Handle implements HasEndpoint {
   }
 }
 
+/** One async receive: a message or DISCONNECTED, after a fair turn if one is due. */
+async function takeAsync(rx: HasEndpoint, signal?: AbortSignal): Promise<unknown> {
+  const turn = fairTurn();
+  if (turn !== undefined) {
+    await turn;
+    signal?.throwIfAborted();
+  }
+  const r = rx[endpoint]().tryTake();
+  if (r !== EMPTY) return r;
+  const got = await runAsync(recvOp(rx), Infinity, signal);
+  waited();
+  return got;
+}
+
 /** The receiving half of a channel. */
 export class Receiver<T> extends ReceiverBase<T> {
+  readonly #core: Core<T>;
+
   constructor(adopt: Adopt) {
-    super(adopt.offset, coreOf<T>(adopt.offset));
+    const core = coreOf<T>(adopt.offset);
+    super(adopt.offset, core);
+    this.#core = core;
   }
 
   protected get kindName(): string {
@@ -79,6 +106,28 @@ export class Receiver<T> extends ReceiverBase<T> {
     return 'receiving on a closed channel: every sender is gone';
   }
 
+  /**
+   * Another receiver of the same channel (crossbeam-channel's MPMC): each message goes
+   * to exactly one of them; senders fail once every receiver is gone.
+   */
+  clone(): Receiver<T> {
+    this.checkOpen();
+    cloneRef(this.offset + Role.Receiver);
+    this.#core.becameShared();
+    return new Receiver(new Adopt(this.offset, Role.Receiver));
+  }
+
+  /** How many messages are queued (sent, or being sent, and not yet received). */
+  len(): number {
+    this.checkOpen();
+    return this.#core.len();
+  }
+
+  /** True when no message is queued: what tells an empty tryRecv() from a received `undefined`. */
+  isEmpty(): boolean {
+    return this.len() === 0;
+  }
+
   /** Receives until every sender is gone and everything sent was received (blocking). */
   [Symbol.iterator](): Iterator<T> {
     return new BlockingIter(this);
@@ -86,8 +135,7 @@ export class Receiver<T> extends ReceiverBase<T> {
 
   async *[Symbol.asyncIterator](): AsyncIterator<T> {
     for (;;) {
-      let r = this[endpoint]().tryTake();
-      if (r === EMPTY) r = await runAsync(recvOp(this), Infinity);
+      const r = await takeAsync(this);
       if (r === DISCONNECTED) return;
       yield r as T;
     }

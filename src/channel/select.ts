@@ -6,10 +6,14 @@
 // checks them once more, and sleeps on its word; the first sender to publish on any of
 // them wakes it. A disconnected receiver counts as ready, as in crossbeam: completing
 // the operation yields its error, so select throws RecvError carrying its index.
+// Cloned receivers (MPMC) select like any other: each message is taken by exactly one
+// receiver, and every thread waiting on such a channel is woken (layout.ts).
+// selectAsync takes { signal }: an abort disarms every receiver and rejects.
 
 import { assertCanBlock, checkTimeout, load } from '../wait/futex.ts';
-import { deadlineOf, runAsync, runSync, SPIN, type Op } from '../wait/driver.ts';
+import { checkSignal, deadlineOf, runAsync, runSync, SPIN, type Op, type WaitOptions } from '../wait/driver.ts';
 import { RecvError } from './errors.ts';
+import { fairTurn, waited } from './fair.ts';
 import type { OneshotReceiver } from './oneshot.ts';
 import { DISCONNECTED, EMPTY, endpoint, type HasEndpoint } from './receivable.ts';
 import type { Receiver } from './receiver.ts';
@@ -36,10 +40,23 @@ export function select(receivers: readonly Selectable[], ms?: number): Selected 
   return poll(receivers, start) ?? runSync(selectOp(receivers, start), deadlineOf(t));
 }
 
-/** select() without blocking the thread. */
-export async function selectAsync(receivers: readonly Selectable[]): Promise<Selected> {
+/**
+ * select() without blocking the thread. Aborting `options.signal` rejects with its
+ * reason and receives nothing.
+ */
+export async function selectAsync(receivers: readonly Selectable[], options?: WaitOptions): Promise<Selected> {
+  const signal = checkSignal(options, 'selectAsync()');
   const start = check(receivers, 'selectAsync()');
-  return poll(receivers, start) ?? (await runAsync(selectOp(receivers, start), Infinity))!;
+  const turn = fairTurn();
+  if (turn !== undefined) {
+    await turn;
+    signal?.throwIfAborted();
+  }
+  const ready = poll(receivers, start);
+  if (ready) return ready;
+  const got = await runAsync(selectOp(receivers, start), Infinity, signal);
+  waited();
+  return got!;
 }
 
 /** Validates the list; returns a random index to start polling from. */
@@ -75,11 +92,20 @@ function* selectOp(receivers: readonly HasEndpoint[], start: number): Op<Selecte
     const seq = load(heapCovering((word + 1) << 2).i32, word);
     const ends = receivers.map((r) => r[endpoint]());
     let ready = false;
-    for (const e of ends) {
-      e.observe(word);
-      if (e.arm()) ready = true;
+    let armed = 0;
+    let expired: boolean;
+    try {
+      for (const e of ends) {
+        e.observe(word);
+        if (e.arm()) ready = true;
+        armed++;
+      }
+      expired = ready ? false : yield { index: word, expected: seq };
+    } catch (e) {
+      // Aborted (or arming ran out of heap): undo the arms made, on handles still open.
+      for (let k = 0; k < armed; k++) if (!receivers[k].isClosed) ends[k].disarm();
+      throw e;
     }
-    const expired = ready ? false : yield { index: word, expected: seq };
     // Each handle is checked before its channel is touched again: it may have been
     // closed while we slept (only possible for selectAsync).
     for (const r of receivers) r[endpoint]();

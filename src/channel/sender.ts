@@ -1,13 +1,16 @@
 // The sending handles: Sender for unbounded channels (send never waits), SyncSender
 // for bounded and rendezvous ones. Each holds one Sender ref, which counts in the
-// channel's sender count: clone() and sending the handle in a message add one, close(),
-// Symbol.dispose, the end of the owning thread and garbage collection give it back.
+// channel's sender count. Endpoints move, as in Rust: passing one to spawn, sending it
+// or storing it in a value hands this handle's ref over and leaves this handle
+// unusable; clone() adds a ref. close(), Symbol.dispose and the end of the owning
+// thread give a ref back, so the channel disconnects exactly when the last sender
+// goes, never waiting for garbage collection.
 
-import { Adopt, Handle, Role } from '../heap/handle.ts';
+import { Adopt, cloneRef, Handle, Role } from '../heap/handle.ts';
 import { assertCanBlock, canBlock, checkTimeout } from '../wait/futex.ts';
-import { deadlineOf, runAsync, runSync } from '../wait/driver.ts';
+import { checkSignal, deadlineOf, runAsync, runSync, type WaitOptions } from '../wait/driver.ts';
 import { coreOf } from './flavors.ts';
-import type { Core } from './layout.ts';
+import type { Core, SendContext } from './layout.ts';
 
 /**
  * How long trySend on a rendezvous channel waits for a receiver that is waiting right
@@ -23,14 +26,23 @@ abstract class SenderBase<T> extends Handle {
     this.core = coreOf<T>(adopt.offset);
   }
 
-  /** Throws once this handle is closed (checked after every sleep). */
-  protected readonly guard = (): void => this.checkOpen();
+  /** A fresh context for one waiting send. */
+  protected context(): SendContext {
+    return { guard: () => this.checkOpen(), closed: () => this.isClosed, delivered: false };
+  }
 
-  /** A new Sender ref: for clone(), and when this handle is sent in a message. */
+  /** Sending the handle in a message (or to spawn, or into a stored value) moves it. */
   override shareRef(): number {
     this.checkOpen();
+    this.core.beforeClone(); // a moving sender gives back what it holds for itself
+    return this.moveRef();
+  }
+
+  /** One more Sender ref on the channel, for clone(). */
+  protected cloneSenderRef(): void {
+    this.checkOpen();
     this.core.beforeClone();
-    return super.shareRef();
+    cloneRef(this.offset + Role.Sender);
   }
 }
 
@@ -40,7 +52,7 @@ export class Sender<T> extends SenderBase<T> {
     return 'Sender';
   }
 
-  /** Sends `value`; never waits. Throws SendError (with the value) if the receiver is gone. */
+  /** Sends `value`; never waits. Throws SendError (with the value) if every receiver is gone. */
   send(value: T): void {
     this.checkOpen();
     this.core.sendNow(value);
@@ -48,7 +60,7 @@ export class Sender<T> extends SenderBase<T> {
 
   /** Another sender for the same channel. */
   clone(): Sender<T> {
-    this.shareRef();
+    this.cloneSenderRef();
     return new Sender(new Adopt(this.offset, Role.Sender));
   }
 }
@@ -59,16 +71,27 @@ export class SyncSender<T> extends SenderBase<T> {
     return 'SyncSender';
   }
 
-  /** Sends `value`, waiting for room (or, on a rendezvous, for the receiver to take it). */
+  /** Sends `value`, waiting for room (or, on a rendezvous, for a receiver to take it). */
   send(value: T): void {
     assertCanBlock('SyncSender.send()', 'sendAsync()');
     this.checkOpen();
-    if (!this.core.sendNow(value)) runSync(this.core.sendOp(value, false, this.guard), Infinity);
+    if (!this.core.sendNow(value)) runSync(this.core.sendOp(value, false, this.context()), Infinity);
   }
 
-  async sendAsync(value: T): Promise<void> {
+  /**
+   * send() without blocking the thread. Aborting `options.signal` rejects with its
+   * reason and sends nothing (unless a receiver took the message first: then it is sent).
+   */
+  async sendAsync(value: T, options?: WaitOptions): Promise<void> {
+    const signal = checkSignal(options, 'SyncSender.sendAsync()');
     this.checkOpen();
-    if (!this.core.sendNow(value)) await runAsync(this.core.sendOp(value, false, this.guard), Infinity);
+    if (this.core.sendNow(value)) return;
+    const ctx = this.context();
+    try {
+      await runAsync(this.core.sendOp(value, false, ctx), Infinity, signal);
+    } catch (e) {
+      if (!ctx.delivered) throw e;
+    }
   }
 
   /**
@@ -79,7 +102,7 @@ export class SyncSender<T> extends SenderBase<T> {
     this.checkOpen();
     if (this.core.sendNow(value)) return true;
     if (this.core.cap > 0 || !canBlock()) return false;
-    return runSync(this.core.sendOp(value, true, this.guard), performance.now() + RENDEZVOUS_TRY_MS);
+    return runSync(this.core.sendOp(value, true, this.context()), performance.now() + RENDEZVOUS_TRY_MS);
   }
 
   /** Like send(), giving up after `ms` milliseconds: false then, with nothing sent. */
@@ -87,11 +110,11 @@ export class SyncSender<T> extends SenderBase<T> {
     const t = checkTimeout(ms, 'SyncSender.sendTimeout()');
     assertCanBlock('SyncSender.sendTimeout()', 'sendAsync()');
     this.checkOpen();
-    return this.core.sendNow(value) || runSync(this.core.sendOp(value, false, this.guard), deadlineOf(t));
+    return this.core.sendNow(value) || runSync(this.core.sendOp(value, false, this.context()), deadlineOf(t));
   }
 
   clone(): SyncSender<T> {
-    this.shareRef();
+    this.cloneSenderRef();
     return new SyncSender(new Adopt(this.offset, Role.Sender));
   }
 }

@@ -10,13 +10,19 @@
 // withdraws by CAS from OFFERED to CLAIMED: exactly one of the two CASes wins, and the
 // generation makes sure a sender never withdraws another sender's offer.
 //
-// Senders sleep on the wake word (txSeq) with a waiting count; the receiver waits on
-// its thread's word with a waiting count that tells trySend whether anyone is there.
+// Senders sleep on the wake word (txSeq) with a waiting count; receivers wait on
+// their threads' words with a waiting count that tells trySend whether anyone is
+// there. Taking is one CAS, so any number of receivers take without the receivers'
+// lock (layout.ts).
+//
+// An aborted send undoes its waiting count, and withdraws its offer if it made one;
+// if a receiver took the offer first, the message was delivered and the send counts
+// as done (SendContext.delivered).
 
 import { add, cas, load, store } from '../wait/futex.ts';
 import { SPIN, type Op } from '../wait/driver.ts';
 import { SendError } from './errors.ts';
-import { Core } from './layout.ts';
+import { Core, type SendContext } from './layout.ts';
 import { DISCONNECTED, EMPTY } from './receivable.ts';
 
 const FREE = 0;
@@ -26,7 +32,6 @@ const STATE = 3;
 const GENERATION = 4;
 
 export class Zero<T> extends Core<T> {
-  #armed = 0;
 
   protected bufferBytes(stride: number): number {
     return stride;
@@ -40,7 +45,7 @@ export class Zero<T> extends Core<T> {
     return false;
   }
 
-  *sendOp(value: T, tryOnly: boolean, guard: () => void): Op<boolean> {
+  *sendOp(value: T, tryOnly: boolean, ctx: SendContext): Op<boolean> {
     const i = this.h().i32;
     // Claim the slot.
     let gen: number;
@@ -57,7 +62,7 @@ export class Zero<T> extends Core<T> {
       }
       if (tryOnly) return false;
       if (!(yield SPIN)) continue;
-      if (yield* this.#sleep(i, o, false, guard)) return false;
+      if (yield* this.#sleep(i, o, false, ctx)) return false;
     }
     let token: unknown;
     try {
@@ -82,21 +87,39 @@ export class Zero<T> extends Core<T> {
         if (gone) throw new SendError(back);
         return false;
       }
-      if (!(yield SPIN)) continue;
-      expired = yield* this.#sleep(i, offered, tryOnly, guard);
+      try {
+        if (!(yield SPIN)) continue;
+        expired = yield* this.#sleep(i, offered, tryOnly, ctx);
+      } catch (e) {
+        // Aborted (or the handle closed) while offering: withdraw, unless already taken.
+        if (!ctx.closed()) {
+          if (cas(i, this.offer, offered, gen | CLAIMED) === offered) {
+            this.#free(i, gen);
+            this.slots.discard(token);
+          } else {
+            ctx.delivered = true;
+          }
+        }
+        throw e;
+      }
     }
   }
 
   /** Sleeps while the offer word is `o` (and the receiver is there); true once the deadline passed. */
-  *#sleep(i: Int32Array, o: number, needReceiver: boolean, guard: () => void): Op<boolean> {
+  *#sleep(i: Int32Array, o: number, needReceiver: boolean, ctx: SendContext): Op<boolean> {
     const seq = load(i, this.txSeq);
     add(i, this.txWaiters, 1);
     let expired = false;
-    if (load(i, this.offer) === o && !this.rxGone(i) && !(needReceiver && load(i, this.rxWaiters) === 0)) {
-      expired = yield { index: this.txSeq, expected: seq };
+    try {
+      if (load(i, this.offer) === o && !this.rxGone(i) && !(needReceiver && load(i, this.rxWaiters) === 0)) {
+        expired = yield { index: this.txSeq, expected: seq };
+      }
+    } catch (e) {
+      if (!ctx.closed()) add(i, this.txWaiters, -1);
+      throw e;
     }
     // Checked before touching the channel again: a closed handle may be its last ref.
-    guard();
+    ctx.guard();
     add(i, this.txWaiters, -1);
     return expired;
   }
@@ -108,9 +131,18 @@ export class Zero<T> extends Core<T> {
   }
 
   // ---------------------------------------------------------------------------------
-  // Receiving (the receiver's thread only)
+  // Receiving (any number of receivers: taking is one CAS)
 
-  tryTake(): unknown {
+  protected get sharedHead(): boolean {
+    return false;
+  }
+
+  /** A rendezvous queues nothing; an offer waiting for a receiver counts as one. */
+  len(): number {
+    return (load(this.h().i32, this.offer) & STATE) === OFFERED ? 1 : 0;
+  }
+
+  protected take(): unknown {
     for (;;) {
       const h = this.h();
       const i = h.i32;
@@ -130,14 +162,13 @@ export class Zero<T> extends Core<T> {
     }
   }
 
-  arm(): boolean {
+  protected mark(first: boolean): boolean {
     const i = this.h().i32;
-    if (this.#armed++ === 0) add(i, this.rxWaiters, 1);
+    if (first) add(i, this.rxWaiters, 1);
     return (load(i, this.offer) & STATE) === OFFERED || this.sendersGone(i);
   }
 
-  disarm(): void {
-    if (--this.#armed > 0) return;
+  protected unmark(): void {
     const i = this.h().i32;
     add(i, this.rxWaiters, -1);
     // A trySend offering to us waits only while a receiver is there: tell it we left.
