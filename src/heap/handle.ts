@@ -10,8 +10,8 @@
 
 import { alloc, free } from './alloc.ts';
 import { heap } from './heap.ts';
-import { ownedAdd, ownedRemove } from './owned.ts';
-import { add, load, store } from '../wait/futex.ts';
+import { ownedAdd, ownedGeneration, ownedRemove, setThisThreadCell, thisThreadCell } from './owned.ts';
+import { cas, load, store } from '../wait/futex.ts';
 
 export const ROLE_MASK = 7;
 /**
@@ -27,14 +27,25 @@ const isHeld = (role: Role): boolean => role === Role.Held || role === Role.Held
 
 /**
  * Passed to a handle class's constructor by its kind's wrap() to adopt an existing
- * object instead of creating one. Not exported from the package, so user code can
- * only create new objects.
+ * object instead of creating one. User code cannot make one: the class is not
+ * exported from the package, and `x instanceof Adopt` checks a private brand that
+ * only this constructor gives, so an object made with Adopt.prototype (or a proxy of
+ * a real token) is refused. Tokens are made and consumed inside weft, never handed out.
  */
 export class Adopt {
-  constructor(
-    readonly offset: number,
-    readonly role: Role = Role.Plain,
-  ) {}
+  readonly #brand = true;
+  readonly offset: number;
+  readonly role: Role;
+
+  constructor(offset: number, role: Role = Role.Plain) {
+    this.offset = offset;
+    this.role = role;
+    Object.freeze(this);
+  }
+
+  static [Symbol.hasInstance](x: unknown): boolean {
+    return typeof x === 'object' && x !== null && #brand in x;
+  }
 }
 export type Role = (typeof Role)[keyof typeof Role];
 
@@ -65,7 +76,14 @@ export function kindOf(offset: number): number {
 
 function spec(offset: number): KindSpec {
   const k = kinds[kindOf(offset)];
-  if (!k) throw new Error(`weft: no kind registered for the object at ${offset} (kind ${kindOf(offset)})`);
+  if (!k) {
+    // Freeing clears the kind, so a ref to a freed object lands here instead of
+    // acting on whatever reuses its block.
+    throw new Error(
+      `weft: no live object at ${offset} (kind word ${kindOf(offset)}): it was already freed, ` +
+        'so a reference to it was released twice or used after its last release',
+    );
+  }
   return k;
 }
 
@@ -78,9 +96,18 @@ export function allocObject(kind: number, bodyBytes: number): number {
   return p;
 }
 
-/** Adds one plain reference to the object at `offset`. */
+/**
+ * Adds one plain reference to the object at `offset`. A count of zero means the
+ * object is gone: reviving it would hand out a block the allocator may reuse.
+ */
 export function retain(offset: number): void {
-  add(heap().i32, (offset >> 2) + 1, 1);
+  const i = heap().i32;
+  for (let count = load(i, (offset >> 2) + 1); ; ) {
+    if (count < 1) throw new Error(`weft: cannot take a reference to the object at ${offset}: it was already freed`);
+    const seen = cas(i, (offset >> 2) + 1, count, count + 1);
+    if (seen === count) return;
+    count = seen;
+  }
 }
 
 /** Makes a new ref equal to `ref` (same object and role) and returns it. */
@@ -97,15 +124,27 @@ export function releaseRef(ref: number): void {
   const role = (ref & ROLE_MASK) as Role;
   const offset = ref - role;
   const k = spec(offset);
+  const i = heap().i32;
+  if (!isHeld(role) && load(i, (offset >> 2) + 1) < 1) {
+    throw new Error(`weft: ${k.name} at ${offset} has no reference left to release (released twice?)`);
+  }
   if (role !== Role.Plain) k.releaseRole?.(offset, role);
   if (isHeld(role)) return;
-  const before = add(heap().i32, (offset >> 2) + 1, -1);
-  if (before === 1) {
-    k.drop?.(offset);
-    store(heap().i32, offset >> 2, 0);
-    free(offset);
-  } else if (before < 1) {
-    throw new Error(`weft: reference count underflow on ${k.name} at ${offset}`);
+  // Decrement only a positive count, so a double release throws instead of driving
+  // the count negative and freeing the block twice.
+  for (let count = load(i, (offset >> 2) + 1); ; ) {
+    if (count < 1) throw new Error(`weft: ${k.name} at ${offset} has no reference left to release (released twice?)`);
+    const seen = cas(i, (offset >> 2) + 1, count, count - 1);
+    if (seen !== count) {
+      count = seen;
+      continue;
+    }
+    if (count === 1) {
+      k.drop?.(offset);
+      store(heap().i32, offset >> 2, 0);
+      free(offset);
+    }
+    return;
   }
 }
 
@@ -115,25 +154,44 @@ export function adoptRef(ref: number): Handle {
   return spec(ref - role).wrap(ref - role, role);
 }
 
-let ownedCell = -1;
-
 /** Points handle bookkeeping at this thread's owned table (i32 index of its cell). */
 export function setOwnedCell(cell: number): void {
-  ownedCell = cell;
+  setThisThreadCell(cell);
 }
 
 export function currentOwnedCell(): number {
-  if (ownedCell < 0) throw new Error('weft: this thread has no runtime record yet');
-  return ownedCell;
+  const cell = thisThreadCell();
+  if (cell < 0) throw new Error('weft: this thread has no runtime record yet');
+  return cell;
 }
 
-// Backstop for handles dropped without close(): the held value names the owned-table
-// slot that still holds the ref. A worker runs one thread after another, so a handle
-// of an earlier thread may be collected later: its table was drained when that thread
-// ended, and the cell no longer matches.
-const finalizer = new FinalizationRegistry<{ cell: number; slot: number }>(({ cell, slot }) => {
-  if (cell === ownedCell) releaseRef(ownedRemove(cell, slot));
-});
+/** What the finalizer needs of a handle: where its ref is recorded, and under which table. */
+interface Registration {
+  readonly generation: number;
+  readonly slot: number;
+}
+
+// Backstop for handles dropped without close(): releases the ref still recorded in the
+// handle's slot. A worker runs one thread after another, so a handle of an earlier
+// thread may be collected while a later one runs, maybe with its table in the same
+// cell: that table's generation differs, so the stale cleanup does nothing (the
+// earlier thread's refs were released when it ended).
+function releaseCollected({ generation, slot }: Registration): void {
+  if (generation === ownedGeneration()) releaseRef(ownedRemove(thisThreadCell(), slot));
+}
+
+const finalizer = new FinalizationRegistry<Registration>(releaseCollected);
+
+let registrationOf: (h: Handle) => Registration | undefined;
+
+/**
+ * Runs what the finalizer does when `handle` is collected unclosed, now: tests cannot
+ * time garbage collection. The handle counts as collected afterwards (closed).
+ */
+export function collectForTesting(handle: Handle): void {
+  const registration = registrationOf(handle);
+  if (registration !== undefined) releaseCollected(registration);
+}
 
 const CLOSED = -1;
 const MOVED = -2;
@@ -143,21 +201,31 @@ export abstract class Handle {
   /** Offset of the object in the shared heap; equal in every thread. */
   readonly offset: number;
   readonly #role: Role;
-  readonly #cell: number;
+  readonly #generation: number;
   #slot: number;
+
+  static {
+    registrationOf = (h) => {
+      if (h.#slot < 0) return undefined;
+      const registration = { generation: h.#generation, slot: h.#slot };
+      h.#slot = CLOSED;
+      finalizer.unregister(h);
+      return registration;
+    };
+  }
 
   /** Adopts one existing ref (from allocObject, a message, or a retain). */
   protected constructor(offset: number, role: Role = Role.Plain) {
     this.offset = offset;
     this.#role = role;
-    this.#cell = currentOwnedCell();
-    this.#slot = ownedAdd(this.#cell, offset + role);
-    finalizer.register(this, { cell: this.#cell, slot: this.#slot }, this);
+    this.#generation = ownedGeneration();
+    this.#slot = ownedAdd(currentOwnedCell(), offset + role);
+    finalizer.register(this, { generation: this.#generation, slot: this.#slot }, this);
   }
 
   /** False once the thread that made this handle has ended (its refs were released). */
   #owned(): boolean {
-    return this.#cell === ownedCell;
+    return this.#generation === ownedGeneration();
   }
 
   /** Human name of the handle kind, for error messages. */
@@ -195,7 +263,7 @@ export abstract class Handle {
     const slot = this.#slot;
     this.#slot = CLOSED;
     finalizer.unregister(this);
-    if (this.#owned()) releaseRef(ownedRemove(this.#cell, slot));
+    if (this.#owned()) releaseRef(ownedRemove(thisThreadCell(), slot));
   }
 
   /**
@@ -214,6 +282,6 @@ export abstract class Handle {
     const slot = this.#slot;
     this.#slot = MOVED;
     finalizer.unregister(this);
-    return ownedRemove(this.#cell, slot);
+    return ownedRemove(thisThreadCell(), slot);
   }
 }

@@ -9,12 +9,38 @@
 // Plain (non-atomic) accesses are enough: only the owning thread touches the table
 // while it lives, and the runtime reads it only after the thread has ended. This
 // keeps the bookkeeping cheap on hot paths such as Mutex lock/unlock.
+//
+// A pooled worker runs one thread after another, and the next thread's record (so
+// its table cell) may sit at the very offset of the previous one. So the calling
+// thread's tables are told apart by a generation, not by cell: it changes when the
+// thread's table is set and when it is drained, and bookkeeping made under an older
+// generation (a handle collected late, a guard kept across threads) must not touch
+// the current table.
 
 import { alloc, free } from './alloc.ts';
 import { heap, heapCovering } from './heap.ts';
 
 const CAP = 0, FREE_HEAD = 1, USED = 2, ENTRIES = 4;
 const INITIAL_CAPACITY = 60;
+
+let thisCell = -1;
+let generation = 0;
+
+/** Makes the table whose offset is at i32 index `cell` the calling thread's. */
+export function setThisThreadCell(cell: number): void {
+  thisCell = cell;
+  generation++;
+}
+
+/** i32 index of the calling thread's table cell, or -1 before it has one. */
+export function thisThreadCell(): number {
+  return thisCell;
+}
+
+/** Generation of the calling thread's table: equal only while the same table is live. */
+export function ownedGeneration(): number {
+  return generation;
+}
 
 /** Allocates an empty table. */
 export function newOwnedTable(capacity = INITIAL_CAPACITY): number {
@@ -78,6 +104,8 @@ export function ownedRemove(cell: number, slot: number): number {
 
 /** Empties the table, handing each live ref to `release` (most recent slot first). */
 export function ownedDrain(cell: number, release: (ref: number) => void): void {
+  // Once drained, entries recorded earlier by this thread are gone: end their generation.
+  if (cell === thisCell) generation++;
   const i = heap().i32;
   const t = i[cell];
   if (t === 0) return;
