@@ -24,9 +24,16 @@ import { Handle } from '../heap/handle.ts';
  */
 export interface AnyCodec {
   readonly name: string;
-  encode<T>(value: T, handles: Handle[]): Uint8Array;
-  decode<T>(bytes: Uint8Array, handle: (index: number) => Handle): T;
-  decodeFrom?<T>(u8: Uint8Array, start: number, end: number, handle: (index: number) => Handle): T;
+  /**
+   * Encodes `value`. Weft passes `handles`, onto which each handle met is pushed (its
+   * index is what the bytes hold). Called by user code without it, plain data works
+   * and a handle is a TypeError naming its path: a handle is a counted reference that
+   * only a message, a spawn argument or a stored value can carry.
+   */
+  encode<T>(value: T, handles?: Handle[]): Uint8Array;
+  /** Decodes bytes from encode(); `handle(i)` yields the handle of index i (weft's, or none). */
+  decode<T>(bytes: Uint8Array, handle?: (index: number) => Handle): T;
+  decodeFrom?<T>(u8: Uint8Array, start: number, end: number, handle?: (index: number) => Handle): T;
 }
 
 // MessagePack extension types 0x20-0x2f are weft's. msgpackr's own are 0, 0x42,
@@ -183,12 +190,15 @@ function tagged(tag: number, p: Packr, value: unknown): Uint8Array {
 export const structured: AnyCodec = {
   name: 'structured',
 
-  encode(value: unknown, handles: Handle[]): Uint8Array {
+  encode(value: unknown, collected?: Handle[]): Uint8Array {
+    const handles = collected ?? [];
     const mark = handles.length;
     const outer = encodingHandles;
     encodingHandles = handles;
     try {
-      const w: Walk = { seen: undefined, openErrors: undefined, rewrite: false, repeats: false, maps: false };
+      const w: Walk = {
+        seen: undefined, openErrors: undefined, rewrite: false, repeats: false, maps: false, handles: collected !== undefined,
+      };
       visit(value, w);
       if (w.repeats) return tagged(REFERENCES, referencePackr, w.rewrite ? rewrite(value, new Map(), false) : value);
       return tagged(FAST, packr, w.rewrite || w.maps ? rewrite(value, new Map(), true) : value);
@@ -200,9 +210,17 @@ export const structured: AnyCodec = {
     }
   },
 
-  decode: <T>(bytes: Uint8Array, handle: (index: number) => Handle): T => decodeAt(bytes, 0, bytes.length, handle),
-  decodeFrom: decodeAt,
+  decode: <T>(bytes: Uint8Array, handle: (index: number) => Handle = noHandles): T => decodeAt(bytes, 0, bytes.length, handle),
+  decodeFrom: <T>(u8: Uint8Array, start: number, end: number, handle: (index: number) => Handle = noHandles): T =>
+    decodeAt(u8, start, end, handle),
 };
+
+function noHandles(index: number): never {
+  throw new TypeError(
+    `codec structured: the bytes hold a weft handle (#${index}), and decode() was called without a handle lookup; ` +
+      'values with handles travel through channels, spawn arguments and lock values, not as bytes',
+  );
+}
 
 // msgpackr keeps a DataView per source array: decoding in place in the heap's view,
 // rather than from a fresh subarray, saves making one per message.
@@ -263,6 +281,8 @@ interface Walk {
   maps: boolean;
   /** Whether some object is met twice (a shared or cyclic reference). */
   repeats: boolean;
+  /** Whether the caller collects handles (weft does; a direct user call does not). */
+  readonly handles: boolean;
 }
 
 /** Built-in classes carried by exact prototype; 'leaf' ones hold nothing to walk into. */
@@ -314,6 +334,7 @@ function visitObject(o: object, w: Walk): void {
     visitArray(o as unknown[], w);
   } else if (o instanceof Handle) {
     // A handle is carried as a reference, never by its contents.
+    if (!w.handles) throw new Rejection(HANDLE_AS_BYTES);
   } else {
     const kind = BUILTINS.get(proto);
     if (kind === 'map') visitMap(o as Map<unknown, unknown>, w);
@@ -399,6 +420,10 @@ function ownProps(e: Error): Record<string, unknown> {
   for (const key of Object.keys(e)) define(props, key, (e as unknown as Record<string, unknown>)[key], true);
   return props;
 }
+
+const HANDLE_AS_BYTES =
+  'a weft handle is a counted reference, not bytes: codecs.structured.encode() called directly cannot carry it; ' +
+  'send the value through a channel, pass it to spawn or store it in a lock instead';
 
 const DISPOSABLE =
   'an object with Symbol.dispose (a lock guard, permit or other resource) is not carried between threads; ' +
