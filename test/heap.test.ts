@@ -38,9 +38,12 @@ test('several workers allocating and freeing concurrently never share a block', 
   const workers = [1, 2, 3, 4].map((seed) =>
     startWorker(new URL('./helpers/alloc_worker.ts', import.meta.url), { handle, seed, rounds: 20000 }),
   );
-  const results = await Promise.all(workers.map((w) => firstMessage<{ errors: number }>(w)));
+  await Promise.all(workers.map((w) => firstMessage(w))); // attached
+  const results = Promise.all(workers.map((w) => firstMessage<{ errors: number }>(w)));
+  for (const w of workers) w.postMessage('go');
+  const reports = await results;
   await Promise.all(workers.map((w) => w.terminate()));
-  assert.deepEqual(results.map((r) => r.errors), [0, 0, 0, 0]);
+  assert.deepEqual(reports.map((r) => r.errors), [0, 0, 0, 0]);
 });
 
 test('growth of the heap is seen by every thread', async () => {
