@@ -31,8 +31,14 @@ export class Scope extends Handle {
   spawn<A extends unknown[], R>(fn: (...args: A) => R, ...args: A): ScopedJoinHandle<Awaited<R>>;
   spawn<R = unknown>(entry: URL | ModuleEntry, ...args: unknown[]): ScopedJoinHandle<R>;
   spawn(entry: Entry, ...args: unknown[]): ScopedJoinHandle<unknown> {
-    this.checkOpen();
     return new ScopedJoinHandle(new Adopt(spawnRecord(entry, args, { scope: this })));
+  }
+}
+
+/** Throws, changing nothing, unless threads can still be spawned on `s`. */
+export function scopeCheckOpen(s: Scope): void {
+  if (s.isClosed || load(heap().i32, (s.offset >> 2) + S_ENDED) !== 0) {
+    throw new TypeError('cannot spawn on a scope that has already ended (scoped threads must be spawned inside scope(f))');
   }
 }
 

@@ -2,19 +2,21 @@
 // spec, and hand it to the supervisor. Everything that can fail for bad input fails
 // here, synchronously, before any thread exists.
 
-import { isMainThread } from 'node:worker_threads';
+import { isAbsolute } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { isMainThread, type Worker } from 'node:worker_threads';
 import { codecs } from '../codec/index.ts';
 import { storeValue } from '../codec/stored.ts';
 import { Adopt, releaseRef, retain } from '../heap/handle.ts';
 import { heap } from '../heap/heap.ts';
-import { store } from '../wait/futex.ts';
+import { canBlock, store } from '../wait/futex.ts';
 import { SpawnError } from './errors.ts';
 import { JoinHandle, ScopedJoinHandle } from './join_handle.ts';
-import { launch } from './launch.ts';
+import { Boot, BootStatus, launch } from './launch.ts';
 import { Op, post } from './mailbox.ts';
 import { newRecord, recordField, R_NAME, R_SPEC, R_STACK } from './record.ts';
 import type { SpawnSpec } from './run.ts';
-import { scopeAddThread, type Scope } from './scope.ts';
+import { scopeAddThread, scopeCheckOpen, type Scope } from './scope.ts';
 
 /** A thread entry given as a module: its `export` (default export if omitted) is called. */
 export interface ModuleEntry {
@@ -30,19 +32,85 @@ interface Options {
   scope?: Scope;
 }
 
-let supervisorStarted = false;
+/** Smallest stack a worker starts with: below ~512 KiB V8 cannot even load the worker's modules. */
+export const MIN_STACK_BYTES = 1 << 20;
+/** Largest stack size kept (the record stores it in an i32); larger requests get this. */
+const MAX_STACK_BYTES = 1 << 30;
 
-/** Starts the supervisor worker (main thread only; other threads find it running). */
+let supervisor: BootStatus | undefined;
+/** Set when the supervisor could not be launched at all. */
+let launchFailure: SpawnError | undefined;
+
+/** How long the first spawn waits for the runtime to boot before it gives up (and the next spawn waits again). */
+const BOOT_TIMEOUT_MS = 60_000;
+
+/**
+ * Starts the supervisor worker (main thread only; other threads find it running) and
+ * waits until it has booted, so that a runtime that cannot start fails the spawn with
+ * its cause instead of leaving every later join() blocked with nobody to wake it.
+ */
 export function ensureSupervisor(): void {
-  if (supervisorStarted || !isMainThread) return;
-  supervisorStarted = true;
-  const w = launch({ role: 'supervisor', sab: heap().sab });
+  if (!isMainThread) return;
+  if (supervisor === undefined && launchFailure === undefined) startSupervisor();
+  if (launchFailure) throw launchFailure;
+  const status = supervisor!;
+  if (status.state === Boot.Starting && canBlock()) {
+    const deadline = performance.now() + BOOT_TIMEOUT_MS;
+    for (let left = BOOT_TIMEOUT_MS; status.state === Boot.Starting && left > 0; left = deadline - performance.now()) {
+      Atomics.wait(status.words, 0, Boot.Starting, left);
+    }
+    if (status.state === Boot.Starting) {
+      throw new SpawnError(`weft's runtime worker did not finish starting within ${BOOT_TIMEOUT_MS / 1000} s; nothing was spawned`);
+    }
+  }
+  if (status.state === Boot.Failed) {
+    throw new SpawnError(`weft could not start its runtime worker, so no thread can start: ${status.failure}`);
+  }
+}
+
+function startSupervisor(): void {
+  const status = new BootStatus();
+  let w: Worker;
+  try {
+    w = launch({ role: 'supervisor', sab: heap().sab }, undefined, status);
+  } catch (e) {
+    launchFailure = new SpawnError(`weft cannot start threads: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
+    return;
+  }
+  supervisor = status;
   // An idle supervisor must not keep the process alive; live threads do not either,
   // exactly as returning from main ends a Rust process.
   w.unref();
   w.on('error', (e) => {
-    console.error('weft: the supervisor thread failed; threads can no longer be started or cleaned up', e);
+    // A failed boot is reported to the next spawn through the status words.
+    if (status.state !== Boot.Failed) {
+      console.error('weft: the supervisor thread failed; threads can no longer be started or cleaned up', e);
+    }
   });
+}
+
+/**
+ * The URL of a module entry. A relative path would be resolved against the caller's
+ * module, as import() does, but weft cannot learn the caller reliably; so it asks for
+ * a URL or an absolute path rather than guess (the process's working directory would
+ * be a silent wrong guess).
+ */
+function moduleUrlOf(m: unknown): string {
+  if (m instanceof URL) return m.href;
+  if (typeof m !== 'string') throw new SpawnError(`spawn(): \`module\` must be a URL or a string, got ${m === null ? 'null' : typeof m}`);
+  // Before the scheme test: a Windows drive letter looks like a URL scheme.
+  if (isAbsolute(m)) return pathToFileURL(m).href;
+  if (/^[a-z][a-z0-9+.-]*:/i.test(m)) {
+    try {
+      return new URL(m).href;
+    } catch (e) {
+      throw new SpawnError(`spawn(): invalid module URL '${m}'`, { cause: e });
+    }
+  }
+  throw new SpawnError(
+    `spawn(): module '${m}' is not a URL or an absolute path, and weft cannot tell which module it is relative to; ` +
+      `resolve it where you call spawn: spawn({ module: new URL('${m}', import.meta.url) })`,
+  );
 }
 
 function specOf(entry: Entry, args: unknown[]): SpawnSpec {
@@ -57,35 +125,31 @@ function specOf(entry: Entry, args: unknown[]): SpawnSpec {
   if (!isUrl && (typeof entry !== 'object' || entry === null || !('module' in entry))) {
     throw new SpawnError(`spawn() expects a function, a URL, or { module, export? }, got ${entry === null ? 'null' : typeof entry}`);
   }
-  const m = isUrl ? entry : entry.module;
   const name = isUrl ? undefined : entry.export;
   if (name !== undefined && typeof name !== 'string') throw new SpawnError('spawn(): `export` must be a string');
-  let url: string;
-  try {
-    url = m instanceof URL ? m.href : /^[a-z][a-z0-9+.-]*:/i.test(m) ? m : new URL(m, `file://${process.cwd()}/`).href;
-  } catch (e) {
-    throw new SpawnError(`spawn(): invalid module ${String(m)}`, { cause: e });
-  }
-  return { module: url, export: name, args };
+  return { module: moduleUrlOf(isUrl ? entry : entry.module), export: name, args };
 }
 
 /** Creates the record and posts it; returns the record with one count for the caller. */
 export function spawnRecord(entry: Entry, args: unknown[], opts: Options): number {
   const spec = specOf(entry, args);
   if (opts.name !== undefined && typeof opts.name !== 'string') throw new SpawnError('thread name must be a string');
+  if (opts.scope) scopeCheckOpen(opts.scope);
+  // Everything that can refuse the spawn runs before the record exists, so a refused
+  // spawn leaves nothing behind; storing the spec is last, as it moves endpoints.
+  ensureSupervisor();
   const i = heap().i32;
   const record = newRecord();
   try {
-    // storeValue throws TypeError (naming the path) for an argument that cannot be sent.
-    store(i, recordField(record, R_SPEC), storeValue(codecs.structured, spec));
     if (opts.name !== undefined) store(i, recordField(record, R_NAME), storeValue(codecs.utf8, opts.name));
     store(i, recordField(record, R_STACK), opts.stackSize ?? 0);
+    // storeValue throws TypeError (naming the path) for an argument that cannot be sent.
+    store(i, recordField(record, R_SPEC), storeValue(codecs.structured, spec));
     if (opts.scope) scopeAddThread(opts.scope.offset, record);
   } catch (e) {
     releaseRef(record);
     throw e;
   }
-  ensureSupervisor();
   retain(record); // the supervisor's count
   post(Op.Spawn, record);
   return record;
@@ -113,12 +177,16 @@ export class Builder {
     return this;
   }
 
-  /** Stack size in bytes (at least 256 KiB is used). */
+  /**
+   * Stack size in bytes. As in Rust, a size below the platform's working minimum is
+   * rounded up to it: a thread's stack also runs the JavaScript engine's start-up
+   * (module loading), which needs about half a MiB, so MIN_STACK_BYTES is used at least.
+   */
   stackSize(bytes: number): this {
     if (!Number.isInteger(bytes) || bytes <= 0) {
       throw new RangeError(`Builder.stackSize(): expected a positive integer number of bytes, got ${bytes}`);
     }
-    this.#stackSize = bytes;
+    this.#stackSize = Math.min(MAX_STACK_BYTES, Math.max(MIN_STACK_BYTES, bytes));
     return this;
   }
 

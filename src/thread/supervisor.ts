@@ -19,6 +19,8 @@ import { availableParallelism } from './sleep.ts';
 import { describeThread } from './thread.ts';
 
 const POOL_SIZE = Math.max(1, Math.min(4, availableParallelism()));
+/** Pooled workers failing to boot in a row before the threads queued for one are failed. */
+const MAX_POOL_BOOT_FAILURES = 3;
 /** Idle workers kept beyond this are let go. */
 const MAX_IDLE = 2 * POOL_SIZE;
 
@@ -49,19 +51,27 @@ export async function runSupervisor(sab: SharedArrayBuffer): Promise<never> {
     releaseRef(record);
   };
 
+  // Pooled workers that failed to boot since one last booted. The supervisor booted
+  // from the same entry, so this is rare (memory, a broken install); giving up after a
+  // few keeps a runtime whose workers can never boot from retrying forever.
+  let poolBootFailures = 0;
+
   const exited = (slot: Slot, code: number): void => {
     if (!slot.booted) booting--;
     const at = pool.indexOf(slot);
     if (at >= 0) pool.splice(at, 1);
     const { record, error } = slot;
     if (!slot.booted) {
-      // Died while starting: the threads waiting for a worker would wait forever.
       const why = error instanceof Error ? error.message : `worker exited with code ${code}`;
-      for (const r of record !== 0 ? [record, ...queue.splice(0)] : queue.splice(0)) {
+      const fail = (r: number): void => {
         panic(r, new Error(`could not start ${describeThread(r)}: ${why}`, { cause: error }), Reason.Killed);
         done(r);
-      }
-      return;
+      };
+      // A dedicated worker (own stack size) fails its own thread only.
+      if (record !== 0) return fail(record);
+      if (++poolBootFailures < MAX_POOL_BOOT_FAILURES) return dispatch();
+      // Stop booting; the next spawn tries once more.
+      return queue.splice(0).forEach(fail);
     }
     if (record === 0) return dispatch(); // an idle pooled worker died: replace it
     if (error !== undefined) panic(record, error, Reason.Threw);
@@ -73,7 +83,8 @@ export async function runSupervisor(sab: SharedArrayBuffer): Promise<never> {
   };
 
   const start = (record: number, stackBytes: number): void => {
-    const limits = stackBytes > 0 ? { stackSizeMb: Math.max(0.25, stackBytes / 2 ** 20) } : undefined;
+    // spawn() rounded the size up to a stack the worker can boot with.
+    const limits = stackBytes > 0 ? { stackSizeMb: stackBytes / 2 ** 20 } : undefined;
     const slot: Slot = { worker: launch({ role: 'thread', sab }, limits), record, booted: false, terminated: false, error: undefined };
     if (record !== 0) byRecord.set(record, slot);
     booting++;
@@ -84,6 +95,7 @@ export async function runSupervisor(sab: SharedArrayBuffer): Promise<never> {
       if (!slot.booted) {
         slot.booted = true;
         booting--;
+        if (slot.record === 0) poolBootFailures = 0;
         // A dedicated worker (own stack size) runs its thread and is not pooled.
         if (slot.record !== 0) return slot.worker.postMessage(slot.record);
       } else {
@@ -107,7 +119,8 @@ export async function runSupervisor(sab: SharedArrayBuffer): Promise<never> {
     // Boot workers only for threads that have none coming, and to keep POOL_SIZE
     // workers in all: busy ones come back to the pool when their thread ends, and a
     // boot running beside them would take CPU from the threads doing the work.
-    while (pool.length + booting < queue.length || pool.length + booting + byRecord.size < POOL_SIZE) start(0, 0);
+    const refill = poolBootFailures < MAX_POOL_BOOT_FAILURES;
+    while (pool.length + booting < queue.length || (refill && pool.length + booting + byRecord.size < POOL_SIZE)) start(0, 0);
   };
 
   const terminate = (record: number): void => {

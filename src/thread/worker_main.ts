@@ -8,10 +8,14 @@
 // Otherwise the worker exits and the supervisor boots a fresh one. Thread-locals
 // always start fresh (local.ts). Modules a thread imported stay loaded, as the
 // platform offers no way to unload them.
+//
+// It also exports weft's API: an application bundle ships this entry as a bundle of
+// its own (weft-worker.mjs, see launch.ts), and `import('weft')` in its threads is
+// pointed at it.
 
 import { parentPort, workerData } from 'node:worker_threads';
 import { attachHeap } from '../heap/heap.ts';
-import '../index.ts';
+export * from '../index.ts';
 import { setCurrentRecord } from './current.ts';
 import { newRecord, recordField, R_STATE, State } from './record.ts';
 import { runThread } from './run.ts';
