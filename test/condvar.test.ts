@@ -1,11 +1,13 @@
 // Condvar, after Rust's library/std/tests/sync/condvar.rs, with real threads.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { scope, sleep, spawn } from '../src/index.ts';
+import { heapStats, scope, sleep, spawn } from '../src/index.ts';
 import { AtomicI32 } from '../src/sync/atomic.ts';
 import { Condvar } from '../src/sync/condvar.ts';
 import { Mutex, type MutexGuard } from '../src/sync/mutex.ts';
 import { PoisonError } from '../src/sync/poison.ts';
+
+const T = { timeout: 30_000 };
 
 describe('Condvar', () => {
   test('smoke: notifying with nobody waiting is harmless', () => {
@@ -218,5 +220,181 @@ describe('Condvar', () => {
     assert.equal(g.value, 200);
     g.unlock();
     assert.equal(await h.joinAsync(), true);
+  });
+});
+
+describe('Condvar: construction, timed and predicate waits, cancellation, error paths', () => {
+  test('new Condvar(mutex) is a TypeError saying what it takes; nothing is allocated', () => {
+    const m = new Mutex(0);
+    const live = heapStats().live;
+    assert.throws(() => new Condvar(m as never), { name: 'TypeError', message: /takes no arguments, got a Mutex.*wait\(guard\)/ });
+    assert.throws(() => new Condvar('2' as never), /got the string '2'/);
+    assert.equal(heapStats().live, live);
+    // The mutex's memory was not adopted: it still works alone.
+    assert.equal(m.withLock((v) => v), 0);
+  });
+
+  test('notify_all wakes all 10 waiters (condvar.rs notify_all)', T, () => {
+    const N = 10;
+    const m = new Mutex(0);
+    const cv = new Condvar();
+    const done = new Mutex(0);
+    scope((s) => {
+      for (let t = 0; t < N; t++) {
+        s.spawn((lock: Mutex<number>, c: Condvar, d: Mutex<number>) => {
+          const g = lock.lock();
+          g.value++;
+          if (g.value === 10) c.notifyOne(); // tell the main thread that all are in
+          while (g.value !== 0) c.wait(g);
+          g.unlock();
+          const h = d.lock();
+          h.value++;
+          h.unlock();
+        }, m, cv, done);
+      }
+      const g = m.lock();
+      while (g.value !== N) cv.wait(g);
+      g.value = 0;
+      cv.notifyAll();
+      g.unlock();
+    });
+    assert.equal(done.withLock((v) => v), N);
+  });
+
+  test('waitTimeoutWhile: instant satisfy, timing out with the condition true, woken in time', T, () => {
+    const m = new Mutex(false);
+    const cv = new Condvar();
+    const g = m.lock();
+    // wait_timeout_while_instant_satisfy: the condition is false already, even with 0 ms
+    assert.deepEqual(cv.waitTimeoutWhile(g, 0, () => false), { timedOut: false });
+    // wait_timeout_while_wait: nobody notifies
+    assert.deepEqual(cv.waitTimeoutWhile(g, 10, () => true), { timedOut: true });
+    assert.equal(g.value, false); // the lock is held again
+    g.unlock();
+    // wait_timeout_while_wake
+    const started = new AtomicI32(0);
+    const h = spawn((lock: Mutex<boolean>, c: Condvar, s: AtomicI32) => {
+      const k = lock.lock();
+      s.store(1);
+      const r = c.waitTimeoutWhile(k, 60_000, (v) => !v);
+      const v = k.value;
+      k.unlock();
+      return { ...r, v };
+    }, m, cv, started);
+    while (started.load() === 0) sleep(1);
+    const k = m.lock();
+    k.value = true;
+    k.unlock();
+    cv.notifyOne();
+    assert.deepEqual(h.join(), { timedOut: false, v: true });
+    assert.throws(() => cv.waitTimeoutWhile(m.lock(), -1, () => true), RangeError);
+  });
+
+  test('waitAsync aborted: the guard is valid again, no waiter is left counted, the next notify reaches another waiter', T, async () => {
+    const m = new Mutex(0);
+    const cv = new Condvar();
+    const ac = new AbortController();
+    const g1 = await m.lockAsync();
+    const w1 = cv.waitAsync(g1, { signal: ac.signal });
+    const g2 = await m.lockAsync();
+    const w2 = cv.waitAsync(g2);
+    ac.abort(new Error('cancelled'));
+    await assert.rejects(w1, /cancelled/);
+    assert.equal(g1.value, 0); // relocked: the guard works
+    g1.value = 1;
+    g1.unlock();
+    cv.notifyOne(); // reaches the waiter that stayed
+    await w2;
+    assert.equal(g2.value, 1);
+    g2.unlock();
+  });
+
+  test('waitAsync with an aborted signal rejects before releasing the lock', async () => {
+    const m = new Mutex(0);
+    const cv = new Condvar();
+    const g = m.lock();
+    await assert.rejects(cv.waitAsync(g, { signal: AbortSignal.abort() }), { name: 'AbortError' });
+    g.value = 2; // still held
+    g.unlock();
+    assert.equal(m.withLock((v) => v), 2);
+  });
+
+  test('waitWhileAsync and waitTimeoutAsync / waitTimeoutWhileAsync', T, async () => {
+    const m = new Mutex(0);
+    const cv = new Condvar();
+    const g = await m.lockAsync();
+    assert.deepEqual(await cv.waitTimeoutAsync(g, 5), { timedOut: true });
+    assert.deepEqual(await cv.waitTimeoutWhileAsync(g, 5, (v) => v === 0), { timedOut: true });
+    g.unlock();
+    const h = spawn((lock: Mutex<number>, c: Condvar) => {
+      for (let k = 1; k <= 3; k++) {
+        const x = lock.lock();
+        x.value = k;
+        x.unlock();
+        c.notifyAll();
+      }
+    }, m, cv);
+    const w = await m.lockAsync();
+    await cv.waitWhileAsync(w, (v) => v < 3);
+    assert.equal(w.value, 3);
+    w.unlock();
+    await h.joinAsync();
+    const ac = new AbortController();
+    const x = await m.lockAsync();
+    const waiting = cv.waitWhileAsync(x, () => true, { signal: ac.signal });
+    setTimeout(() => ac.abort(), 5);
+    await assert.rejects(waiting, { name: 'AbortError' });
+    x.unlock();
+  });
+
+  test('a value that cannot be written back: wait throws TypeError with the lock still held', () => {
+    const m = new Mutex<unknown>(1);
+    const cv = new Condvar();
+    const g = m.lock();
+    g.value = { f: () => 1 };
+    assert.throws(() => cv.waitTimeout(g as MutexGuard<unknown>, 1), TypeError);
+    assert.equal(m.tryLock(), undefined); // still ours
+    assert.equal(g.value, 1); // the old value
+    g.unlock();
+  });
+
+  test('a guard used by two waits at once, or after unlock, is a TypeError; a throwing condition keeps the lock', async () => {
+    const m = new Mutex(0);
+    const cv = new Condvar();
+    const g = m.lock();
+    const w = cv.waitAsync(g);
+    assert.throws(() => cv.wait(g), /Condvar wait on it is in progress/);
+    cv.notifyAll();
+    await w;
+    assert.throws(() => cv.waitWhile(g, () => {
+      throw new Error('cond');
+    }), /cond/);
+    g.value = 5; // still held
+    g.unlock();
+    assert.throws(() => cv.wait(g), /after unlock/);
+    assert.throws(() => cv.waitWhile(m.lock(), 'x' as never), TypeError);
+  });
+
+  test('closing the condvar during an async wait does not free it under the waiter', T, async () => {
+    const m = new Mutex(0);
+    const cv = new Condvar();
+    const other = spawn(async (c: Condvar, lock: Mutex<number>) => {
+      const { sleep } = await import('weft');
+      for (let k = 0; k < 10_000; k++) {
+        const g = lock.lock();
+        const v = g.value;
+        g.unlock();
+        if (v === 1) break;
+        c.notifyAll(); // until the main thread's wait has seen one
+        sleep(1);
+      }
+    }, cv, m);
+    const g = await m.lockAsync();
+    const w = cv.waitAsync(g);
+    cv.close();
+    await w;
+    g.value = 1;
+    g.unlock();
+    await other.joinAsync();
   });
 });
