@@ -277,6 +277,30 @@ describe('codecs.structured', () => {
     });
   });
 
+  describe('called directly by user code, without handle bookkeeping', () => {
+    it('round-trips plain data with encode(value) and decode(bytes)', () => {
+      const value = { a: 1, s: 'x', big: 2n ** 70n, m: new Map([[1, { d: new Date(5) }]]), set: new Set(['k']), z: [-0], e: new RangeError('r') };
+      const bytes = codecs.structured.encode(value);
+      assert.ok(bytes instanceof Uint8Array);
+      const out = codecs.structured.decode<typeof value>(bytes);
+      assert.deepStrictEqual(out, value);
+      assert.ok(Object.is(out.z[0], -0));
+      fc.assert(fc.property(fc.jsonValue(), (v) => assert.deepStrictEqual(codecs.structured.decode(codecs.structured.encode(v)), v)));
+    });
+
+    it('refuses a handle with a TypeError naming its path', () => {
+      assert.throws(() => codecs.structured.encode({ jobs: [1, fakeHandle()] }), {
+        name: 'TypeError',
+        message: /value\.jobs\[1\]: a weft handle is a counted reference.*channel/,
+      });
+    });
+
+    it('decoding bytes that hold a handle without a lookup is a TypeError', () => {
+      const bytes = codecs.structured.encode([fakeHandle()], []);
+      assert.throws(() => codecs.structured.decode(bytes), { name: 'TypeError', message: /bytes hold a weft handle.*without a handle lookup/ });
+    });
+  });
+
   describe('rejects what cannot be carried, naming the path', () => {
     function rejects(value: unknown, message: string): void {
       const before = fakeHandle();
