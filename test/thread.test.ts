@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, test } from 'node:test';
 import {
   AtomicI32, Builder, current, heapStats, JoinHandle, PanicError, park, parkAsync, parkTimeout, scope, scopeAsync,
-  sleep, spawn, SpawnError, availableParallelism, yieldNow,
+  sleep, spawn, SpawnError, availableParallelism, yieldNow, channel, Mutex, type Receiver,
 } from '../src/index.ts';
 
 const entry = new URL('./helpers/thread_entry.ts', import.meta.url);
@@ -341,7 +341,7 @@ describe('thread-local storage', () => {
       });
       key.set(10);
       if (inits === 0 && key.get() === 10) r.fetchOr(4);
-      if (key.replace(11) === 10 && key.take() === 11 && key.take() === undefined) r.fetchOr(8);
+      if (key.replace(11) === 10 && key.take() === 11) r.fetchOr(8);
       if (key.get() === 1) r.fetchOr(16); // init runs after take
     }, report).join();
     assert.equal(report.load(), 1 | 2 | 4 | 8 | 16);
@@ -401,5 +401,188 @@ describe('resources', () => {
 
   test('availableParallelism is a positive integer', () => {
     assert.ok(Number.isInteger(availableParallelism()) && availableParallelism() >= 1);
+  });
+});
+
+describe('join handles move', () => {
+  test('a JoinHandle passed to spawn moves: the old object throws, the receiving thread joins', () => {
+    const worker = spawn((x: number) => x * 3, 14);
+    const joiner = spawn((h: JoinHandle<number>) => h.join() + 1, worker);
+    assert.throws(() => worker.join(), { name: 'TypeError', message: /JoinHandle was moved/ });
+    assert.throws(() => worker.isFinished(), TypeError);
+    assert.throws(() => worker.thread, TypeError);
+    assert.equal(joiner.join(), 43);
+  });
+
+  test('a JoinHandle sent through a channel is joined by the receiver; a panic reaches it', () => {
+    const [tx, rx] = channel<JoinHandle<number>>();
+    const collector = spawn((rx: Receiver<JoinHandle<number>>) => {
+      const out: string[] = [];
+      for (const h of rx) {
+        try {
+          out.push(`ok ${h.join()}`);
+        } catch (e) {
+          out.push(`${(e as Error).name} ${(e as Error).message}`);
+        }
+      }
+      return out;
+    }, rx);
+    const handles = [spawn(() => 1), new Builder().name('bad').spawn(() => {
+      throw new Error('boom');
+    }), spawn(() => 3)];
+    for (const h of handles) tx.send(h);
+    for (const h of handles) assert.throws(() => h.isFinished(), /moved/);
+    tx.close();
+    assert.deepEqual(collector.join(), ['ok 1', "PanicError thread 'bad' panicked: Error: boom", 'ok 3']);
+  });
+
+  test('a JoinHandle stored in a Mutex value is joined by whoever takes it out', () => {
+    const slot = new Mutex<JoinHandle<string> | null>(null);
+    const h = spawn(() => 'stored');
+    slot.withLock((v) => v); // the lock works before the handle goes in
+    {
+      const g = slot.lock();
+      g.value = h;
+      g.unlock();
+    }
+    assert.throws(() => h.join(), /moved/);
+    const taken = spawn((m: Mutex<JoinHandle<string> | null>) => {
+      // The handle lives in the value (replacing the value would release it): join it in place.
+      const g = m.lock();
+      try {
+        return g.value!.join();
+      } finally {
+        g.unlock();
+      }
+    }, slot);
+    assert.equal(taken.join(), 'stored');
+  });
+});
+
+describe('stack size', () => {
+  test('tiny stack sizes are rounded up and the thread runs; 12 threads beside it all succeed', { timeout: 60000 }, () => {
+    const handles = Array.from({ length: 12 }, (_, k) => spawn((x: number) => x * 2, k));
+    const tiny = [1, 64 * 1024, 300 * 1024].map((bytes) => new Builder().name(`tiny-${bytes}`).stackSize(bytes).spawn((x: number) => x + 1, bytes));
+    assert.deepEqual(handles.map((h) => h.join()), Array.from({ length: 12 }, (_, k) => k * 2));
+    assert.deepEqual(tiny.map((h) => h.join()), [2, 64 * 1024 + 1, 300 * 1024 + 1]);
+  });
+
+  test('a small stack still overflows as a panic of its own thread, not of its neighbours', () => {
+    const deep = new Builder().name('shallow').stackSize(64 * 1024).spawn(() => {
+      const down = (n: number): number => down(n + 1) + 1;
+      return down(0);
+    });
+    const neighbour = spawn(() => 'fine');
+    assert.throws(() => deep.join(), { name: 'PanicError', message: "thread 'shallow' has overflowed its stack" });
+    assert.equal(neighbour.join(), 'fine');
+  });
+
+  test('a bad stack size is a RangeError that changes nothing', () => {
+    const b = new Builder().stackSize(2 << 20);
+    for (const bad of [0, -1, 1.5, NaN]) assert.throws(() => b.stackSize(bad), RangeError);
+    assert.equal(b.spawn(() => 5).join(), 5);
+  });
+});
+
+describe('module entries', () => {
+  test('a URL, a file: URL string and an absolute path all work', () => {
+    assert.equal(spawn<number>(entry, 1).join(), 2);
+    assert.equal(spawn<number>({ module: entry.href }, 2).join(), 3);
+    assert.equal(spawn<number>({ module: fileURLToPath(entry) }, 3).join(), 4);
+  });
+
+  test('a relative module string is refused with the fix, and nothing is spawned', () => {
+    const before = heapStats().live;
+    assert.throws(() => spawn({ module: './helpers/thread_entry.ts' }), (e: Error) =>
+      e instanceof SpawnError && /new URL\('\.\/helpers\/thread_entry\.ts', import\.meta\.url\)/.test(e.message));
+    assert.throws(() => spawn({ module: 'some-package/job' }), SpawnError);
+    assert.throws(() => spawn({ module: 42 as never }), SpawnError);
+    assert.equal(heapStats().live, before);
+  });
+});
+
+describe('refused spawns', () => {
+  test('leave no thread record behind', () => {
+    spawn(() => 0).join(); // the runtime is up
+    const closedScope = scope((s) => s);
+    const before = heapStats().live;
+    for (let k = 0; k < 200; k++) {
+      assert.throws(() => spawn((f: unknown) => f, { cb: () => k }), TypeError);
+      assert.throws(() => spawn(42 as never), SpawnError);
+      assert.throws(() => spawn(Math.max), SpawnError);
+      assert.throws(() => new Builder().name('x').spawn({ module: 'rel.js' }), SpawnError);
+      assert.throws(() => closedScope.spawn(() => 1), /ended/);
+      assert.throws(() => new Builder().spawnScoped(closedScope, () => 1), /ended/);
+    }
+    assert.equal(heapStats().live, before);
+  });
+
+  test('an unsendable argument does not move the endpoints beside it', () => {
+    const [tx, rx] = channel<number>();
+    assert.throws(() => spawn((t: unknown) => t, [tx, () => 1]), TypeError);
+    tx.send(7); // still usable here
+    assert.equal(rx.recv(), 7);
+  });
+});
+
+describe('yieldNow', () => {
+  const linux = existsSync('/proc/thread-self/status');
+  test('gives up the CPU: every call is a voluntary context switch of the calling thread', { skip: !linux && 'needs /proc/thread-self (Linux)' }, () => {
+    const switches = spawn(async () => {
+      const { readFileSync } = await import('node:fs');
+      const { yieldNow } = await import('weft');
+      const count = () => Number(/voluntary_ctxt_switches:\s+(\d+)/.exec(readFileSync('/proc/thread-self/status', 'utf8'))![1]);
+      const before = count();
+      for (let k = 0; k < 200; k++) yieldNow();
+      return count() - before;
+    }).join();
+    // A no-op yield switches 0 times; a real one (almost) every time.
+    assert.ok(switches >= 150, `only ${switches} context switches in 200 yields`);
+  });
+
+  test('a spinning thread that yields lets a peer on the same word make progress', () => {
+    const turn = new AtomicI32(0);
+    const peer = spawn(async (t: AtomicI32) => {
+      const { yieldNow } = await import('weft');
+      for (let k = 0; k < 200; k++) {
+        while (t.load() !== 1) yieldNow();
+        t.store(0);
+      }
+    }, turn);
+    for (let k = 0; k < 200; k++) {
+      while (turn.load() !== 0) yieldNow();
+      turn.store(1);
+    }
+    peer.join();
+    assert.equal(turn.load(), 0);
+  });
+});
+
+describe('panic reports', () => {
+  const child = fileURLToPath(new URL('./helpers/thread_panic_child.ts', import.meta.url));
+  const run = (mode: string) =>
+    spawnSync(process.execPath, ['--conditions=weft-source', '--import', 'tsx', child, mode], { encoding: 'utf8', timeout: 30000 });
+
+  test('an unjoined panic is printed once with its stack, as Rust prints it', () => {
+    const r = run('unjoined');
+    assert.equal(r.status, 0, r.stderr);
+    const lines = r.stderr.split('\n');
+    assert.equal(lines.filter((l) => l === "thread 'lost' panicked: Error: nobody joins me").length, 1, r.stderr);
+    assert.match(r.stderr, /thread 'lost' panicked: Error: nobody joins me\n\s+at /);
+    assert.equal(r.stdout.trim(), 'done');
+  });
+
+  test('a joined panic is printed too (at panic time, as Rust does) and the joiner still gets it', () => {
+    const r = run('joined');
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stderr, /thread '<unnamed>' panicked: TypeError: joined/);
+    assert.equal(r.stdout.trim(), 'PanicError');
+  });
+
+  test('a thread that returns or exits prints nothing', () => {
+    const r = run('quiet');
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(r.stderr, '');
+    assert.equal(r.stdout.trim(), 'ok');
   });
 });

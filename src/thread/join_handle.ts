@@ -36,6 +36,11 @@ export class JoinHandle<T> extends Handle {
     return 'JoinHandle';
   }
 
+  /** A JoinHandle moves (passed to spawn, sent, stored): whoever holds it joins. */
+  override shareRef(): number {
+    return this.moveRef();
+  }
+
   /** The thread this handle joins. */
   get thread(): Thread {
     this.checkOpen();

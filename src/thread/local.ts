@@ -91,11 +91,13 @@ export class LocalKey<T> {
     else this.#value = value;
   }
 
-  /** Takes the value out (its destructor will not run); the next access initialises again. */
+  /**
+   * Takes the value out (its destructor will not run); the next access initialises
+   * again. An untouched key is initialised first, as in Rust, so take() returns
+   * what init() made.
+   */
   take(): T | undefined {
-    if (this.#state === DESTROYED) throw new AccessError();
-    if (this.#state === UNINIT) return undefined;
-    const v = this.#value;
+    const v = this.#live();
     this.#value = undefined;
     this.#state = UNINIT;
     live.splice(live.indexOf(this), 1);

@@ -8,7 +8,8 @@ import { heap } from '../heap/heap.ts';
 import { exchange, store } from '../wait/futex.ts';
 import { setCurrentRecord } from './current.ts';
 import { completeRecord, storeOutcome } from './finish.ts';
-import { tsxApiUrl } from './launch.ts';
+import { fromSources, tsxApiUrl } from './launch.ts';
+import { reportPanic } from './panic_report.ts';
 import { resetThreadLocals, runLocalDestructors } from './local.ts';
 import { recordField, Reason, R_SPEC, R_STATE, State } from './record.ts';
 import './transpiler_helpers.ts';
@@ -35,7 +36,7 @@ function fromSource(source: string): (...args: unknown[]) => unknown {
 let tsxRegistered = false;
 
 async function fromModule(url: string, name: string): Promise<(...args: unknown[]) => unknown> {
-  if (/\.[cm]?tsx?$/.test(new URL(url).pathname) && !tsxRegistered && !import.meta.url.endsWith('.ts')) {
+  if (/\.[cm]?tsx?$/.test(new URL(url).pathname) && !tsxRegistered && !fromSources) {
     const api = tsxApiUrl();
     if (api === undefined) throw new Error(`cannot load TypeScript module ${url}: install tsx, or build the module to JavaScript`);
     ((await import(api)) as { register(): void }).register();
@@ -83,5 +84,6 @@ export async function runThread(record: number): Promise<void> {
     }
   }
   ok = storeOutcome(record, ok, value, reason);
+  if (!ok) reportPanic(record, value, reason);
   completeRecord(record, ok ? State.Done : State.Panicked);
 }

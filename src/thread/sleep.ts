@@ -2,6 +2,8 @@ import { assertCanBlock, canBlock, checkTimeout, wait } from '../wait/futex.ts';
 import { availableParallelism as osParallelism } from 'node:os';
 
 const sleeper = new Int32Array(new SharedArrayBuffer(4));
+/** A futex timeout short enough to be a yield, long enough that the thread really sleeps. */
+const YIELD_MS = 0.001;
 
 /** Blocks the calling thread (only) for `ms` milliseconds without using CPU. */
 export function sleep(ms: number): void {
@@ -12,9 +14,14 @@ export function sleep(ms: number): void {
   for (let left = t; left > 0; left = end - performance.now()) wait(sleeper, 0, 0, left);
 }
 
-/** Gives other threads a chance to run. Threads are OS threads, so this is a hint only. */
+/**
+ * Gives up the CPU so that another thread can run. JavaScript has no sched_yield: this
+ * sleeps on a private word for the shortest timeout the futex takes (a zero timeout
+ * returns without entering the kernel), so the OS schedules something else; on Linux
+ * that costs tens of microseconds (timer slack) even on an idle machine.
+ */
 export function yieldNow(): void {
-  if (canBlock()) wait(sleeper, 0, 1, 0); // returns at once ('not-equal'); a cheap trip into the runtime
+  if (canBlock()) wait(sleeper, 0, 0, YIELD_MS);
 }
 
 /** How many threads can run in parallel on this machine. */

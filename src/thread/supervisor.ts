@@ -13,6 +13,7 @@ import { heap } from '../heap/heap.ts';
 import { load } from '../wait/futex.ts';
 import { completeRecord, storeOutcome } from './finish.ts';
 import { launch } from './launch.ts';
+import { reportPanic } from './panic_report.ts';
 import { Op, take } from './mailbox.ts';
 import { isTerminal, recordField, Reason, R_STACK, R_STATE, State } from './record.ts';
 import { availableParallelism } from './sleep.ts';
@@ -44,6 +45,9 @@ export async function runSupervisor(sab: SharedArrayBuffer): Promise<never> {
     if (!isTerminal(load(heap().i32, recordField(record, R_STATE)))) {
       storeOutcome(record, false, payload, reason);
       completeRecord(record, State.Panicked);
+      // An uncaught error outside the thread's function (a timer callback, say) is a
+      // panic the thread could not report itself. Kills and exits are not panics.
+      if (reason === Reason.Threw) reportPanic(record, payload, reason);
     }
   };
   const done = (record: number): void => {
