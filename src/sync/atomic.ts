@@ -1,10 +1,13 @@
 // Atomic integers in the shared heap, with the operations of Rust's atomics. All are
-// sequentially consistent (JS Atomics offer no weaker ordering).
+// sequentially consistent (JS Atomics offer no weaker ordering). Arguments are checked
+// before anything is allocated or written. AtomicI64 works in bigint but also takes
+// safe-integer numbers (`new AtomicI64(1)`, `fetchAdd(1)`): its results are bigints.
 
 import { Adopt, allocObject, defineKind, Handle } from '../heap/handle.ts';
 import { heap } from '../heap/heap.ts';
 import { Kind } from '../heap/kinds.ts';
 import * as A from '../wait/futex.ts';
+import { describeValue } from './once.ts';
 
 export interface CompareExchange<V> {
   /** True when the value was `expected` and has been replaced. */
@@ -15,20 +18,22 @@ export interface CompareExchange<V> {
 
 function int32(v: number, what: string): number {
   if (typeof v !== 'number' || !Number.isInteger(v) || v < -(2 ** 31) || v > 2 ** 31 - 1) {
-    throw new TypeError(`${what}: expected an integer in the i32 range, got ${String(v)}`);
+    throw new TypeError(`${what}: expected an integer in the i32 range, got ${describeValue(v)}`);
   }
   return v;
 }
 
 function uint32(v: number, what: string): number {
   if (typeof v !== 'number' || !Number.isInteger(v) || v < 0 || v > 2 ** 32 - 1) {
-    throw new TypeError(`${what}: expected an integer in the u32 range, got ${String(v)}`);
+    throw new TypeError(`${what}: expected an integer in the u32 range, got ${describeValue(v)}`);
   }
   return v | 0;
 }
 
-function int64(v: bigint, what: string): bigint {
-  if (typeof v !== 'bigint') throw new TypeError(`${what}: expected a bigint, got ${typeof v}`);
+/** A 64-bit value from a bigint (wrapped to 64 bits, as Rust's `as i64`) or a safe-integer number. */
+function int64(v: bigint | number, what: string): bigint {
+  if (typeof v === 'number' && Number.isSafeInteger(v)) return BigInt(v);
+  if (typeof v !== 'bigint') throw new TypeError(`${what}: expected a bigint or a safe integer, got ${describeValue(v)}`);
   return BigInt.asIntN(64, v);
 }
 
@@ -113,14 +118,14 @@ export class AtomicU32 extends AtomicInt32 {
 
 export class AtomicBool extends Atomic32<boolean> {
   constructor(v: boolean | Adopt = false) {
-    if (typeof v !== 'boolean' && !(v instanceof Adopt)) throw new TypeError(`new AtomicBool: expected a boolean, got ${typeof v}`);
+    if (typeof v !== 'boolean' && !(v instanceof Adopt)) throw new TypeError(`new AtomicBool: expected a boolean, got ${describeValue(v)}`);
     super(Kind.AtomicBool, v instanceof Adopt ? v : v ? 1 : 0);
   }
   protected get kindName(): string {
     return 'AtomicBool';
   }
   protected wire(v: boolean, what: string): number {
-    if (typeof v !== 'boolean') throw new TypeError(`AtomicBool.${what}: expected a boolean, got ${typeof v}`);
+    if (typeof v !== 'boolean') throw new TypeError(`AtomicBool.${what}: expected a boolean, got ${describeValue(v)}`);
     return v ? 1 : 0;
   }
   protected read(raw: number): boolean {
@@ -131,11 +136,12 @@ export class AtomicBool extends Atomic32<boolean> {
 export class AtomicI64 extends Handle {
   readonly #index: number;
 
-  constructor(v: bigint | Adopt = 0n) {
+  constructor(v: bigint | number | Adopt = 0n) {
+    const initial = v instanceof Adopt ? 0n : int64(v, 'new AtomicI64');
     const p = v instanceof Adopt ? v.offset : allocObject(Kind.AtomicI64, 8);
     super(p);
     this.#index = (p >> 3) + 1;
-    if (!(v instanceof Adopt)) A.store64(heap().i64, this.#index, int64(v, 'new AtomicI64'));
+    if (!(v instanceof Adopt)) A.store64(heap().i64, this.#index, initial);
   }
   protected get kindName(): string {
     return 'AtomicI64';
@@ -143,30 +149,30 @@ export class AtomicI64 extends Handle {
   load(): bigint {
     return A.load64(heap().i64, this.#index);
   }
-  store(v: bigint): void {
+  store(v: bigint | number): void {
     A.store64(heap().i64, this.#index, int64(v, 'AtomicI64.store'));
   }
-  swap(v: bigint): bigint {
+  swap(v: bigint | number): bigint {
     return A.exchange64(heap().i64, this.#index, int64(v, 'AtomicI64.swap'));
   }
-  compareExchange(expected: bigint, v: bigint): CompareExchange<bigint> {
+  compareExchange(expected: bigint | number, v: bigint | number): CompareExchange<bigint> {
     const e = int64(expected, 'AtomicI64.compareExchange');
     const old = A.cas64(heap().i64, this.#index, e, int64(v, 'AtomicI64.compareExchange'));
     return { ok: old === e, value: old };
   }
-  fetchAdd(v: bigint): bigint {
+  fetchAdd(v: bigint | number): bigint {
     return A.add64(heap().i64, this.#index, int64(v, 'AtomicI64.fetchAdd'));
   }
-  fetchSub(v: bigint): bigint {
+  fetchSub(v: bigint | number): bigint {
     return A.sub64(heap().i64, this.#index, int64(v, 'AtomicI64.fetchSub'));
   }
-  fetchAnd(v: bigint): bigint {
+  fetchAnd(v: bigint | number): bigint {
     return A.and64(heap().i64, this.#index, int64(v, 'AtomicI64.fetchAnd'));
   }
-  fetchOr(v: bigint): bigint {
+  fetchOr(v: bigint | number): bigint {
     return A.or64(heap().i64, this.#index, int64(v, 'AtomicI64.fetchOr'));
   }
-  fetchXor(v: bigint): bigint {
+  fetchXor(v: bigint | number): bigint {
     return A.xor64(heap().i64, this.#index, int64(v, 'AtomicI64.fetchXor'));
   }
 }
