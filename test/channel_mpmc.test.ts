@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import {
-  channel, codecs, Mutex, oneshot, RecvError, type Receiver, select, selectAsync, SendError, type Sender, spawn,
+  channel, codecs, Mutex, oneshot, RecvError, type Receiver, select, SendError, type Sender, spawn,
   syncChannel, type SyncSender,
 } from '../src/index.ts';
 
