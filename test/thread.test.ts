@@ -557,32 +557,3 @@ describe('yieldNow', () => {
     assert.equal(turn.load(), 0);
   });
 });
-
-describe('panic reports', () => {
-  const child = fileURLToPath(new URL('./helpers/thread_panic_child.ts', import.meta.url));
-  const run = (mode: string) =>
-    spawnSync(process.execPath, ['--conditions=weft-source', '--import', 'tsx', child, mode], { encoding: 'utf8', timeout: 30000 });
-
-  test('an unjoined panic is printed once with its stack, as Rust prints it', () => {
-    const r = run('unjoined');
-    assert.equal(r.status, 0, r.stderr);
-    const lines = r.stderr.split('\n');
-    assert.equal(lines.filter((l) => l === "thread 'lost' panicked: Error: nobody joins me").length, 1, r.stderr);
-    assert.match(r.stderr, /thread 'lost' panicked: Error: nobody joins me\n\s+at /);
-    assert.equal(r.stdout.trim(), 'done');
-  });
-
-  test('a joined panic is printed too (at panic time, as Rust does) and the joiner still gets it', () => {
-    const r = run('joined');
-    assert.equal(r.status, 0, r.stderr);
-    assert.match(r.stderr, /thread '<unnamed>' panicked: TypeError: joined/);
-    assert.equal(r.stdout.trim(), 'PanicError');
-  });
-
-  test('a thread that returns or exits prints nothing', () => {
-    const r = run('quiet');
-    assert.equal(r.status, 0, r.stderr);
-    assert.equal(r.stderr, '');
-    assert.equal(r.stdout.trim(), 'ok');
-  });
-});

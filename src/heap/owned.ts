@@ -102,6 +102,16 @@ export function ownedRemove(cell: number, slot: number): number {
   return ref;
 }
 
+/** The live refs in the table, oldest slot first; reads only (the owner, or anyone once it ended). */
+export function ownedRefs(cell: number): number[] {
+  if (heapCovering(cell * 4 + 4).i32[cell] === 0) return [];
+  const i = tableViews(cell);
+  const b = i[cell] >> 2;
+  const refs: number[] = [];
+  for (let s = 0; s < i[b + USED]; s++) if (i[b + ENTRIES + s] > 0) refs.push(i[b + ENTRIES + s]);
+  return refs;
+}
+
 /** Empties the table, handing each live ref to `release` (most recent slot first). */
 export function ownedDrain(cell: number, release: (ref: number) => void): void {
   // Once drained, entries recorded earlier by this thread are gone: end their generation.

@@ -8,8 +8,9 @@ import { heap } from '../heap/heap.ts';
 import { assertCanBlock, exchange, load, store, wait, waitAsync } from '../wait/futex.ts';
 import { PanicError } from './errors.ts';
 import { post, Op } from './mailbox.ts';
-import { isTerminal, recordField, recordId, Reason, R_JOINED, R_REASON, R_RESULT, R_STATE, State } from './record.ts';
-import { describeThread, setJoinWrapper, Thread, threadName } from './thread.ts';
+import { panicDelivered, watchUnjoinedAtExit } from './panic_report.ts';
+import { describeThread, isTerminal, recordField, recordId, Reason, R_JOINED, R_REASON, R_RESULT, R_STATE, State, threadName } from './record.ts';
+import { setJoinWrapper, Thread } from './thread.ts';
 
 /** The PanicError for a record that ended Panicked, from its payload (read in place unless given). */
 export function panicOf(record: number, payload: unknown = loadValue(codecs.structured, load(heap().i32, recordField(record, R_RESULT)), false)): PanicError {
@@ -30,6 +31,7 @@ export class JoinHandle<T> extends Handle {
   /** @internal Join handles are made by spawn(). */
   constructor(adopt: Adopt) {
     super(adopt.offset, Role.Join);
+    watchUnjoinedAtExit();
   }
 
   protected get kindName(): string {
@@ -89,13 +91,17 @@ export class JoinHandle<T> extends Handle {
 
   // As Rust's join consumes the handle, the result moves out to the first joiner:
   // handles inside it (a Sender, say) are not kept alive by the record afterwards.
+  // A panic delivered here is not printed; settled before the payload is taken, as a
+  // printer reads it in place.
   #outcome(): T {
     const i = heap().i32;
+    const panicked = load(i, recordField(this.offset, R_STATE)) === State.Panicked;
+    if (panicked) panicDelivered(this.offset);
     store(i, recordField(this.offset, R_JOINED), 1);
     const p = exchange(i, recordField(this.offset, R_RESULT), 0);
     if (p === 0) throw new TypeError(`JoinHandle: ${describeThread(this.offset)} was already joined; its result went to that join`);
     const value = loadValue(codecs.structured, p, true);
-    if (load(i, recordField(this.offset, R_STATE)) === State.Panicked) throw panicOf(this.offset, value);
+    if (panicked) throw panicOf(this.offset, value);
     return value as T;
   }
 }

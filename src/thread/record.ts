@@ -7,6 +7,8 @@ import { heap } from '../heap/heap.ts';
 import { Kind } from '../heap/kinds.ts';
 import { I_NEXT_THREAD_ID } from '../heap/layout.ts';
 import { newOwnedTable } from '../heap/owned.ts';
+import { codecs } from '../codec/index.ts';
+import { loadValue } from '../codec/stored.ts';
 import { add, load, store } from '../wait/futex.ts';
 
 // i32 field indexes, relative to the record's offset >> 2 (0 and 1 are the header).
@@ -33,7 +35,11 @@ export const R_STACK = 11;
 export const R_REASON = 12;
 /** Next record in its scope's list of threads. */
 export const R_SCOPE_NEXT = 13;
-const RECORD_BODY_BYTES = 12 * 4;
+/** Who may still receive the outcome: one per Join ref, plus the scope of a scoped thread (panic_report.ts). */
+export const R_JOINERS = 14;
+/** Whether a panic is to be printed or delivered, one of `Report` (panic_report.ts). */
+export const R_REPORT = 15;
+const RECORD_BODY_BYTES = 14 * 4;
 
 export const Reason = {
   Threw: 0,
@@ -49,6 +55,9 @@ export const State = {
   Done: 2,
   Panicked: 3,
 } as const;
+
+/** A panic's report state: nothing to report, not yet printed nor delivered, printed or delivered. */
+export const Report = { None: 0, Pending: 1, Settled: 2 } as const;
 
 export const isTerminal = (state: number): boolean => state >= State.Done;
 
@@ -66,4 +75,14 @@ export const recordField = (record: number, field: number): number => (record >>
 
 export function recordId(record: number): number {
   return load(heap().i32, recordField(record, R_ID));
+}
+
+export function threadName(record: number): string | undefined {
+  const p = load(heap().i32, recordField(record, R_NAME));
+  return p === 0 ? undefined : loadValue(codecs.utf8, p, false);
+}
+
+/** `thread '<name>'` as Rust prints it in panic messages. */
+export function describeThread(record: number): string {
+  return `thread '${threadName(record) ?? '<unnamed>'}'`;
 }

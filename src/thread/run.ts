@@ -9,7 +9,7 @@ import { exchange, store } from '../wait/futex.ts';
 import { setCurrentRecord } from './current.ts';
 import { completeRecord, storeOutcome } from './finish.ts';
 import { fromSources, tsxApiUrl } from './launch.ts';
-import { reportPanic } from './panic_report.ts';
+import { panicKnown } from './panic_report.ts';
 import { resetThreadLocals, runLocalDestructors } from './local.ts';
 import { recordField, Reason, R_SPEC, R_STATE, State } from './record.ts';
 import './transpiler_helpers.ts';
@@ -84,6 +84,6 @@ export async function runThread(record: number): Promise<void> {
     }
   }
   ok = storeOutcome(record, ok, value, reason);
-  if (!ok) reportPanic(record, value, reason);
+  if (!ok) panicKnown(record);
   completeRecord(record, ok ? State.Done : State.Panicked);
 }

@@ -3,10 +3,15 @@
 // that opened it can wait for all of them, then look for a panic nobody joined.
 // Rust ties scoped threads to the scope with lifetimes; here spawning on an ended
 // scope throws instead.
+//
+// The scope is a joiner of each of its threads (panic_report.ts): a panic it throws as
+// "a scoped thread panicked" is delivered, not printed. When the scope ends it stops
+// being a joiner, so another panic that nobody joins is printed then.
 
 import { Adopt, allocObject, defineKind, Handle, releaseRef, retain } from '../heap/handle.ts';
 import { PanicError } from './errors.ts';
 import { panicOf, ScopedJoinHandle } from './join_handle.ts';
+import { addJoiner, dropJoiner, panicDelivered } from './panic_report.ts';
 import { spawnRecord, type Entry, type ModuleEntry } from './spawn.ts';
 import { heap } from '../heap/heap.ts';
 import { Kind } from '../heap/kinds.ts';
@@ -60,7 +65,7 @@ export function scope<T>(f: (s: Scope) => T): T {
     checkScope(s.offset);
     return result;
   } finally {
-    s.close();
+    endScope(s);
   }
 }
 
@@ -77,13 +82,14 @@ export async function scopeAsync<T>(f: (s: Scope) => T | Promise<T>): Promise<T>
     checkScope(s.offset);
     return result;
   } finally {
-    s.close();
+    endScope(s);
   }
 }
 
 function checkScope(scope: number): void {
   const r = unjoinedPanic(scope);
   if (r !== 0) {
+    panicDelivered(r);
     const p = panicOf(r);
     throw new PanicError('a scoped thread panicked', p.threadId, p.threadName, p.cause);
   }
@@ -102,6 +108,13 @@ defineKind(Kind.Scope, {
   },
 });
 
+/** The scope stops being a joiner of its threads, and its opener's handle is closed. */
+function endScope(s: Scope): void {
+  const i = heap().i32;
+  for (let r = load(i, (s.offset >> 2) + S_HEAD); r !== 0; r = load(i, recordField(r, R_SCOPE_NEXT))) dropJoiner(r);
+  s.close();
+}
+
 /** Counts a new thread into the scope before it is started. */
 export function scopeAddThread(scope: number, record: number): void {
   const i = heap().i32;
@@ -110,6 +123,7 @@ export function scopeAddThread(scope: number, record: number): void {
   }
   add(i, (scope >> 2) + S_RUNNING, 1);
   retain(record);
+  addJoiner(record);
   store(i, recordField(record, R_SCOPE), scope);
   for (;;) {
     const head = load(i, (scope >> 2) + S_HEAD);

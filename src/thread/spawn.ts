@@ -14,7 +14,7 @@ import { SpawnError } from './errors.ts';
 import { JoinHandle, ScopedJoinHandle } from './join_handle.ts';
 import { Boot, BootStatus, launch } from './launch.ts';
 import { Op, post } from './mailbox.ts';
-import { newRecord, recordField, R_NAME, R_SPEC, R_STACK } from './record.ts';
+import { newRecord, recordField, R_JOINERS, R_NAME, R_SPEC, R_STACK } from './record.ts';
 import type { SpawnSpec } from './run.ts';
 import { scopeAddThread, scopeCheckOpen, type Scope } from './scope.ts';
 
@@ -141,6 +141,7 @@ export function spawnRecord(entry: Entry, args: unknown[], opts: Options): numbe
   const i = heap().i32;
   const record = newRecord();
   try {
+    store(i, recordField(record, R_JOINERS), 1); // the JoinHandle the caller makes of this count
     if (opts.name !== undefined) store(i, recordField(record, R_NAME), storeValue(codecs.utf8, opts.name));
     store(i, recordField(record, R_STACK), opts.stackSize ?? 0);
     // storeValue throws TypeError (naming the path) for an argument that cannot be sent.

@@ -13,11 +13,10 @@ import { heap } from '../heap/heap.ts';
 import { load } from '../wait/futex.ts';
 import { completeRecord, storeOutcome } from './finish.ts';
 import { launch } from './launch.ts';
-import { reportPanic } from './panic_report.ts';
+import { panicKnown } from './panic_report.ts';
 import { Op, take } from './mailbox.ts';
-import { isTerminal, recordField, Reason, R_STACK, R_STATE, State } from './record.ts';
+import { describeThread, isTerminal, recordField, Reason, R_STACK, R_STATE, State } from './record.ts';
 import { availableParallelism } from './sleep.ts';
-import { describeThread } from './thread.ts';
 
 const POOL_SIZE = Math.max(1, Math.min(4, availableParallelism()));
 /** Pooled workers failing to boot in a row before the threads queued for one are failed. */
@@ -44,10 +43,10 @@ export async function runSupervisor(sab: SharedArrayBuffer): Promise<never> {
   const panic = (record: number, payload: unknown, reason: number): void => {
     if (!isTerminal(load(heap().i32, recordField(record, R_STATE)))) {
       storeOutcome(record, false, payload, reason);
-      completeRecord(record, State.Panicked);
       // An uncaught error outside the thread's function (a timer callback, say) is a
       // panic the thread could not report itself. Kills and exits are not panics.
-      if (reason === Reason.Threw) reportPanic(record, payload, reason);
+      if (reason === Reason.Threw) panicKnown(record);
+      completeRecord(record, State.Panicked);
     }
   };
   const done = (record: number): void => {

@@ -1,16 +1,16 @@
 // Thread: a handle on a thread's record. The same record backs JoinHandle (a ref
 // with the Join role), so either can travel to other threads in messages.
 
-import { codecs } from '../codec/index.ts';
-import { dropValue, loadValue } from '../codec/stored.ts';
+import { dropValue } from '../codec/stored.ts';
 import { Adopt, defineKind, Handle, retain, Role } from '../heap/handle.ts';
 import { heap } from '../heap/heap.ts';
 import { Kind } from '../heap/kinds.ts';
 import { ownedFree } from '../heap/owned.ts';
 import { load, store } from '../wait/futex.ts';
 import { currentRecord } from './current.ts';
+import { addJoiner, dropJoiner } from './panic_report.ts';
 import { unparkRecord } from './parker.ts';
-import { recordField, recordId, R_NAME, R_OWNED, R_RESULT, R_SPEC } from './record.ts';
+import { recordField, recordId, R_NAME, R_OWNED, R_RESULT, R_SPEC, threadName } from './record.ts';
 
 /** A thread of this process, as seen from any thread. */
 export class Thread extends Handle {
@@ -42,16 +42,6 @@ export class Thread extends Handle {
   }
 }
 
-export function threadName(record: number): string | undefined {
-  const p = load(heap().i32, recordField(record, R_NAME));
-  return p === 0 ? undefined : loadValue(codecs.utf8, p, false);
-}
-
-/** `thread '<name>'` as Rust prints it in panic messages. */
-export function describeThread(record: number): string {
-  return `thread '${threadName(record) ?? '<unnamed>'}'`;
-}
-
 let joinWrapper: ((record: number) => Handle) | undefined;
 
 /** Lets the JoinHandle module build handles for refs with the Join role. */
@@ -62,6 +52,14 @@ export function setJoinWrapper(f: (record: number) => Handle): void {
 defineKind(Kind.Thread, {
   name: 'Thread',
   wrap: (offset, role) => (role === Role.Join && joinWrapper ? joinWrapper(offset) : new Thread(new Adopt(offset))),
+  // A Join ref counts as a joiner; moving a JoinHandle keeps its ref, so only a copy
+  // (a stored value read without taking it) or a release changes the count.
+  retainRole(offset, role) {
+    if (role === Role.Join) addJoiner(offset);
+  },
+  releaseRole(offset, role) {
+    if (role === Role.Join) dropJoiner(offset);
+  },
   drop(offset) {
     const i = heap().i32;
     for (const field of [R_RESULT, R_SPEC, R_NAME]) {
