@@ -25,7 +25,7 @@ export function weftOneWay(shape: Shape, producers = 1): Case {
                 if (kind === 'f64') for (let i = from; i < from + count; i++) out.send(i + 0.5);
                 else for (let i = from; i < from + count; i++) out.send({ id: i, name: 'x', tags: ['a', 'b'] });
                 out.close();
-              }, tx, p * share, share, shape); // sending a Sender clones it
+              }, tx.clone(), p * share, share, shape);
             }
             tx.close();
             return s.spawn((inbox: Receiver<unknown>, kind: Shape) => {
