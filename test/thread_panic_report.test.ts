@@ -72,6 +72,12 @@ describe('panics nobody joins are printed once', () => {
     ]);
   });
 
+  test('a JoinHandle stored in a Mutex value: reads keep it quiet, dropping the mutex prints it', { timeout: 60_000 }, () => {
+    const r = run('stored');
+    assert.equal(r.stdout, 'PanicError');
+    assertReports(r.stderr, ["thread 'stored-dropped' panicked: Error: dropped with its mutex"]);
+  });
+
   test('stack overflow keeps its own line', { timeout: 60_000 }, () => {
     const r = run('overflow');
     assert.equal(r.stdout, 'done');

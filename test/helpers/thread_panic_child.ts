@@ -2,7 +2,7 @@
 // depending on whether anyone joins them. Each mode says on stdout what the program
 // saw; the test asserts stderr exactly.
 import {
-  AtomicI32, Builder, channel, PanicError, RecvError, scope, scopeAsync, spawn, type JoinHandle, type Receiver,
+  AtomicI32, Builder, channel, Mutex, PanicError, RecvError, scope, scopeAsync, spawn, type JoinHandle, type Receiver,
 } from '../../src/index.ts';
 
 /** Waits until every sender is gone, i.e. the threads holding them have ended. */
@@ -141,6 +141,31 @@ const modes: Record<string, () => void | Promise<void>> = {
     goTx.send(1);
     ended(rx);
     console.log('done');
+  },
+
+  // A JoinHandle stored in a Mutex value: each guard reads it (a copy of its ref) and
+  // gives that back at unlock; only the value's own ref keeps it unreported.
+  stored() {
+    const [tx, rx] = channel<never>();
+    const joined = new Mutex({ h: panicking('stored-joined', 'joined through a guard', undefined) });
+    const dropped = new Mutex({ h: panicking('stored-dropped', 'dropped with its mutex', tx) });
+    ended(rx);
+    for (let k = 0; k < 5; k++) {
+      dropped.withLock((v) => v.h.isFinished());
+      using g = joined.lock();
+      g.value.h.isFinished();
+    }
+    dropped.close(); // the last ref of the mutex: its value, and the JoinHandle in it, are dropped
+    console.log(
+      joined.withLock((v) => {
+        try {
+          v.h.join();
+          return 'returned';
+        } catch (e) {
+          return (e as Error).name;
+        }
+      }),
+    );
   },
 
   closedThenPanic() {
