@@ -78,6 +78,12 @@ describe('panics nobody joins are printed once', () => {
     assertReports(r.stderr, ["thread 'stored-dropped' panicked: Error: dropped with its mutex"]);
   });
 
+  test('an error thrown by a timer of a running thread nobody joins', { timeout: 60_000 }, () => {
+    const r = run('timer');
+    assert.equal(r.stdout, "thread 'timer-joined' panicked: Error: thrown by a timer");
+    assertReports(r.stderr, ["thread 'timer-dropped' panicked: Error: thrown by a timer"]);
+  });
+
   test('stack overflow keeps its own line', { timeout: 60_000 }, () => {
     const r = run('overflow');
     assert.equal(r.stdout, 'done');

@@ -104,15 +104,17 @@ function print(record: number): void {
   }
 }
 
-let watching = false;
+let watchChecked = false;
 
 /**
  * Called for each JoinHandle made: on the main thread, makes sure that at process exit
  * the panics of threads it still holds unjoined are printed (nobody will join them now).
+ * Other threads release their handles when they end, which prints what is left.
  */
 export function watchUnjoinedAtExit(): void {
-  if (watching || currentRecord() !== mainRecord()) return;
-  watching = true;
+  if (watchChecked) return;
+  watchChecked = true;
+  if (currentRecord() !== mainRecord()) return;
   process.on('exit', () => {
     for (const ref of ownedRefs(recordField(mainRecord(), R_OWNED))) {
       if ((ref & ROLE_MASK) === Role.Join) printOnce(ref - Role.Join);

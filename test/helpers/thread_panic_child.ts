@@ -168,6 +168,25 @@ const modes: Record<string, () => void | Promise<void>> = {
     );
   },
 
+  // An error thrown outside the thread's function (a timer) while it runs: the
+  // supervisor learns of it when the worker dies and reports it if nobody joins.
+  async timer() {
+    const [tx, rx] = channel<never>();
+    new Builder().name('timer-dropped').spawn((_tx: unknown) =>
+      new Promise(() => setTimeout(() => {
+        throw new Error('thrown by a timer');
+      }, 0)), tx).close();
+    ended(rx);
+    try {
+      await new Builder().name('timer-joined').spawn(() =>
+        new Promise(() => setTimeout(() => {
+          throw new Error('thrown by a timer');
+        }, 0))).joinAsync();
+    } catch (e) {
+      console.log((e as Error).message);
+    }
+  },
+
   closedThenPanic() {
     const [goTx, goRx] = channel<number>();
     const [tx, rx] = channel<never>();
