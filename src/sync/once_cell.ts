@@ -14,7 +14,7 @@
 // runtime counts it out.
 
 import { codecs } from '../codec/index.ts';
-import { dropValue, loadValue, storeValue } from '../codec/stored.ts';
+import { dropValue, loadValue, releaseDecoded, storeValue, type Decoded } from '../codec/stored.ts';
 import { Adopt, allocObject, currentOwnedCell, defineKind, Handle, Role } from '../heap/handle.ts';
 import { heapCovering } from '../heap/heap.ts';
 import { Kind } from '../heap/kinds.ts';
@@ -71,11 +71,13 @@ function* whileInitializing(i: Int32Array, at: number): Op<void> {
  * tokio's OnceCell: set once (asynchronously or not), read by every thread.
  * `new OnceCell()` is empty; `new OnceCell(value)` starts with `value` (tokio's
  * `OnceCell::new_with`). A handle decodes the value once per value and caches it, so
- * reading it again takes no new references.
+ * reading it again takes no new references; handles inside it are borrowed from this
+ * OnceCell handle until it closes or reads a newer value (take() hands them over).
  */
 export class OnceCell<T> extends Handle {
   #version = 0; // version of the cached value; versions start at 1
   #value: T | undefined;
+  readonly #decoded: Decoded = [];
 
   constructor(...initial: [value?: T]) {
     const [first] = initial;
@@ -93,6 +95,13 @@ export class OnceCell<T> extends Handle {
 
   protected get kindName(): string {
     return 'OnceCell';
+  }
+
+  protected override dropRef(): void {
+    this.#version = 0; // a closed handle answers nothing, not even from its cache
+    this.#value = undefined;
+    releaseDecoded(this.#decoded);
+    super.dropRef();
   }
 
   /** The value, or undefined if the cell is not initialised. */
@@ -205,9 +214,10 @@ export class OnceCell<T> extends Handle {
       if (p !== 0) dropValue(p);
       throw new Error('OnceCell.getOrInit(): the thread that ran the initialiser has ended');
     }
-    this.#version = publish(this.offset, p);
-    this.#value = value;
-    return value;
+    publish(this.offset, p);
+    // Read back what was stored: endpoints in `value` have moved into the cell.
+    const stored = this.#read();
+    return stored === NOT_READY ? value : stored;
   }
 
   /** The value, decoded once per version for this handle; NOT_READY unless READY. */
@@ -233,7 +243,8 @@ export class OnceCell<T> extends Handle {
     }
     try {
       const p = load(i, (this.offset >> 2) + VALUE);
-      this.#value = (p === 0 ? undefined : loadValue(codecs.structured, p, false)) as T;
+      releaseDecoded(this.#decoded); // the older value's borrowed handles
+      this.#value = (p === 0 ? undefined : loadValue(codecs.structured, p, false, this.#decoded)) as T;
       this.#version = load(i, (this.offset >> 2) + VERSION);
       return this.#value;
     } finally {

@@ -2,16 +2,18 @@
 // all threads (the Once machine of once.ts), then read by any thread. The value is
 // stored encoded in the heap beside the state word and decoded once per handle.
 
+import { codecs } from '../codec/index.ts';
+import { loadValue, releaseDecoded, type Decoded } from '../codec/stored.ts';
 import { Adopt, allocObject, defineKind, Handle } from '../heap/handle.ts';
 import { heap } from '../heap/heap.ts';
 import { Kind } from '../heap/kinds.ts';
 import { checkSignal, type WaitOptions } from '../wait/driver.ts';
-import { assertCanBlock, store } from '../wait/futex.ts';
+import { assertCanBlock, load, store } from '../wait/futex.ts';
 import {
   checkFunction, COMPLETE, completeOnce, INCOMPLETE, onceState, POISONED, runOnce, runOnceAsync,
   waitOnce, waitOnceAsync, type RunOptions,
 } from './once.ts';
-import { allocWithValue, dropCell, readCell, writeCell } from './value_cell.ts';
+import { allocWithValue, dropCell, writeCell } from './value_cell.ts';
 
 /** i32 index (relative to offset >> 2) of the stored value, after the Once state word. */
 const VALUE = 3;
@@ -19,6 +21,16 @@ const CELL_BYTES = 16;
 
 const valueIndex = (offset: number): number => (offset >> 2) + VALUE;
 const writeValue = (offset: number, value: unknown): void => writeCell(valueIndex(offset), value);
+
+/**
+ * Decodes the (complete, hence final) value of the cell at `offset`, recording the
+ * handles it makes in `decoded`: they are borrowed from the cell handle that read
+ * them and are released when it closes, so reading takes references exactly once.
+ */
+function readValue<T>(offset: number, decoded: Decoded): T {
+  const p = load(heap().i32, valueIndex(offset));
+  return (p === 0 ? undefined : loadValue(codecs.structured, p, false, decoded)) as T;
+}
 
 // A throwing initialiser leaves the cell INCOMPLETE (no poisoning): the next caller,
 // or one of the woken waiters, runs its own.
@@ -41,11 +53,13 @@ function allocComplete(kind: number, value: unknown): number {
  * `new OnceLock()` is empty; `new OnceLock(value)` starts with `value` (Rust's
  * `OnceLock::from`), which may itself be a handle: endpoints in it move into the cell.
  * The value a handle returns is decoded once and cached, so reading it again takes no
- * new references.
+ * new references; handles inside it are borrowed from this OnceLock handle and are
+ * closed with it (clone an endpoint to keep it longer).
  */
 export class OnceLock<T> extends Handle {
   #cached = false;
   #value: T | undefined;
+  readonly #decoded: Decoded = [];
 
   constructor(...initial: [value?: T]) {
     const [first] = initial;
@@ -63,6 +77,7 @@ export class OnceLock<T> extends Handle {
   protected override dropRef(): void {
     this.#cached = false; // a closed handle answers nothing, not even from its cache
     this.#value = undefined;
+    releaseDecoded(this.#decoded);
     super.dropRef();
   }
 
@@ -122,7 +137,7 @@ export class OnceLock<T> extends Handle {
 
   /** Decodes the (complete) value once for this handle. */
   #load(): T {
-    this.#value = readCell<T>(valueIndex(this.offset));
+    this.#value = readValue<T>(this.offset, this.#decoded);
     this.#cached = true;
     return this.#value;
   }
@@ -146,6 +161,7 @@ export class LazyLock<T> extends Handle {
   readonly #init: (() => T) | undefined;
   #cached = false;
   #value: T | undefined;
+  readonly #decoded: Decoded = [];
 
   constructor(init: (() => T) | Adopt) {
     if (!(init instanceof Adopt)) checkFunction(init, 'new LazyLock(init)');
@@ -160,6 +176,7 @@ export class LazyLock<T> extends Handle {
   protected override dropRef(): void {
     this.#cached = false; // a closed handle answers nothing, not even from its cache
     this.#value = undefined;
+    releaseDecoded(this.#decoded);
     super.dropRef();
   }
 
@@ -169,7 +186,7 @@ export class LazyLock<T> extends Handle {
     const init = this.#init;
     // A received handle has no init: its sender forced the value (COMPLETE is final) before sending.
     if (init) runOnce(this.offset, () => writeValue(this.offset, init()), LAZY);
-    this.#value = readCell<T>(valueIndex(this.offset));
+    this.#value = readValue<T>(this.offset, this.#decoded);
     this.#cached = true;
     return this.#value;
   }
