@@ -126,6 +126,64 @@ describe('spawn and join', () => {
   });
 });
 
+describe('joinAsync with { signal }', () => {
+  test('an aborted join rejects with the reason and leaves the result for the next join', { timeout: 30_000 }, async () => {
+    const [goTx, goRx] = channel<number>();
+    const h = spawn((go: Receiver<number>) => `got ${go.recv()}`, goRx);
+    const c = new AbortController();
+    const reason = new Error('stop waiting');
+    const aborted = h.joinAsync({ signal: c.signal });
+    c.abort(reason);
+    await assert.rejects(aborted, (e) => e === reason);
+    assert.equal(h.isFinished(), false);
+    goTx.send(7);
+    assert.equal(await h.joinAsync(), 'got 7');
+  });
+
+  test('an aborted join of a panicking thread takes nothing; the next join gets the PanicError', { timeout: 30_000 }, async () => {
+    const [goTx, goRx] = channel<number>();
+    const h = new Builder().name('later').spawn((go: Receiver<number>) => {
+      go.recv();
+      throw new Error('after the abort');
+    }, goRx);
+    const c = new AbortController();
+    const aborted = h.joinAsync({ signal: c.signal });
+    c.abort();
+    await assert.rejects(aborted, { name: 'AbortError' });
+    goTx.send(1);
+    await assert.rejects(h.joinAsync(), { name: 'PanicError', message: "thread 'later' panicked: Error: after the abort" });
+  });
+
+  test('a signal aborted beforehand rejects even for a finished thread; bad options change nothing', { timeout: 30_000 }, async () => {
+    const h = spawn(() => 'kept');
+    while (!h.isFinished()) yieldNow();
+    const reason = new Error('already');
+    await assert.rejects(h.joinAsync({ signal: AbortSignal.abort(reason) }), (e) => e === reason);
+    await assert.rejects(h.joinAsync(5 as never), TypeError);
+    await assert.rejects(h.joinAsync({ signal: 'no' as never }), TypeError);
+    assert.equal(await h.joinAsync({ signal: new AbortController().signal }), 'kept');
+  });
+
+  test("aborts racing the thread's end: the result goes to exactly one join", { timeout: 60_000 }, async () => {
+    for (let k = 0; k < 40; k++) {
+      const h = spawn((k: number) => k * 3, k);
+      const c = new AbortController();
+      const first = h.joinAsync({ signal: c.signal });
+      if (k % 2 === 0) queueMicrotask(() => c.abort());
+      else setImmediate(() => c.abort());
+      let got: number;
+      try {
+        got = await first;
+        assert.throws(() => h.join(), /already joined/);
+      } catch (e) {
+        assert.equal((e as Error).name, 'AbortError');
+        got = await h.joinAsync();
+      }
+      assert.equal(got, k * 3);
+    }
+  });
+});
+
 describe('panics', () => {
   test('a thrown error reaches the joiner with the thread name and the original error', () => {
     const h = new Builder().name('worker-7').spawn(() => {

@@ -5,6 +5,7 @@ import { codecs } from '../codec/index.ts';
 import { loadValue } from '../codec/stored.ts';
 import { Adopt, Handle, retain, Role } from '../heap/handle.ts';
 import { heap } from '../heap/heap.ts';
+import { checkSignal, runAsync, type Op as WaitOp, type WaitOptions } from '../wait/driver.ts';
 import { assertCanBlock, exchange, load, store, wait, waitAsync } from '../wait/futex.ts';
 import { PanicError } from './errors.ts';
 import { post, Op } from './mailbox.ts';
@@ -23,6 +24,13 @@ export function panicOf(record: number, payload: unknown = loadValue(codecs.stru
     : reason === Reason.Killed ? text
     : `${who} panicked: ${payload instanceof Error ? `${payload.name}: ` : ''}${text}`;
   return new PanicError(message, recordId(record), threadName(record), payload);
+}
+
+/** Sleeps until the thread's state is terminal; registers nothing, so an abort has nothing to undo. */
+function* untilEnded(record: number): WaitOp<void> {
+  const i = heap().i32;
+  const at = recordField(record, R_STATE);
+  for (let s; !isTerminal((s = load(i, at))); ) yield { index: at, expected: s };
 }
 
 export class JoinHandle<T> extends Handle {
@@ -69,12 +77,14 @@ export class JoinHandle<T> extends Handle {
     return this.#outcome();
   }
 
-  /** Waits for the thread without blocking the event loop. */
-  async joinAsync(): Promise<T> {
+  /**
+   * Waits for the thread without blocking the event loop. Aborting `signal` rejects
+   * with its reason and takes nothing: the result stays for the next join.
+   */
+  async joinAsync(options?: WaitOptions): Promise<T> {
     this.checkOpen();
-    const i = heap().i32;
-    const at = recordField(this.offset, R_STATE);
-    for (let s; !isTerminal((s = load(i, at))); ) await waitAsync(i, at, s);
+    const signal = checkSignal(options, 'JoinHandle.joinAsync()');
+    if (!this.isFinished()) await runAsync(untilEnded(this.offset), Infinity, signal);
     return this.#outcome();
   }
 
