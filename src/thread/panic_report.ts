@@ -36,7 +36,7 @@ import { loadValue, releaseDecoded, type Decoded } from '../codec/stored.ts';
 import { ROLE_MASK, Role } from '../heap/handle.ts';
 import { heap } from '../heap/heap.ts';
 import { ownedRefs } from '../heap/owned.ts';
-import { add, cas, load, store } from '../wait/futex.ts';
+import { add, cas, load } from '../wait/futex.ts';
 import { currentRecord, mainRecord } from './current.ts';
 import { describeThread, recordField, Reason, Report, R_JOINERS, R_OWNED, R_REASON, R_REPORT, R_RESULT } from './record.ts';
 
@@ -60,7 +60,9 @@ export function dropJoiner(record: number): void {
  */
 export function panicKnown(record: number): void {
   const i = heap().i32;
-  store(i, recordField(record, R_REPORT), Report.Pending);
+  // Only from None: the supervisor may learn of a crash after the thread itself had
+  // reported its panic, and a reported panic must not become pending again.
+  cas(i, recordField(record, R_REPORT), Report.None, Report.Pending);
   if (load(i, recordField(record, R_JOINERS)) === 0) printOnce(record);
 }
 
