@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import {
-  Barrier, channel, Condvar, type JoinHandle, Mutex, Notify, OnceCell, PoisonError, type Receiver, RwLock,
+  Barrier, channel, Condvar, type JoinHandle, Mutex, Notify, OnceCell, PoisonError, type Receiver, RecvError, RwLock,
   selectAsync, Semaphore, SendError, type Sender, spawn, syncChannel, type SyncSender,
 } from '../src/index.ts';
 
@@ -541,6 +541,88 @@ describe('cancellation: an aborted async wait takes nothing', () => {
     goTx.send(null); // the abort came first: the joiner still rejects, and the result stays
     await rejectsWith(p, reason);
     assert.equal(await h.joinAsync(), 'result');
+  });
+});
+
+/** Aborts `c` now, after a microtask, or after an event-loop turn, by turns: each races the wait differently. */
+function abortSoon(c: AbortController, reason: unknown, k: number): void {
+  if (k % 3 === 0) c.abort(reason);
+  else if (k % 3 === 1) queueMicrotask(() => c.abort(reason));
+  else setImmediate(() => c.abort(reason));
+}
+
+describe('cancellation racing the other side', () => {
+  test('recvAsync aborted while a thread sends: every message arrives once, in order', T, async () => {
+    const N = 2000;
+    const [tx, rx] = channel<number>();
+    const producer = spawn((tx: Sender<number>, n: number) => {
+      for (let k = 0; k < n; k++) tx.send(k);
+    }, tx, N);
+    const reason = new Error('abort');
+    const got: number[] = [];
+    for (let k = 0; got.length < N; k++) {
+      const c = new AbortController();
+      const p = rx.recvAsync({ signal: c.signal });
+      abortSoon(c, reason, k);
+      try {
+        got.push(await p);
+      } catch (e) {
+        if (e !== reason) throw e;
+      }
+    }
+    assert.deepEqual(got, Array.from({ length: N }, (_, k) => k));
+    await producer.joinAsync();
+    await assert.rejects(rx.recvAsync(), RecvError);
+  });
+
+  test('lockAsync aborted while a thread locks and unlocks: no lock left held, no update lost', T, async () => {
+    const ROUNDS = 1000;
+    const m = new Mutex(0);
+    const other = spawn((m: Mutex<number>, n: number) => {
+      for (let k = 0; k < n; k++) {
+        const g = m.lock();
+        g.value += 1;
+        g.unlock();
+      }
+    }, m, ROUNDS);
+    const reason = new Error('abort');
+    let mine = 0;
+    for (let k = 0; k < ROUNDS; k++) {
+      const c = new AbortController();
+      const p = m.lockAsync({ signal: c.signal });
+      abortSoon(c, reason, k);
+      try {
+        const g = await p;
+        g.value += 1;
+        g.unlock();
+        mine++;
+      } catch (e) {
+        if (e !== reason) throw e;
+      }
+    }
+    await other.joinAsync();
+    assert.equal(m.withLock((v) => v), ROUNDS + mine);
+  });
+
+  test('acquireAsync aborted while a thread takes and returns the permit: no permit lost', T, async () => {
+    const ROUNDS = 1000;
+    const sem = new Semaphore(1);
+    const other = spawn((sem: Semaphore, n: number) => {
+      for (let k = 0; k < n; k++) sem.acquire().release();
+    }, sem, ROUNDS);
+    const reason = new Error('abort');
+    for (let k = 0; k < ROUNDS; k++) {
+      const c = new AbortController();
+      const p = sem.acquireAsync(1, { signal: c.signal });
+      abortSoon(c, reason, k);
+      try {
+        (await p).release();
+      } catch (e) {
+        if (e !== reason) throw e;
+      }
+    }
+    await other.joinAsync();
+    assert.equal(sem.availablePermits(), 1);
   });
 });
 
