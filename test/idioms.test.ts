@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import {
-  Barrier, channel, Condvar, type JoinHandle, Mutex, Notify, OnceCell, PoisonError, type Receiver, RecvError, RwLock,
+  Barrier, channel, Condvar, type JoinHandle, Mutex, Notify, Once, OnceCell, OnceLock, PoisonError, type Receiver, RecvError, RwLock,
   selectAsync, Semaphore, SendError, type Sender, spawn, syncChannel, type SyncSender,
 } from '../src/index.ts';
 
@@ -526,6 +526,38 @@ describe('cancellation: an aborted async wait takes nothing', () => {
     const mine = (await b.waitAsync()).isLeader;
     const theirs = await other.joinAsync();
     assert.equal(Number(mine) + Number(theirs), 1, 'exactly one leader among the two real arrivals');
+  });
+
+  test('Once.waitAsync and callOnceAsync: aborts take no run and leave the Once usable', T, async () => {
+    const once = new Once();
+    const c = new AbortController();
+    const reason = new Error('not waiting any more');
+    const waiting = once.waitAsync({ signal: c.signal });
+    c.abort(reason);
+    await rejectsWith(waiting, reason);
+    const pre = aborted();
+    let ran = false;
+    await rejectsWith(once.callOnceAsync(async () => void (ran = true), pre), pre.reason);
+    assert.equal(ran, false);
+    assert.equal(once.isCompleted(), false);
+    await once.callOnceAsync(async () => void (ran = true));
+    assert.equal(ran, true);
+    await once.waitAsync();
+  });
+
+  test('OnceLock.waitAsync and getOrInitAsync: an aborted caller initialises nothing', T, async () => {
+    const cell = new OnceLock<string>();
+    const c = new AbortController();
+    const reason = new Error('gave up');
+    const waiting = cell.waitAsync({ signal: c.signal });
+    c.abort(reason);
+    await rejectsWith(waiting, reason);
+    const pre = aborted();
+    await rejectsWith(cell.getOrInitAsync(async () => 'from the aborted caller', pre), pre.reason);
+    assert.equal(cell.get(), undefined);
+    const next = cell.waitAsync();
+    assert.equal(cell.set('set later'), true);
+    assert.equal(await next, 'set later');
   });
 
   test('joinAsync: an aborted joiner leaves the result for the next join', T, async () => {
