@@ -244,7 +244,9 @@ describe('Condvar: construction, timed and predicate waits, cancellation, error 
         s.spawn((lock: Mutex<number>, c: Condvar, d: Mutex<number>) => {
           const g = lock.lock();
           g.value++;
-          if (g.value === 10) c.notifyOne(); // tell the main thread that all are in
+          // Tell the main thread that all are in. notifyAll: a notifyOne could wake one of
+          // the other waiters instead, and the main thread would wait forever.
+          if (g.value === 10) c.notifyAll();
           while (g.value !== 0) c.wait(g);
           g.unlock();
           const h = d.lock();

@@ -49,7 +49,7 @@ test('a late finalizer of an earlier thread leaves the next thread in the same c
         assert.equal(guard.value, round);
         guard.unlock();
         // And A's other handle knows its thread has ended.
-        assert.equal(leftOpen[2].isClosed, true);
+        assert.equal(leftOpen[2].released, true);
       });
     }
   } finally {

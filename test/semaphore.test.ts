@@ -157,7 +157,10 @@ describe('Semaphore', () => {
       }
     }, sem);
     await delay(20);
+    assert.equal(sem.isClosed(), false);
     sem.close();
+    assert.equal(sem.isClosed(), true);
+    assert.equal(spawn((s: Semaphore) => s.isClosed(), sem).join(), true); // closed for every thread
     await assert.rejects(waiting, AcquireError);
     assert.equal(await blocked.joinAsync(), 'AcquireError');
     assert.throws(() => sem.acquire(), AcquireError);

@@ -33,7 +33,7 @@ export const endpoint: unique symbol = Symbol('weft.endpoint');
 export interface HasEndpoint {
   [endpoint](): Receivable;
   /** True once the handle is closed or moved: its channel may be gone, touch nothing. */
-  readonly isClosed: boolean;
+  readonly released: boolean;
 }
 
 /**
@@ -58,7 +58,7 @@ export function* recvOp(rx: HasEndpoint): Op<unknown> {
     try {
       expired = ready ? false : yield { index: word, expected: seq };
     } catch (e) {
-      if (!rx.isClosed) r.disarm();
+      if (!rx.released) r.disarm();
       throw e;
     }
     // Checked before the channel is touched again: the handle may have been closed while

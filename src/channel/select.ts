@@ -103,7 +103,7 @@ function* selectOp(receivers: readonly HasEndpoint[], start: number): Op<Selecte
       expired = ready ? false : yield { index: word, expected: seq };
     } catch (e) {
       // Aborted (or arming ran out of heap): undo the arms made, on handles still open.
-      for (let k = 0; k < armed; k++) if (!receivers[k].isClosed) ends[k].disarm();
+      for (let k = 0; k < armed; k++) if (!receivers[k].released) ends[k].disarm();
       throw e;
     }
     // Each handle is checked before its channel is touched again: it may have been

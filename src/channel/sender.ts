@@ -28,7 +28,7 @@ abstract class SenderBase<T> extends Handle {
 
   /** A fresh context for one waiting send. */
   protected context(): SendContext {
-    return { guard: () => this.checkOpen(), closed: () => this.isClosed, delivered: false };
+    return { guard: () => this.checkOpen(), closed: () => this.released, delivered: false };
   }
 
   /** Sending the handle in a message (or to spawn, or into a stored value) moves it. */

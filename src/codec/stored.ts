@@ -24,7 +24,7 @@ export type Decoded = Array<Handle | undefined>;
 
 /** Gives back the refs of decoded handles (closing each; one moved away is already given). */
 export function releaseDecoded(decoded: Decoded): void {
-  for (const h of decoded) h?.close();
+  for (const h of decoded) h?.[Symbol.dispose](); // drops the ref only: close() of some kinds (Semaphore) acts on the object
   decoded.length = 0;
 }
 
@@ -72,7 +72,7 @@ export function storeEncoded(bytes: Uint8Array, handles: Handle[], carry?: Carry
   }
   // A closed handle's shareRef() throws its TypeError before any side effect. A carried
   // one may have been closed by its user: the block's own ref is still good.
-  for (let k = 0; k < n; k++) if (from[k] < 0 && handles[k].isClosed) handles[k].shareRef();
+  for (let k = 0; k < n; k++) if (from[k] < 0 && handles[k].released) handles[k].shareRef();
   const p = alloc(8 + 4 * n + bytes.length, false);
   const h = heapCovering(p + 8 + 4 * n + bytes.length);
   store(h.i32, p >> 2, bytes.length);

@@ -244,7 +244,8 @@ export abstract class Handle {
     }
   }
 
-  get isClosed(): boolean {
+  /** True once this handle gave its reference back (closed, moved, or its thread ended). */
+  get released(): boolean {
     return this.#slot < 0 || !this.#owned();
   }
 

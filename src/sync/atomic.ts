@@ -7,7 +7,7 @@ import { Adopt, allocObject, defineKind, Handle } from '../heap/handle.ts';
 import { heap } from '../heap/heap.ts';
 import { Kind } from '../heap/kinds.ts';
 import * as A from '../wait/futex.ts';
-import { describeValue } from './once.ts';
+import { describeValue } from '../heap/describe.ts';
 
 export interface CompareExchange<V> {
   /** True when the value was `expected` and has been replaced. */

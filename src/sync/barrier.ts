@@ -14,7 +14,8 @@ import { heapCovering } from '../heap/heap.ts';
 import { Kind } from '../heap/kinds.ts';
 import { checkSignal, type WaitOptions } from '../wait/driver.ts';
 import { assertCanBlock, cas, cas64, load, load64, notify, store, wait, waitAsync } from '../wait/futex.ts';
-import { ABORTED, describeValue, raceAbort } from './once.ts';
+import { describeValue } from '../heap/describe.ts';
+import { ABORTED, raceAbort } from '../wait/driver.ts';
 
 // i32 fields: ARRIVALS (64-bit, at i32 index 2 and 3), N, RELEASED (generations
 // completed, modulo 2^32).

@@ -14,6 +14,7 @@ import { Adopt, currentOwnedCell, defineKind, Handle, Role } from '../heap/handl
 import { heapCovering } from '../heap/heap.ts';
 import { Kind } from '../heap/kinds.ts';
 import { ownedAdd, ownedRemove } from '../heap/owned.ts';
+import { enterCritical, leaveCritical } from '../thread/critical.ts';
 import { currentThreadId } from '../thread/current.ts';
 import { checkSignal, runAsync, runSync, SPIN, type Op, type WaitOptions } from '../wait/driver.ts';
 import { assertCanBlock, cas, exchange, load, notify, store } from '../wait/futex.ts';
@@ -65,8 +66,8 @@ export abstract class PinnedHandle extends Handle {
     super.checkOpen();
   }
 
-  override get isClosed(): boolean {
-    return this.#closing || super.isClosed;
+  override get released(): boolean {
+    return this.#closing || super.released;
   }
 }
 
@@ -81,11 +82,11 @@ class Guard<T> implements MutexGuard<T>, SuspendableGuard {
   // Made on first access: a lock used only for exclusion never touches the codec.
   #value: GuardValue<T> | undefined;
 
-  /** Called once the state word is ours; throws PoisonError (holding the lock) if poisoned. */
-  constructor(mutex: Mutex<T>, i: Int32Array) {
+  /** Called once the lock is ours and recorded in `slot`; throws PoisonError (holding the lock) if poisoned. */
+  constructor(mutex: Mutex<T>, i: Int32Array, slot: number) {
     this.#mutex = mutex;
     this.#i = i;
-    this.#slot = hold(i, mutex.offset);
+    this.#slot = slot;
     mutex[PIN]();
     this.#checkPoison();
   }
@@ -164,17 +165,15 @@ class Guard<T> implements MutexGuard<T>, SuspendableGuard {
 
   /** Condvar: blocks until the lock is ours again; throws PoisonError (holding it) if poisoned meanwhile. */
   relock(): void {
-    lockWord(this.#i, (this.#mutex.offset >> 2) + STATE);
-    this.#resume();
+    this.#resume(lockWord(this.#i, this.#mutex.offset));
   }
 
   async relockAsync(): Promise<void> {
-    await lockWordAsync(this.#i, (this.#mutex.offset >> 2) + STATE);
-    this.#resume();
+    this.#resume(await lockWordAsync(this.#i, this.#mutex.offset));
   }
 
-  #resume(): void {
-    this.#slot = hold(this.#i, this.#mutex.offset);
+  #resume(slot: number): void {
+    this.#slot = slot;
     this.#checkPoison();
   }
 
@@ -208,9 +207,32 @@ function hold(i: Int32Array, offset: number): number {
   }
 }
 
+/**
+ * Takes the state word and records the hold in one kill-safe section (critical.ts): a
+ * thread killed between the two would leave a lock no cleanup can see. `to` is LOCKED
+ * (a compare-exchange from UNLOCKED) or CONTENDED (Rust's exchange, which also marks
+ * a held lock as having waiters). Returns the owned-table slot, or -1 if it was held.
+ */
+function acquire(i: Int32Array, offset: number, to: typeof LOCKED | typeof CONTENDED): number {
+  const at = (offset >> 2) + STATE;
+  enterCritical();
+  try {
+    const was = to === LOCKED ? cas(i, at, UNLOCKED, LOCKED) : exchange(i, at, CONTENDED);
+    return was === UNLOCKED ? hold(i, offset) : -1;
+  } finally {
+    leaveCritical();
+  }
+}
+
+/** Forgets the hold and unlocks, in one kill-safe section. */
 function release(i: Int32Array, offset: number, slot: number): void {
-  ownedRemove(currentOwnedCell(), slot);
-  unlockWord(i, offset);
+  enterCritical();
+  try {
+    ownedRemove(currentOwnedCell(), slot);
+    unlockWord(i, offset);
+  } finally {
+    leaveCritical();
+  }
 }
 
 function unlockWord(i: Int32Array, offset: number): void {
@@ -218,14 +240,16 @@ function unlockWord(i: Int32Array, offset: number): void {
   if (exchange(i, (offset >> 2) + STATE, UNLOCKED) === CONTENDED) notify(i, (offset >> 2) + STATE, 1);
 }
 
-/** Takes the state word, blocking this thread. */
-function lockWord(i: Int32Array, at: number): void {
-  if (cas(i, at, UNLOCKED, LOCKED) !== UNLOCKED) runSync(lockContended(i, at), Infinity);
+/** Takes the lock, blocking this thread; returns the hold's slot. */
+function lockWord(i: Int32Array, offset: number): number {
+  const slot = acquire(i, offset, LOCKED);
+  return slot >= 0 ? slot : runSync(lockContended(i, offset), Infinity);
 }
 
-/** Takes the state word, keeping the event loop running. */
-async function lockWordAsync(i: Int32Array, at: number, signal?: AbortSignal): Promise<void> {
-  if (cas(i, at, UNLOCKED, LOCKED) !== UNLOCKED) await runAsync(lockContended(i, at), Infinity, signal);
+/** Takes the lock, keeping the event loop running; returns the hold's slot. */
+async function lockWordAsync(i: Int32Array, offset: number, signal?: AbortSignal): Promise<number> {
+  const slot = acquire(i, offset, LOCKED);
+  return slot >= 0 ? slot : runAsync(lockContended(i, offset), Infinity, signal);
 }
 
 /**
@@ -234,15 +258,20 @@ async function lockWordAsync(i: Int32Array, at: number, signal?: AbortSignal): P
  * wake, and the driver wakes the word's other sleepers in case the unlocker's single
  * wake had gone to this one.
  */
-function* lockContended(i: Int32Array, at: number): Op<void> {
+function* lockContended(i: Int32Array, offset: number): Op<number> {
+  const at = (offset >> 2) + STATE;
   let state = yield* spin(i, at);
   if (state === UNLOCKED) {
-    state = cas(i, at, UNLOCKED, LOCKED);
-    if (state === UNLOCKED) return;
+    const slot = acquire(i, offset, LOCKED);
+    if (slot >= 0) return slot;
+    state = load(i, at);
   }
   for (;;) {
     // Marking the word contended makes the unlocker wake a waiter; if it was unlocked, it is ours.
-    if (state !== CONTENDED && exchange(i, at, CONTENDED) === UNLOCKED) return;
+    if (state !== CONTENDED) {
+      const slot = acquire(i, offset, CONTENDED);
+      if (slot >= 0) return slot;
+    }
     yield { index: at, expected: CONTENDED };
     state = yield* spin(i, at);
   }
@@ -274,17 +303,17 @@ export class Mutex<T = undefined> extends PinnedHandle {
     this.checkOpen();
     assertCanBlock('Mutex.lock()', 'lockAsync()');
     const i = viewsOf(this.offset);
-    const at = (this.offset >> 2) + STATE;
-    if (cas(i, at, UNLOCKED, LOCKED) !== UNLOCKED) {
+    let slot = acquire(i, this.offset, LOCKED);
+    if (slot < 0) {
       if (i[(this.offset >> 2) + OWNER] === currentThreadId()) {
         throw new Error(
           'Mutex.lock(): this thread already holds the lock, waiting for it would deadlock; ' +
             'unlock the guard first (weft locks are not reentrant)',
         );
       }
-      runSync(lockContended(i, at), Infinity);
+      slot = runSync(lockContended(i, this.offset), Infinity);
     }
-    return new Guard(this, i);
+    return new Guard(this, i, slot);
   }
 
   /**
@@ -297,16 +326,16 @@ export class Mutex<T = undefined> extends PinnedHandle {
     const signal = checkSignal(options, 'Mutex.lockAsync()');
     this.checkOpen();
     const i = viewsOf(this.offset);
-    const at = (this.offset >> 2) + STATE;
-    if (cas(i, at, UNLOCKED, LOCKED) === UNLOCKED) return new Guard(this, i);
+    const slot = acquire(i, this.offset, LOCKED);
+    if (slot >= 0) return new Guard(this, i, slot);
     this[PIN]();
     try {
-      await runAsync(lockContended(i, at), Infinity, signal);
-      if (this.isClosed) {
-        unlockWord(i, this.offset);
+      const slot = await runAsync(lockContended(i, this.offset), Infinity, signal);
+      if (this.released) {
+        release(i, this.offset, slot);
         throw new TypeError('Mutex was closed while lockAsync() waited for it');
       }
-      return new Guard(this, i);
+      return new Guard(this, i, slot);
     } finally {
       this[UNPIN]();
     }
@@ -316,8 +345,8 @@ export class Mutex<T = undefined> extends PinnedHandle {
   tryLock(): MutexGuard<T> | undefined {
     this.checkOpen();
     const i = viewsOf(this.offset);
-    if (cas(i, (this.offset >> 2) + STATE, UNLOCKED, LOCKED) !== UNLOCKED) return undefined;
-    return new Guard(this, i);
+    const slot = acquire(i, this.offset, LOCKED);
+    return slot < 0 ? undefined : new Guard(this, i, slot);
   }
 
   /**

@@ -36,7 +36,8 @@ import { ownedAdd, ownedRemove } from '../heap/owned.ts';
 import { currentThreadId } from '../thread/current.ts';
 import { checkSignal, type WaitOptions } from '../wait/driver.ts';
 import { cas, load, notify, store, waitAsync } from '../wait/futex.ts';
-import { ABORTED, describeValue, raceAbort } from './once.ts';
+import { describeValue } from '../heap/describe.ts';
+import { ABORTED, raceAbort } from '../wait/driver.ts';
 
 // Notify fields: TAIL = next ticket << 1 | PERMIT; HEAD = oldest ticket not yet
 // served; BROADCAST = TAIL's ticket at the last notifyWaiters; DEAD = dead waiters'

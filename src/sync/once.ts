@@ -6,6 +6,7 @@
 // OnceLock and LazyLock run the same machine (runOnce), with their own outcome for a
 // throw.
 
+import { describeValue } from '../heap/describe.ts';
 import { Adopt, allocObject, currentOwnedCell, defineKind, Handle, Role } from '../heap/handle.ts';
 import { heapCovering } from '../heap/heap.ts';
 import { Kind } from '../heap/kinds.ts';
@@ -186,27 +187,6 @@ export function waitOnceAsync(offset: number, what: string, ignorePoison: boolea
 /** Throws a TypeError unless `f` is a function: checked before any state changes. */
 export function checkFunction(f: unknown, call: string): void {
   if (typeof f !== 'function') throw new TypeError(`${call}: expected a function, got ${describeValue(f)}`);
-}
-
-export const ABORTED: unique symbol = Symbol('aborted');
-
-/** Settles with `work`'s outcome, or ABORTED as soon as `signal` aborts (a later outcome is then ignored). */
-export function raceAbort<R>(work: Promise<R>, signal: AbortSignal): Promise<R | typeof ABORTED> {
-  if (signal.aborted) return Promise.resolve(ABORTED);
-  return new Promise((resolve, reject) => {
-    const onAbort = () => resolve(ABORTED);
-    signal.addEventListener('abort', onAbort, { once: true });
-    work.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
-  });
-}
-
-/** Names a wrong argument in an error message: "the string '2'", "number 5", "a Mutex". */
-export function describeValue(v: unknown): string {
-  if (typeof v === 'string') return `the string '${v}'`;
-  if (v === null) return 'null';
-  if (v instanceof Handle) return `a ${(v as unknown as { kindName: string }).kindName}`;
-  if (typeof v === 'object') return 'an object';
-  return `${typeof v} ${String(v)}`;
 }
 
 const ONCE: RunOptions = {

@@ -22,7 +22,8 @@ import { ownedAdd, ownedRemove } from '../heap/owned.ts';
 import { Backoff } from '../wait/backoff.ts';
 import { checkSignal, runAsync, type Op, type WaitOptions } from '../wait/driver.ts';
 import { add, cas, exchange, load, notify, store } from '../wait/futex.ts';
-import { ABORTED, checkFunction, holdRun, raceAbort, unholdRun } from './once.ts';
+import { ABORTED, raceAbort } from '../wait/driver.ts';
+import { checkFunction, holdRun, unholdRun } from './once.ts';
 import { allocWithValue } from './value_cell.ts';
 
 // i32 fields after the header: state | readers << 2, stored value, and a version

@@ -20,8 +20,10 @@ import { PoisonError } from './poison.ts';
 import { allocWithValue, dropCell, GuardValue, takeCell } from './value_cell.ts';
 
 // i32 fields after the [kind, refcount] header.
-const STATE = 2, WRITER_NOTIFY = 3, POISON = 4, VALUE = 5;
-const OBJECT_BYTES = 24;
+// WRITERS_ASLEEP counts writers between announcing themselves and taking the lock, so
+// that the last one to give up (an abort) knows to clear WRITERS_WAITING.
+const STATE = 2, WRITER_NOTIFY = 3, POISON = 4, VALUE = 5, WRITERS_ASLEEP = 6;
+const OBJECT_BYTES = 32;
 const MASK = (1 << 30) - 1;
 const WRITE_LOCKED = MASK;
 const MAX_READERS = MASK - 1;
@@ -315,26 +317,44 @@ function* writeContended(i: Int32Array, b: number): Op<void> {
     }
     // Once we have slept, other writers may be asleep too: keep their flag when we lock.
     otherWriters = WRITERS_WAITING;
-    // Read the counter before re-checking the state, so a wake in between is not missed.
-    const seq = load(i, b + WRITER_NOTIFY);
-    s = load(i, b + STATE);
-    if (isUnlocked(s) || !hasWritersWaiting(s)) continue;
+    // Counted first, then the counter read before re-checking the state, so neither a
+    // wake nor an aborting writer's clearing of the flag in between is missed.
+    add(i, b + WRITERS_ASLEEP, 1);
     try {
+      const seq = load(i, b + WRITER_NOTIFY);
+      s = load(i, b + STATE);
+      if (isUnlocked(s) || !hasWritersWaiting(s)) continue;
       yield { index: b + WRITER_NOTIFY, expected: seq };
     } catch (e) {
-      passOnWake(i, b);
+      giveUpWaiting(i, b);
       throw e;
+    } finally {
+      add(i, b + WRITERS_ASLEEP, -1);
     }
     s = yield* spinWrite();
   }
 }
 
 /**
- * An aborted writer: an unlocker may have cleared the waiting flags and woken this one
- * alone (leaving the readers to a writer that now never comes). If the lock is free
- * with waiters flagged, wake them as an unlocker would; otherwise the holder's unlock will.
+ * An aborted writer. If it was the last writer waiting, it clears WRITERS_WAITING (and
+ * lets in the readers that queued behind it), so no trace of it is left. If the lock
+ * is free with waiters flagged, an unlocker may have cleared the flags and woken this
+ * writer alone: wake them as an unlocker would. Otherwise the holder's unlock will.
  */
-function passOnWake(i: Int32Array, b: number): void {
+function giveUpWaiting(i: Int32Array, b: number): void {
+  if (load(i, b + WRITERS_ASLEEP) === 1) {
+    for (let s = load(i, b + STATE); hasWritersWaiting(s); ) {
+      const seen = cas(i, b + STATE, s, isWriteLocked(s) ? s & ~WRITERS_WAITING : s & MASK);
+      if (seen === s) {
+        if (!isWriteLocked(s) && hasReadersWaiting(s)) notify(i, b + STATE);
+        // A writer that counted itself in meanwhile may have seen the flag still set:
+        // wake it to announce itself again.
+        if (load(i, b + WRITERS_ASLEEP) > 1) wakeWriter(i, b);
+        return;
+      }
+      s = seen;
+    }
+  }
   const s = load(i, b + STATE);
   if (isUnlocked(s) && (hasReadersWaiting(s) || hasWritersWaiting(s))) wakeWriterOrReaders(i, b, s);
 }
@@ -497,7 +517,7 @@ export class RwLock<T = undefined> extends PinnedHandle {
     this[PIN]();
     try {
       await acquired;
-      if (this.isClosed) {
+      if (this.released) {
         giveBack();
         throw new TypeError(`RwLock was closed while ${call} waited for it`);
       }

@@ -18,7 +18,7 @@ import { heapCovering } from '../heap/heap.ts';
 import { Kind } from '../heap/kinds.ts';
 import { checkSignal, runAsync, runSync, type Op, type WaitOptions } from '../wait/driver.ts';
 import { add, assertCanBlock, cas, load, notify, store } from '../wait/futex.ts';
-import { describeValue } from './once.ts';
+import { describeValue } from '../heap/describe.ts';
 
 // Semaphore fields. ABANDONED: stack of [next, ticket] marks of tickets whose owner died.
 const PERMITS = 2, NEXT = 3, SERVING = 4, CLOSED = 5, ABANDONED = 6;
@@ -152,6 +152,12 @@ export class Semaphore extends Handle {
       if (cas(i, at, p, p + n) === p) break;
     }
     notify(i, at);
+  }
+
+  /** True once close() was called on the semaphore (by any thread): acquires then throw AcquireError. */
+  isClosed(): boolean {
+    this.checkOpen();
+    return load(semWords(this.offset), (this.offset >> 2) + CLOSED) !== 0;
   }
 
   /**

@@ -63,7 +63,7 @@ export function shared<T>(key: string, init: () => T): T {
   if (typeof init !== 'function') throw new TypeError('shared(key, init): init must be a function');
   let cell = local.get(key) as OnceLock<T> | undefined;
   // A pooled worker runs one thread after another; the previous thread's handles ended with it.
-  if (cell === undefined || cell.isClosed) {
+  if (cell === undefined || cell.released) {
     const p = load(heap().i32, (entryFor(key) >> 2) + CELL);
     retain(p);
     cell = adoptRef(p) as OnceLock<T>;

@@ -5,7 +5,8 @@ import { setOwnedCell } from '../heap/handle.ts';
 import { heap, whenAttached } from '../heap/heap.ts';
 import { I_MAIN_THREAD } from '../heap/layout.ts';
 import { load, store } from '../wait/futex.ts';
-import { newRecord, recordField, recordId, R_NAME, R_OWNED, R_STATE, State } from './record.ts';
+import { setCriticalWord } from './critical.ts';
+import { newRecord, recordField, recordId, R_CRITICAL, R_NAME, R_OWNED, R_STATE, State } from './record.ts';
 import { codecs } from '../codec/index.ts';
 import { storeValue } from '../codec/stored.ts';
 
@@ -25,6 +26,7 @@ function adopt(r: number): void {
   record = r;
   id = recordId(r);
   setOwnedCell(recordField(r, R_OWNED));
+  setCriticalWord(recordField(r, R_CRITICAL));
 }
 
 /** Id of the calling thread (as current().id, without making a handle). */

@@ -39,7 +39,9 @@ export const R_SCOPE_NEXT = 13;
 export const R_JOINERS = 14;
 /** Whether a panic is to be printed or delivered, one of `Report` (panic_report.ts). */
 export const R_REPORT = 15;
-const RECORD_BODY_BYTES = 14 * 4;
+/** Kill-safe section word: IN while the thread is in one, KILL once a kill waits for it (critical.ts). */
+export const R_CRITICAL = 16;
+const RECORD_BODY_BYTES = 15 * 4;
 
 export const Reason = {
   Threw: 0,

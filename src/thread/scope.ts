@@ -42,7 +42,7 @@ export class Scope extends Handle {
 
 /** Throws, changing nothing, unless threads can still be spawned on `s`. */
 export function scopeCheckOpen(s: Scope): void {
-  if (s.isClosed || load(heap().i32, (s.offset >> 2) + S_ENDED) !== 0) {
+  if (s.released || load(heap().i32, (s.offset >> 2) + S_ENDED) !== 0) {
     throw new TypeError('cannot spawn on a scope that has already ended (scoped threads must be spawned inside scope(f))');
   }
 }

@@ -11,6 +11,7 @@ import type { Worker } from 'node:worker_threads';
 import { releaseRef } from '../heap/handle.ts';
 import { heap } from '../heap/heap.ts';
 import { load } from '../wait/futex.ts';
+import { outsideCritical } from './critical.ts';
 import { completeRecord, storeOutcome } from './finish.ts';
 import { launch } from './launch.ts';
 import { panicKnown } from './panic_report.ts';
@@ -130,13 +131,25 @@ export async function runSupervisor(sab: SharedArrayBuffer): Promise<never> {
     const slot = byRecord.get(record);
     const queued = queue.indexOf(record);
     if (slot) {
-      slot.terminated = true;
-      void slot.worker.terminate();
-    } else if (queued >= 0) {
+      // The thread may be between two steps that must not be separated (critical.ts);
+      // the kill lands once it is out. If it ended meanwhile, its worker may already
+      // run another thread, which must not be killed. The request's count keeps the
+      // record alive until then.
+      void outsideCritical(record).then(() => {
+        if (slot.record === record) {
+          slot.terminated = true;
+          void slot.worker.terminate();
+        }
+        releaseRef(record);
+      });
+      return;
+    }
+    if (queued >= 0) {
       queue.splice(queued, 1);
       panic(record, new Error(`${describeThread(record)} was terminated`), Reason.Killed);
       done(record);
     }
+    releaseRef(record);
   };
 
   dispatch();
@@ -150,8 +163,7 @@ export async function runSupervisor(sab: SharedArrayBuffer): Promise<never> {
           dispatch();
         }
       } else {
-        terminate(record);
-        releaseRef(record); // the count that came with the request
+        terminate(record); // gives back the count that came with the request
       }
     }
   }

@@ -77,7 +77,7 @@ let self: Thread | undefined;
 
 /** The calling thread. On the main thread: id 1, name 'main'. */
 export function current(): Thread {
-  if (!self || self.isClosed || self.offset !== currentRecord()) {
+  if (!self || self.released || self.offset !== currentRecord()) {
     const r = currentRecord();
     retain(r); // the handle adopts a count of its own
     self = new Thread(new Adopt(r));

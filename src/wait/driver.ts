@@ -9,6 +9,7 @@
 // count, an armed receiver) undoes it in a catch or finally around its yields and
 // rethrows, so an aborted wait leaves no trace.
 
+import { describeValue } from '../heap/describe.ts';
 import { heapCovering } from '../heap/heap.ts';
 import { Backoff } from './backoff.ts';
 import { notify, wait, waitAsync } from './futex.ts';
@@ -87,25 +88,21 @@ export interface WaitOptions {
 export function checkSignal(options: WaitOptions | undefined, call: string): AbortSignal | undefined {
   if (options === undefined) return undefined;
   if (typeof options !== 'object' || options === null) {
-    throw new TypeError(`${call}: options must be an object like { signal }, got ${describe(options)}`);
+    throw new TypeError(`${call}: options must be an object like { signal }, got ${describeValue(options)}`);
   }
   const { signal } = options;
   if (signal === undefined) return undefined;
   if (typeof signal !== 'object' || signal === null || typeof (signal as AbortSignal).throwIfAborted !== 'function') {
-    throw new TypeError(`${call}: options.signal must be an AbortSignal, got ${describe(signal)}`);
+    throw new TypeError(`${call}: options.signal must be an AbortSignal, got ${describeValue(signal)}`);
   }
   signal.throwIfAborted();
   return signal;
 }
 
-function describe(v: unknown): string {
-  return typeof v === 'string' ? `the string '${v}'` : v === null ? 'null' : typeof v === 'object' ? 'an object' : `${typeof v} ${String(v)}`;
-}
+export const ABORTED: unique symbol = Symbol('aborted');
 
-const ABORTED: unique symbol = Symbol('aborted');
-
-/** Settles with the wait's result, or ABORTED as soon as `signal` aborts. */
-function raceAbort<T>(wait: Promise<T>, signal: AbortSignal): Promise<T | typeof ABORTED> {
+/** Settles with the wait's result, or ABORTED as soon as `signal` aborts (a later outcome is then ignored). */
+export function raceAbort<T>(wait: Promise<T>, signal: AbortSignal): Promise<T | typeof ABORTED> {
   if (signal.aborted) return Promise.resolve(ABORTED);
   return new Promise((resolve, reject) => {
     const onAbort = () => resolve(ABORTED);
@@ -147,9 +144,11 @@ export async function runAsync<R>(op: Op<R>, deadline: number, signal?: AbortSig
         // settles now and cannot swallow a wake meant for a waiter that stays (the
         // others see a spurious wake, which every op tolerates).
         notify(view, park.index);
-        const reason: unknown = signal.reason;
-        op.throw(reason); // the op undoes its registration and rethrows
-        throw reason;
+        // The op undoes its registration and rethrows, or, if what it waited for
+        // happened first (checked on its way out), returns it: then it is ours.
+        const end = op.throw(signal.reason);
+        if (end.done) return end.value;
+        throw new Error('weft: an op went on waiting after an abort');
       }
       if (signal === undefined) await sleep;
     }

@@ -1,0 +1,70 @@
+// Kill-safe sections. Some changes to shared state take two steps that must not be
+// separated by a thread's death: take a lock word, then record the hold in the
+// owned table (so the runtime can release it if the thread dies); drop a ref from
+// the table, then give it back. A kill between the two leaves state that no cleanup
+// can see. Worker termination lands between any two instructions (even between two
+// Atomics calls), so the steps cannot be made adjacent enough; instead, since every
+// kill of a weft thread goes through the supervisor (JoinHandle.terminate()), a kill
+// waits for the thread to leave such a section.
+//
+// The handshake is Dekker's, on one word of the thread's record: the thread sets IN
+// and then reads KILL; the supervisor sets KILL and then reads IN. Both are
+// read-modify-writes on the same word, so one of them sees the other: either the
+// thread sees KILL and stops before its first step, or the supervisor sees IN and
+// waits until the thread clears it (the thread then notifies and stops). A thread
+// that stopped only sleeps until the supervisor's terminate() ends it.
+//
+// Sections nest (a depth count per thread) and never wait or run user code, so a
+// kill is delayed by a few instructions at most.
+
+import { heapCovering } from '../heap/heap.ts';
+import { and, load, notify, or, wait, waitAsync } from '../wait/futex.ts';
+import { recordField, R_CRITICAL } from './record.ts';
+
+/** Bits of the record's critical word. */
+export const IN = 1;
+export const KILL = 2;
+
+// i32 index of this thread's critical word (-1 before the runtime has a record here).
+let word = -1;
+let depth = 0;
+
+/** Points kill-safe sections at the critical word of the thread now running here. */
+export function setCriticalWord(index: number): void {
+  word = index;
+  depth = 0;
+}
+
+const view = (): Int32Array => heapCovering((word + 1) << 2).i32;
+
+/** Enters a section that a kill of this thread waits for. Pair with leaveCritical() (try/finally). */
+export function enterCritical(): void {
+  if (depth++ > 0 || word < 0) return;
+  if ((or(view(), word, IN) & KILL) !== 0) stop();
+}
+
+export function leaveCritical(): void {
+  if (--depth > 0 || word < 0) return;
+  if ((and(view(), word, ~IN) & KILL) !== 0) stop();
+}
+
+/**
+ * This thread is being killed: it clears IN, wakes the supervisor waiting for that,
+ * and takes no further step until the kill lands.
+ */
+function stop(): never {
+  const i = view();
+  and(i, word, ~IN);
+  notify(i, word);
+  for (;;) wait(i, word, KILL);
+}
+
+/**
+ * The supervisor's side: marks the thread of `record` as being killed and resolves
+ * once it is outside any kill-safe section (it then takes no further step there).
+ */
+export async function outsideCritical(record: number): Promise<void> {
+  const i = heapCovering((recordField(record, R_CRITICAL) + 1) << 2).i32;
+  const at = recordField(record, R_CRITICAL);
+  for (let s = or(i, at, KILL) | KILL; (s & IN) !== 0; s = load(i, at)) await waitAsync(i, at, s);
+}
