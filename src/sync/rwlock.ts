@@ -5,6 +5,11 @@
 // releases it (Role.HeldShared), one that ends holding the write lock poisons it
 // (Role.Held).
 //
+// Taking the state word and recording the hold in the owned table happen in one
+// kill-safe section (thread/critical.ts), and so do forgetting the hold and unlocking,
+// and downgrade's whole switch: a thread killed between two of those steps would
+// leave a lock that no cleanup can see, or readers that nobody wakes.
+//
 // No path that throws leaves a lock taken, except the PoisonError of a write (or a
 // read of a poisoned lock), whose guard holds it on purpose (Rust's contract).
 
@@ -12,6 +17,7 @@ import { Adopt, currentOwnedCell, defineKind, Role } from '../heap/handle.ts';
 import { heapCovering } from '../heap/heap.ts';
 import { Kind } from '../heap/kinds.ts';
 import { ownedAdd, ownedRemove } from '../heap/owned.ts';
+import { enterCritical, leaveCritical } from '../thread/critical.ts';
 import { currentThreadId } from '../thread/current.ts';
 import { checkSignal, runAsync, runSync, SPIN, type Op, type WaitOptions } from '../wait/driver.ts';
 import { add, and, assertCanBlock, cas, load, notify, store } from '../wait/futex.ts';
@@ -98,10 +104,11 @@ class ReadGuard<T> implements RwLockReadGuard<T> {
   // Decoded on first access, never written back; its handles are borrowed until unlock.
   #value: GuardValue<T> | undefined;
 
-  constructor(lock: RwLock<T>, i: Int32Array) {
+  /** Called once the read lock is ours and recorded in `slot`. */
+  constructor(lock: RwLock<T>, i: Int32Array, slot: number) {
     this.#lock = lock;
     this.#i = i;
-    this.#slot = hold(i, lock.offset, Role.HeldShared);
+    this.#slot = slot;
     lock[PIN]();
     noteRead(lock.offset, 1);
   }
@@ -118,9 +125,8 @@ class ReadGuard<T> implements RwLockReadGuard<T> {
     try {
       this.#value?.forget();
     } finally {
-      ownedRemove(currentOwnedCell(), slot);
       noteRead(this.#lock.offset, -1);
-      readUnlock(this.#i, this.#lock.offset);
+      release(this.#i, this.#lock.offset, slot, Role.HeldShared);
       this.#lock[UNPIN]();
     }
   }
@@ -138,10 +144,11 @@ class WriteGuard<T> implements RwLockWriteGuard<T> {
   // Made on first access: a lock used only for exclusion never touches the codec.
   #value: GuardValue<T> | undefined;
 
-  constructor(lock: RwLock<T>, i: Int32Array) {
+  /** Called once the write lock is ours and recorded in `slot`. */
+  constructor(lock: RwLock<T>, i: Int32Array, slot: number) {
     this.#lock = lock;
     this.#i = i;
-    this.#slot = hold(i, lock.offset, Role.Held);
+    this.#slot = slot;
     lock[PIN]();
     noteWrite(lock.offset, true);
   }
@@ -179,9 +186,8 @@ class WriteGuard<T> implements RwLockWriteGuard<T> {
       this.#value?.flush();
     } finally {
       // Still recorded during the write-back: a thread killed in it leaves the lock poisoned, not stuck.
-      ownedRemove(currentOwnedCell(), slot);
       noteWrite(this.#lock.offset, false);
-      writeUnlock(this.#i, this.#lock.offset);
+      release(this.#i, this.#lock.offset, slot, Role.Held);
       this.#lock[UNPIN]();
     }
   }
@@ -194,20 +200,11 @@ class WriteGuard<T> implements RwLockWriteGuard<T> {
   downgrade(): RwLockReadGuard<T> {
     this.#checkHeld();
     this.#value?.flush();
-    const slot = this.#slot;
+    const readSlot = downgradeWord(this.#i, this.#lock.offset, this.#slot);
     this.#slot = RELEASED;
-    const b = this.#lock.offset >> 2;
-    // Holding it exclusively, nobody else changes the count: WRITE_LOCKED becomes one reader.
-    const s = add(this.#i, b + STATE, 1 - WRITE_LOCKED);
-    if (hasReadersWaiting(s)) {
-      // Readers can come in beside us now (unless a writer waits: they queue again).
-      and(this.#i, b + STATE, ~READERS_WAITING);
-      notify(this.#i, b + STATE);
-    }
-    ownedRemove(currentOwnedCell(), slot);
     noteWrite(this.#lock.offset, false);
     try {
-      return new ReadGuard(this.#lock, this.#i);
+      return new ReadGuard(this.#lock, this.#i, readSlot);
     } finally {
       this.#lock[UNPIN]();
     }
@@ -218,14 +215,67 @@ class WriteGuard<T> implements RwLockWriteGuard<T> {
   }
 }
 
-/** Records a hold in this thread's owned table; if the table cannot grow (heap full), unlocks first. */
-function hold(i: Int32Array, offset: number, role: Role): number {
+type HoldRole = typeof Role.Held | typeof Role.HeldShared;
+
+/** Once the lock is ours: records the hold (Held: write, HeldShared: read); returns its slot. */
+function hold(i: Int32Array, offset: number, role: HoldRole): number {
   try {
     return ownedAdd(currentOwnedCell(), offset + role);
   } catch (e) {
-    if (role === Role.Held) writeUnlock(i, offset);
-    else readUnlock(i, offset);
+    unlockAs(i, offset, role); // the table could not grow (heap full): give the lock back
     throw e;
+  }
+}
+
+function unlockAs(i: Int32Array, offset: number, role: HoldRole): void {
+  if (role === Role.Held) writeUnlock(i, offset);
+  else readUnlock(i, offset);
+}
+
+/**
+ * Compare-exchanges the state word from `from` to `to` and, if that took the lock,
+ * records the hold, in one kill-safe section. Returns the owned-table slot, or -1.
+ */
+function casHold(i: Int32Array, offset: number, role: HoldRole, from: number, to: number): number {
+  enterCritical();
+  try {
+    return cas(i, (offset >> 2) + STATE, from, to) === from ? hold(i, offset, role) : -1;
+  } finally {
+    leaveCritical();
+  }
+}
+
+/** Forgets the hold in `slot` and unlocks, in one kill-safe section. */
+function release(i: Int32Array, offset: number, slot: number, role: HoldRole): void {
+  enterCritical();
+  try {
+    ownedRemove(currentOwnedCell(), slot);
+    unlockAs(i, offset, role);
+  } finally {
+    leaveCritical();
+  }
+}
+
+/**
+ * Turns the write hold in `slot` into a read hold (returning its slot) in one kill-safe
+ * section: the word, the waking of queued readers and the owned-table record change
+ * together, so a death leaves either the write lock (poisoned) or one reader to release.
+ */
+function downgradeWord(i: Int32Array, offset: number, slot: number): number {
+  const b = offset >> 2;
+  enterCritical();
+  try {
+    // Holding it exclusively, nobody else changes the count: WRITE_LOCKED becomes one reader.
+    const s = add(i, b + STATE, 1 - WRITE_LOCKED);
+    if (hasReadersWaiting(s)) {
+      // Readers can come in beside us now (unless a writer waits: they queue again).
+      and(i, b + STATE, ~READERS_WAITING);
+      notify(i, b + STATE);
+    }
+    ownedRemove(currentOwnedCell(), slot);
+    return hold(i, offset, Role.HeldShared);
+  } finally {
+    leaveCritical();
   }
 }
 
@@ -269,16 +319,17 @@ function wakeWriter(i: Int32Array, b: number): boolean {
   return notify(i, b + WRITER_NOTIFY, 1) > 0;
 }
 
-/** Rust's read_contended as a driver op (wait/driver.ts runs it blocking or async). */
-function* readContended(i: Int32Array, at: number): Op<void> {
+/** Rust's read_contended as a driver op (wait/driver.ts runs it blocking or async); returns the hold's slot. */
+function* readContended(i: Int32Array, offset: number): Op<number> {
+  const at = (offset >> 2) + STATE;
   // Spin while write-locked with nobody waiting: the writer may be about to leave.
   const spinRead = () => spinUntil(i, at, (s) => !isWriteLocked(s) || hasReadersWaiting(s) || hasWritersWaiting(s));
   let s = yield* spinRead();
   for (;;) {
     if (isReadLockable(s)) {
-      const seen = cas(i, at, s, s + 1);
-      if (seen === s) return;
-      s = seen;
+      const slot = casHold(i, offset, Role.HeldShared, s, s + 1);
+      if (slot >= 0) return slot;
+      s = load(i, at);
       continue;
     }
     if ((s & MASK) === MAX_READERS) throw new RangeError('RwLock: too many readers');
@@ -295,17 +346,18 @@ function* readContended(i: Int32Array, at: number): Op<void> {
   }
 }
 
-/** Rust's write_contended as a driver op. */
-function* writeContended(i: Int32Array, b: number): Op<void> {
+/** Rust's write_contended as a driver op; returns the hold's slot. */
+function* writeContended(i: Int32Array, offset: number): Op<number> {
+  const b = offset >> 2;
   // Spin until unlocked, but not past other waiting writers: they came first.
   const spinWrite = () => spinUntil(i, b + STATE, (s) => isUnlocked(s) || hasWritersWaiting(s));
   let otherWriters = 0;
   let s = yield* spinWrite();
   for (;;) {
     if (isUnlocked(s)) {
-      const seen = cas(i, b + STATE, s, s | WRITE_LOCKED | otherWriters);
-      if (seen === s) return;
-      s = seen;
+      const slot = casHold(i, offset, Role.Held, s, s | WRITE_LOCKED | otherWriters);
+      if (slot >= 0) return slot;
+      s = load(i, b + STATE);
       continue;
     }
     if (!hasWritersWaiting(s)) {
@@ -366,22 +418,24 @@ function* spinUntil(i: Int32Array, at: number, done: (s: number) => boolean): Op
   }
 }
 
-function tryReadWord(i: Int32Array, at: number): boolean {
-  for (let s = load(i, at); isReadLockable(s); ) {
-    const seen = cas(i, at, s, s + 1);
-    if (seen === s) return true;
-    s = seen;
+/** Takes a read lock if one is free now (no writer holds or waits); returns the hold's slot or -1. */
+function tryReadHold(i: Int32Array, offset: number): number {
+  const at = (offset >> 2) + STATE;
+  for (let s = load(i, at); isReadLockable(s); s = load(i, at)) {
+    const slot = casHold(i, offset, Role.HeldShared, s, s + 1);
+    if (slot >= 0) return slot;
   }
-  return false;
+  return -1;
 }
 
-function tryWriteWord(i: Int32Array, at: number): boolean {
-  for (let s = load(i, at); isUnlocked(s); ) {
-    const seen = cas(i, at, s, s | WRITE_LOCKED);
-    if (seen === s) return true;
-    s = seen;
+/** Takes the write lock if it is unlocked now; returns the hold's slot or -1. */
+function tryWriteHold(i: Int32Array, offset: number): number {
+  const at = (offset >> 2) + STATE;
+  for (let s = load(i, at); isUnlocked(s); s = load(i, at)) {
+    const slot = casHold(i, offset, Role.Held, s, s | WRITE_LOCKED);
+    if (slot >= 0) return slot;
   }
-  return false;
+  return -1;
 }
 
 export class RwLock<T = undefined> extends PinnedHandle {
@@ -402,14 +456,14 @@ export class RwLock<T = undefined> extends PinnedHandle {
     this.checkOpen();
     assertCanBlock('RwLock.read()', 'readAsync()');
     const i = viewsOf(this.offset);
-    const at = (this.offset >> 2) + STATE;
-    if (!tryReadWord(i, at)) {
+    let slot = tryReadHold(i, this.offset);
+    if (slot < 0) {
       const held = heldBy(this.offset);
       if (held === WRITE_HELD) throw selfDeadlock('read', 'the write lock');
       if (held > 0) throw selfDeadlock('read', 'a read lock and a writer is waiting for it (writers go first)');
-      runSync(readContended(i, at), Infinity);
+      slot = runSync(readContended(i, this.offset), Infinity);
     }
-    return this.#poisonCheck(new ReadGuard(this, i));
+    return this.#poisonCheck(new ReadGuard(this, i, slot));
   }
 
   /**
@@ -421,18 +475,18 @@ export class RwLock<T = undefined> extends PinnedHandle {
     const signal = checkSignal(options, 'RwLock.readAsync()');
     this.checkOpen();
     const i = viewsOf(this.offset);
-    const at = (this.offset >> 2) + STATE;
-    if (!tryReadWord(i, at)) {
-      await this.#pinnedWhile(runAsync(readContended(i, at), Infinity, signal), () => readUnlock(i, this.offset), 'readAsync()');
+    let slot = tryReadHold(i, this.offset);
+    if (slot < 0) {
+      slot = await this.#pinnedWhile(runAsync(readContended(i, this.offset), Infinity, signal), i, Role.HeldShared, 'readAsync()');
     }
-    return this.#poisonCheck(new ReadGuard(this, i));
+    return this.#poisonCheck(new ReadGuard(this, i, slot));
   }
 
   tryRead(): RwLockReadGuard<T> | undefined {
     this.checkOpen();
     const i = viewsOf(this.offset);
-    if (!tryReadWord(i, (this.offset >> 2) + STATE)) return undefined;
-    return this.#poisonCheck(new ReadGuard(this, i));
+    const slot = tryReadHold(i, this.offset);
+    return slot < 0 ? undefined : this.#poisonCheck(new ReadGuard(this, i, slot));
   }
 
   /**
@@ -444,13 +498,14 @@ export class RwLock<T = undefined> extends PinnedHandle {
     this.checkOpen();
     assertCanBlock('RwLock.write()', 'writeAsync()');
     const i = viewsOf(this.offset);
-    const b = this.offset >> 2;
-    if (cas(i, b + STATE, 0, WRITE_LOCKED) !== 0) {
+    // Only a lock with nobody waiting is taken at once: waiting writers came first.
+    let slot = casHold(i, this.offset, Role.Held, 0, WRITE_LOCKED);
+    if (slot < 0) {
       const held = heldBy(this.offset);
       if (held !== 0) throw selfDeadlock('write', held === WRITE_HELD ? 'the write lock' : 'a read lock');
-      runSync(writeContended(i, b), Infinity);
+      slot = runSync(writeContended(i, this.offset), Infinity);
     }
-    return this.#poisonCheck(new WriteGuard(this, i));
+    return this.#poisonCheck(new WriteGuard(this, i, slot));
   }
 
   /** Like write(), keeping the event loop running; see readAsync() for tasks and `signal`. */
@@ -458,18 +513,18 @@ export class RwLock<T = undefined> extends PinnedHandle {
     const signal = checkSignal(options, 'RwLock.writeAsync()');
     this.checkOpen();
     const i = viewsOf(this.offset);
-    const b = this.offset >> 2;
-    if (cas(i, b + STATE, 0, WRITE_LOCKED) !== 0) {
-      await this.#pinnedWhile(runAsync(writeContended(i, b), Infinity, signal), () => writeUnlock(i, this.offset), 'writeAsync()');
+    let slot = casHold(i, this.offset, Role.Held, 0, WRITE_LOCKED);
+    if (slot < 0) {
+      slot = await this.#pinnedWhile(runAsync(writeContended(i, this.offset), Infinity, signal), i, Role.Held, 'writeAsync()');
     }
-    return this.#poisonCheck(new WriteGuard(this, i));
+    return this.#poisonCheck(new WriteGuard(this, i, slot));
   }
 
   tryWrite(): RwLockWriteGuard<T> | undefined {
     this.checkOpen();
     const i = viewsOf(this.offset);
-    if (!tryWriteWord(i, (this.offset >> 2) + STATE)) return undefined;
-    return this.#poisonCheck(new WriteGuard(this, i));
+    const slot = tryWriteHold(i, this.offset);
+    return slot < 0 ? undefined : this.#poisonCheck(new WriteGuard(this, i, slot));
   }
 
   /**
@@ -512,15 +567,17 @@ export class RwLock<T = undefined> extends PinnedHandle {
   /**
    * Waits with the object pinned: closing this handle meanwhile cannot free it. If it
    * was closed by the time the lock is ours, gives the lock back and throws TypeError.
+   * Returns the hold's slot.
    */
-  async #pinnedWhile(acquired: Promise<void>, giveBack: () => void, call: string): Promise<void> {
+  async #pinnedWhile(acquired: Promise<number>, i: Int32Array, role: HoldRole, call: string): Promise<number> {
     this[PIN]();
     try {
-      await acquired;
+      const slot = await acquired;
       if (this.released) {
-        giveBack();
+        release(i, this.offset, slot, role);
         throw new TypeError(`RwLock was closed while ${call} waited for it`);
       }
+      return slot;
     } finally {
       this[UNPIN]();
     }

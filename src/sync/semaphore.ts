@@ -11,6 +11,12 @@
 //
 // A Permit is an endpoint: passing it to spawn, sending it or storing it in a value
 // moves it, so its permits are returned exactly once, by its last owner.
+//
+// Each change of a Permit's state happens in one kill-safe section (thread/critical.ts)
+// with the change of the semaphore it stands for: taking permits and recording the
+// Permit that holds them, taking a ticket and marking it QUEUED, taking the permits,
+// marking it HOLDING and moving the line on. A kill between two of those steps would
+// lose permits or leave a ticket nobody gives up.
 
 import { alloc, free } from '../heap/alloc.ts';
 import { Adopt, allocObject, defineKind, Handle, releaseRef, retain } from '../heap/handle.ts';
@@ -19,6 +25,7 @@ import { Kind } from '../heap/kinds.ts';
 import { checkSignal, runAsync, runSync, type Op, type WaitOptions } from '../wait/driver.ts';
 import { add, assertCanBlock, cas, load, notify, store } from '../wait/futex.ts';
 import { describeValue } from '../heap/describe.ts';
+import { enterCritical, leaveCritical } from '../thread/critical.ts';
 
 // Semaphore fields. ABANDONED: stack of [next, ticket] marks of tickets whose owner died.
 const PERMITS = 2, NEXT = 3, SERVING = 4, CLOSED = 5, ABANDONED = 6;
@@ -176,15 +183,14 @@ export class Semaphore extends Handle {
   /** Takes `n` permits if nobody is queued and enough are free; else undefined. */
   tryAcquire(n = 1): Permit | undefined {
     const i = this.#enter(n, 'Semaphore.tryAcquire(n)');
-    return this.#fast(i, n) ? this.#permit(n, HOLDING, 0) : undefined;
+    return this.#fast(i, n);
   }
 
   /** Blocks until `n` permits are ours, in FIFO order with the other acquirers. */
   acquire(n = 1): Permit {
     const i = this.#enter(n, 'Semaphore.acquire(n)');
     assertCanBlock('Semaphore.acquire()', 'Semaphore.acquireAsync()');
-    if (this.#fast(i, n)) return this.#permit(n, HOLDING, 0);
-    return this.#served(runSync(this.#queue(n), Infinity));
+    return this.#fast(i, n) ?? runSync(this.#queue(n), Infinity);
   }
 
   /**
@@ -194,14 +200,19 @@ export class Semaphore extends Handle {
   async acquireAsync(n = 1, options?: WaitOptions): Promise<Permit> {
     const signal = checkSignal(options, 'Semaphore.acquireAsync()');
     const i = this.#enter(n, 'Semaphore.acquireAsync(n)');
-    if (this.#fast(i, n)) return this.#permit(n, HOLDING, 0);
-    return this.#served(await runAsync(this.#queue(n), Infinity, signal));
+    return this.#fast(i, n) ?? (await runAsync(this.#queue(n), Infinity, signal));
   }
 
-  /** No line, and enough permits free: take them. */
-  #fast(i: Int32Array, n: number): boolean {
+  /** No line, and enough permits free: takes them, as a Permit made in the same kill-safe section. */
+  #fast(i: Int32Array, n: number): Permit | undefined {
     const b = this.offset >> 2;
-    return load(i, b + NEXT) === load(i, b + SERVING) && tryTake(i, b, n);
+    if (load(i, b + NEXT) !== load(i, b + SERVING)) return undefined;
+    enterCritical();
+    try {
+      return tryTake(i, b, n) ? this.#permit(n, HOLDING) : undefined;
+    } finally {
+      leaveCritical();
+    }
   }
 
   /** Takes a ticket, waits for its turn, then for `n` permits. */
@@ -209,17 +220,14 @@ export class Semaphore extends Handle {
     const i = semWords(this.offset);
     const b = this.offset >> 2;
     // The Permit first: once we hold a ticket, nothing may fail, and its drop gives the ticket up.
-    const permit = this.#permit(n, NEW, 0);
+    const permit = this.#permit(n, NEW);
     try {
-      const ticket = add(i, b + NEXT, 1);
-      const pw = permitWords(permit.offset);
-      store(pw, (permit.offset >> 2) + TICKET, ticket);
-      store(pw, (permit.offset >> 2) + STATE, QUEUED);
+      const ticket = takeTicket(this.offset, permit.offset);
       for (let s; (s = load(i, b + SERVING)) !== ticket; ) {
         this.#checkClosed(i);
         yield { index: b + SERVING, expected: s };
       }
-      while (!tryTake(i, b, n)) {
+      while (!serve(this.offset, n, permit.offset, ticket)) {
         this.#checkClosed(i);
         const p = load(i, b + PERMITS);
         if (p < n) yield { index: b + PERMITS, expected: p };
@@ -243,22 +251,60 @@ export class Semaphore extends Handle {
     if (load(i, (this.offset >> 2) + CLOSED) !== 0) throw new AcquireError();
   }
 
-  #permit(n: number, state: number, ticket: number): Permit {
-    const p = allocObject(Kind.SemaphorePermit, PERMIT_BYTES - 8);
-    const i = permitWords(p);
-    retain(this.offset);
-    store(i, (p >> 2) + SEM, this.offset);
-    store(i, (p >> 2) + TICKET, ticket);
-    store(i, (p >> 2) + COUNT, n);
-    store(i, (p >> 2) + STATE, state);
-    return new Permit(new Adopt(p));
+  /**
+   * Makes a Permit for `n` permits in `state` (NEW, or HOLDING for permits already
+   * taken), recorded in this thread's owned table, in one kill-safe section. If that
+   * fails (heap full), the permits a HOLDING one stands for are given back.
+   */
+  #permit(n: number, state: typeof NEW | typeof HOLDING): Permit {
+    enterCritical();
+    let p = -1;
+    try {
+      p = allocObject(Kind.SemaphorePermit, PERMIT_BYTES - 8);
+      const i = permitWords(p);
+      retain(this.offset);
+      store(i, (p >> 2) + SEM, this.offset);
+      store(i, (p >> 2) + TICKET, 0);
+      store(i, (p >> 2) + COUNT, n);
+      store(i, (p >> 2) + STATE, state);
+      return new Permit(new Adopt(p));
+    } catch (e) {
+      if (p >= 0) releaseRef(p); // its drop returns what it holds
+      else if (state === HOLDING) returnPermits(this.offset, n);
+      throw e;
+    } finally {
+      leaveCritical();
+    }
   }
+}
 
-  #served(permit: Permit): Permit {
-    const i = permitWords(permit.offset);
-    store(i, (permit.offset >> 2) + STATE, HOLDING);
-    advance(this.offset, load(i, (permit.offset >> 2) + TICKET));
-    return permit;
+/** Takes the next ticket of `sem` for the NEW Permit at `permit` and marks it QUEUED, in one kill-safe section. */
+function takeTicket(sem: number, permit: number): number {
+  const pw = permitWords(permit);
+  enterCritical();
+  try {
+    const ticket = add(semWords(sem), (sem >> 2) + NEXT, 1);
+    store(pw, (permit >> 2) + TICKET, ticket);
+    store(pw, (permit >> 2) + STATE, QUEUED);
+    return ticket;
+  } finally {
+    leaveCritical();
+  }
+}
+
+/**
+ * The served ticket's last step, in one kill-safe section: takes `n` permits, marks its
+ * Permit HOLDING and ends its turn. False (nothing changed) if too few are free.
+ */
+function serve(sem: number, n: number, permit: number, ticket: number): boolean {
+  enterCritical();
+  try {
+    if (!tryTake(semWords(sem), sem >> 2, n)) return false;
+    store(permitWords(permit), (permit >> 2) + STATE, HOLDING);
+    advance(sem, ticket);
+    return true;
+  } finally {
+    leaveCritical();
   }
 }
 
