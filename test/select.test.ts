@@ -66,12 +66,13 @@ test('a blocked select completes a rendezvous and a oneshot', () => {
   const t = spawn(async (z: SyncSender<string>) => {
     (await import('weft')).sleep(20);
     z.send('handed over');
-  }, ztx);
+  }, ztx.clone()); // ztx stays here: the rendezvous must not disconnect when the thread ends
   const got = select([zrx, orx])!;
   assert.deepEqual(got, { index: 0, value: 'handed over' });
   t.join();
   otx.send('once');
   assert.deepEqual(select([zrx, orx]), { index: 1, value: 'once' });
+  ztx.close();
 });
 
 test('fairness: each of two always-ready receivers wins at least a quarter of the time', () => {
