@@ -16,6 +16,13 @@
 // other sender exists until this one clones itself, and it gives the stock back first
 // (SyncSender.shareRef). If it dies holding some, the channel is disconnected anyway.
 //
+// Kill safety (thread/critical.ts): a sender that shares the channel takes a permit and
+// records it in its owned table (Role.Claim) in one kill-safe section, and claims the
+// position, writes, publishes and forgets the record in another, so a killed sender
+// either returns its permit through the runtime or has published its message. A sole
+// sender needs neither: its death disconnects the channel, and the receiver then skips
+// a claimed position nobody wrote.
+//
 // Receiving is written for one receiver at a time, as in list.ts (several receivers
 // take under the receivers' lock). Slot states as in list.ts: the sender publishes with a swap that returns the
 // receiver's RX_WAIT mark. The receiver clears the slot, then returns the permit; the
@@ -23,12 +30,15 @@
 // CLOSED bit set when the receiver is gone, so a sleeping sender always sees a change.
 
 import { and, add, cas, exchange, load, notify, or, store } from '../wait/futex.ts';
+import { currentOwnedCell, Role } from '../heap/handle.ts';
+import { ownedAdd, ownedRemove } from '../heap/owned.ts';
+import { enterCritical, leaveCritical } from '../thread/critical.ts';
 import { SPIN, type Op } from '../wait/driver.ts';
 import { WriterWait } from './writer_wait.ts';
 import { SendError } from './errors.ts';
 import { COUNT, Core, fieldsOf, RX_GONE, type SendContext } from './layout.ts';
 import { DISCONNECTED, EMPTY } from './receivable.ts';
-import { heapCovering } from '../heap/heap.ts';
+import { heapCovering, type Heap } from '../heap/heap.ts';
 
 const WRITTEN = 1;
 const RX_WAIT = 2;
@@ -61,6 +71,8 @@ export class ArrayRing<T> extends Core<T> {
   readonly mask: number;
   /** Permits this (sole) sender holds. */
   #stock = 0;
+  /** Owned-table slot of the permit a shared sender took for the send in progress (-1: none). */
+  #claim = -1;
 
   constructor(p: number) {
     super(p);
@@ -116,22 +128,40 @@ export class ArrayRing<T> extends Core<T> {
     }
   }
 
-  /** Takes one permit: from the stock, or the word (all of its permits when `sole`). */
+  /**
+   * Takes one permit: from the stock, or the word (all of its permits when `sole`).
+   * A shared sender records it as its claim (#claim) in the same kill-safe section.
+   */
   #takePermit(i: Int32Array, sole: boolean): number {
     if (this.#stock > 0) {
       this.#stock--;
       return TAKEN;
     }
+    const cell = sole ? -1 : currentOwnedCell();
     for (;;) {
       const p = load(i, this.permits);
       if ((p & CLOSED) !== 0) return GONE;
       const n = sole ? p & FREE_PLACES : Math.min(1, p & FREE_PLACES);
       if (n === 0) return NONE;
-      if (cas(i, this.permits, p, p - n) === p) {
+      if (sole) {
+        if (cas(i, this.permits, p, p - n) !== p) continue;
         this.#stock = n - 1;
         return TAKEN;
       }
+      enterCritical();
+      try {
+        if (cas(i, this.permits, p, p - 1) !== p) continue;
+        this.#claim = ownedAdd(cell, this.p + Role.Claim);
+        return TAKEN;
+      } finally {
+        leaveCritical();
+      }
     }
+  }
+
+  /** A permit recorded as a claim goes back (its sender died before publishing). */
+  override releaseClaim(): void {
+    this.#returnPermits(this.h().i32, 1);
   }
 
   #returnPermits(i: Int32Array, n: number): void {
@@ -152,24 +182,42 @@ export class ArrayRing<T> extends Core<T> {
   #send(value: T, sole: boolean): void {
     const h = this.h();
     const i = h.i32;
+    const claim = this.#claim;
+    this.#claim = -1;
     let token: unknown;
     try {
       token = this.slots.prepare(value);
     } catch (e) {
-      this.#returnPermits(i, 1);
+      enterCritical();
+      try {
+        if (claim >= 0) ownedRemove(currentOwnedCell(), claim);
+        this.#returnPermits(i, 1);
+      } finally {
+        leaveCritical();
+      }
       throw e;
     }
-    // A sole sender (see list.ts) moves the tail with plain accesses.
-    let position: number;
     if (sole) {
-      position = i[this.tailIndex];
+      // A sole sender (see list.ts) moves the tail with plain accesses.
+      const position = i[this.tailIndex];
       i[this.tailIndex] = (position + 1) | 0;
-    } else {
-      position = add(i, this.tailIndex, 1);
+      this.#publish(h, position, token);
+      return;
     }
+    enterCritical();
+    try {
+      this.#publish(h, add(i, this.tailIndex, 1), token);
+      ownedRemove(currentOwnedCell(), claim);
+    } finally {
+      leaveCritical();
+    }
+  }
+
+  /** Writes the message at claimed `position` and publishes it, waking a receiver waiting for it. */
+  #publish(h: Heap, position: number, token: unknown): void {
     const slot = this.buffer + (position & this.mask) * this.slots.stride;
     this.slots.put(h, slot, token);
-    if ((exchange(i, slot >> 2, WRITTEN) & RX_WAIT) !== 0) this.wakeReceiver(i);
+    if ((exchange(h.i32, slot >> 2, WRITTEN) & RX_WAIT) !== 0) this.wakeReceiver(h.i32);
   }
 
   // ---------------------------------------------------------------------------------

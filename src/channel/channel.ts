@@ -1,7 +1,8 @@
 // Making channels, and the Channel kind: how its refs are wrapped, counted and released.
 // Sender refs count in the status word, Receiver refs in the receiver count (the
 // second one makes the channel MPMC for good: layout.ts); a Held ref is the receivers'
-// lock, released here if its thread was killed holding it.
+// lock and a Claim ref a sender's unpublished claim, released here if its thread was
+// killed holding it.
 
 import type { Codec } from '../codec/codec.ts';
 import { Adopt, defineKind, Role } from '../heap/handle.ts';
@@ -74,6 +75,9 @@ defineKind(Kind.Channel, {
     } else if (role === Role.Held) {
       // A thread ended (was killed) holding the receivers' lock.
       releaseRx(i, f.rxLock);
+    } else if (role === Role.Claim) {
+      // A sender ended (was killed) between claiming room and publishing.
+      coreOf(offset).releaseClaim();
     }
   },
   drop(offset) {

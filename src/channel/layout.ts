@@ -277,6 +277,12 @@ export abstract class Core<T> implements Receivable, Fields {
   /** Called before the sending handle is cloned or moved. */
   beforeClone(): void {}
 
+  /**
+   * A sender's thread ended holding a claim (Role.Claim: a permit, the rendezvous slot)
+   * it had not published: gives it back. Flavors whose senders claim override this.
+   */
+  releaseClaim(): void {}
+
   /** This receiving handle was cloned: the channel has several receivers from now on. */
   becameShared(): void {
     if (this.#multi) return;

@@ -16,6 +16,13 @@
 // publishing is the last thing a sender does to a block. The sender that links the
 // next block takes the spare first, so a channel in steady use allocates nothing.
 //
+// Kill safety (thread/critical.ts): a sender that shares the channel claims, links the
+// next block if its claim filled one, writes and publishes in one kill-safe section, so
+// a kill never leaves a claimed slot unwritten (the receiver would wait for it while
+// other senders live) or the tail LOCKED (the other senders would wait for the link).
+// A sole sender needs none: its death disconnects the channel, and the receiver then
+// steps over a claimed slot nobody wrote.
+//
 // When the status says a sender is the only one, no other thread can touch the tail
 // until it clones itself, so it moves the tail with plain reads and writes: one
 // atomic operation per message (the publishing swap) besides the status load.
@@ -33,6 +40,7 @@ import { SendError } from './errors.ts';
 import { COUNT, Core, fieldsOf, RX_GONE } from './layout.ts';
 import { DISCONNECTED, EMPTY } from './receivable.ts';
 import { heapCovering } from '../heap/heap.ts';
+import { enterCritical, leaveCritical } from '../thread/critical.ts';
 
 const LAP = 64;
 /** Slots per block. */
@@ -115,19 +123,32 @@ export class List<T> extends Core<T> {
       // if the claim below succeeds, `block` is the claimed position's block.
       const block = sole ? i[this.tailBlock] : load(i, this.tailBlock);
       const claimed = (index + 1) | 0;
-      if (sole) i[this.tailIndex] = claimed;
-      else if (cas(i, this.tailIndex, index, claimed) !== index) {
-        (backoff ??= new Backoff()).spin();
-        continue;
+      if (sole) {
+        i[this.tailIndex] = claimed;
+        this.#write(block, off, claimed, token, true);
+        return;
       }
-      const h = heapCovering(block + this.blockBytes);
-      i = h.i32;
-      if (off === CAP - 1) this.#fill(block, claimed, sole);
-      const slot = block + HEADER + off * this.slots.stride;
-      this.slots.put(h, slot, token);
-      if ((exchange(i, slot >> 2, WRITTEN) & RX_WAIT) !== 0) this.wakeReceiver(i);
-      return;
+      enterCritical();
+      try {
+        if (cas(i, this.tailIndex, index, claimed) === index) {
+          this.#write(block, off, claimed, token, false);
+          return;
+        }
+      } finally {
+        leaveCritical();
+      }
+      (backoff ??= new Backoff()).spin();
+      i = this.h().i32;
     }
+  }
+
+  /** Having claimed position `claimed - 1` (slot `off` of `block`): links the next block if it was the last, writes and publishes. */
+  #write(block: number, off: number, claimed: number, token: unknown, sole: boolean): void {
+    const h = heapCovering(block + this.blockBytes);
+    if (off === CAP - 1) this.#fill(block, claimed, sole);
+    const slot = block + HEADER + off * this.slots.stride;
+    this.slots.put(h, slot, token);
+    if ((exchange(h.i32, slot >> 2, WRITTEN) & RX_WAIT) !== 0) this.wakeReceiver(h.i32);
   }
 
   /** Having claimed the last slot of `block` (tail now LOCKED), links the next block or leaves the tail VACANT. */
@@ -142,20 +163,28 @@ export class List<T> extends Core<T> {
     else this.#publish(block, next, locked, sole);
   }
 
-  /** Links a block after a VACANT tail: throws RangeError (nothing claimed) when the heap is full. */
+  /**
+   * Links a block after a VACANT tail: throws RangeError (nothing claimed) when the heap
+   * is full. One kill-safe section, so the tail is never left LOCKED.
+   */
   #link(vacant: number, sole: boolean): void {
     const locked = (vacant - 1) | 0;
     const i = this.h().i32;
-    if (!sole && cas(i, this.tailIndex, vacant, locked) !== vacant) return;
-    const block = sole ? i[this.tailBlock] : load(i, this.tailBlock);
-    let next: number;
+    enterCritical();
     try {
-      next = this.#newBlock();
-    } catch (e) {
-      this.#put(this.tailIndex, vacant, sole);
-      throw e;
+      if (!sole && cas(i, this.tailIndex, vacant, locked) !== vacant) return;
+      const block = sole ? i[this.tailBlock] : load(i, this.tailBlock);
+      let next: number;
+      try {
+        next = this.#newBlock();
+      } catch (e) {
+        this.#put(this.tailIndex, vacant, sole);
+        throw e;
+      }
+      this.#publish(block, next, locked, sole);
+    } finally {
+      leaveCritical();
     }
-    this.#publish(block, next, locked, sole);
   }
 
   /** The spare block, else a new one. */

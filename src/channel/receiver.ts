@@ -5,7 +5,7 @@
 // receiver). When the last receiver is closed (or its thread ends) the channel
 // disconnects: buffered messages are dropped and senders fail from then on.
 
-import { Adopt, cloneRef, Handle, Role } from '../heap/handle.ts';
+import { Adopt, cloneHandle, Handle, Role } from '../heap/handle.ts';
 import { assertCanBlock, checkTimeout } from '../wait/futex.ts';
 import { checkSignal, deadlineOf, runAsync, runSync, type WaitOptions } from '../wait/driver.ts';
 import { RecvError } from './errors.ts';
@@ -112,9 +112,9 @@ export class Receiver<T> extends ReceiverBase<T> {
    */
   clone(): Receiver<T> {
     this.checkOpen();
-    cloneRef(this.offset + Role.Receiver);
+    const clone = cloneHandle(this.offset + Role.Receiver, (offset, role) => new Receiver<T>(new Adopt(offset, role)));
     this.#core.becameShared();
-    return new Receiver(new Adopt(this.offset, Role.Receiver));
+    return clone;
   }
 
   /** How many messages are queued (sent, or being sent, and not yet received). */

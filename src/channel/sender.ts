@@ -6,7 +6,7 @@
 // thread give a ref back, so the channel disconnects exactly when the last sender
 // goes, never waiting for garbage collection.
 
-import { Adopt, cloneRef, Handle, Role } from '../heap/handle.ts';
+import { Adopt, cloneHandle, Handle, Role } from '../heap/handle.ts';
 import { assertCanBlock, canBlock, checkTimeout } from '../wait/futex.ts';
 import { checkSignal, deadlineOf, runAsync, runSync, type WaitOptions } from '../wait/driver.ts';
 import { coreOf } from './flavors.ts';
@@ -38,11 +38,11 @@ abstract class SenderBase<T> extends Handle {
     return this.moveRef();
   }
 
-  /** One more Sender ref on the channel, for clone(). */
-  protected cloneSenderRef(): void {
+  /** Another handle on one more Sender ref of the channel, for clone(). */
+  protected cloneSender<H extends SenderBase<T>>(make: (adopt: Adopt) => H): H {
     this.checkOpen();
     this.core.beforeClone();
-    cloneRef(this.offset + Role.Sender);
+    return cloneHandle(this.offset + Role.Sender, (offset, role) => make(new Adopt(offset, role)));
   }
 }
 
@@ -60,8 +60,7 @@ export class Sender<T> extends SenderBase<T> {
 
   /** Another sender for the same channel. */
   clone(): Sender<T> {
-    this.cloneSenderRef();
-    return new Sender(new Adopt(this.offset, Role.Sender));
+    return this.cloneSender((adopt) => new Sender<T>(adopt));
   }
 }
 
@@ -114,7 +113,6 @@ export class SyncSender<T> extends SenderBase<T> {
   }
 
   clone(): SyncSender<T> {
-    this.cloneSenderRef();
-    return new SyncSender(new Adopt(this.offset, Role.Sender));
+    return this.cloneSender((adopt) => new SyncSender<T>(adopt));
   }
 }

@@ -15,11 +15,20 @@
 // there. Taking is one CAS, so any number of receivers take without the receivers'
 // lock (layout.ts).
 //
+// Kill safety (thread/critical.ts): the claim and its record in the sender's owned
+// table (Role.Claim) are made in one kill-safe section, and the offer and the record's
+// removal in another, so the runtime frees the slot of a sender killed in between; a
+// withdrawal (offer back to claimed, then free) is one section too. An offer left by a
+// killed sender is taken like any other.
+//
 // An aborted send undoes its waiting count, and withdraws its offer if it made one;
 // if a receiver took the offer first, the message was delivered and the send counts
 // as done (SendContext.delivered).
 
 import { add, cas, load, store } from '../wait/futex.ts';
+import { currentOwnedCell, Role } from '../heap/handle.ts';
+import { ownedAdd, ownedRemove } from '../heap/owned.ts';
+import { enterCritical, leaveCritical } from '../thread/critical.ts';
 import { SPIN, type Op } from '../wait/driver.ts';
 import { SendError } from './errors.ts';
 import { Core, type SendContext } from './layout.ts';
@@ -47,14 +56,17 @@ export class Zero<T> extends Core<T> {
 
   *sendOp(value: T, tryOnly: boolean, ctx: SendContext): Op<boolean> {
     const i = this.h().i32;
+    const cell = currentOwnedCell();
     // Claim the slot.
     let gen: number;
+    let claim: number;
     for (;;) {
       if (this.rxGone(i)) throw new SendError(value);
       const o = load(i, this.offer);
       if ((o & STATE) === FREE) {
         if (tryOnly && load(i, this.rxWaiters) === 0) return false;
-        if (cas(i, this.offer, o, o | CLAIMED) === o) {
+        claim = this.#claim(i, o, cell);
+        if (claim >= 0) {
           gen = o;
           break;
         }
@@ -68,21 +80,32 @@ export class Zero<T> extends Core<T> {
     try {
       token = this.slots.prepare(value);
     } catch (e) {
-      this.#free(i, gen);
+      enterCritical();
+      try {
+        ownedRemove(cell, claim);
+        this.#free(i, gen);
+      } finally {
+        leaveCritical();
+      }
       throw e;
     }
-    this.slots.put(this.h(), this.buffer, token);
     const offered = gen | OFFERED;
-    store(i, this.offer, offered);
-    if (load(i, this.rxWaiters) !== 0) this.wakeReceiver(i);
+    enterCritical();
+    try {
+      this.slots.put(this.h(), this.buffer, token);
+      store(i, this.offer, offered);
+      ownedRemove(cell, claim);
+      if (load(i, this.rxWaiters) !== 0) this.wakeReceiver(i);
+    } finally {
+      leaveCritical();
+    }
     // Wait until the receiver takes it.
     let expired = false;
     for (;;) {
       if (load(i, this.offer) !== offered) return true;
       const gone = this.rxGone(i);
       if (gone || expired || (tryOnly && load(i, this.rxWaiters) === 0)) {
-        if (cas(i, this.offer, offered, gen | CLAIMED) !== offered) return true; // taken meanwhile
-        this.#free(i, gen);
+        if (!this.#withdraw(i, offered)) return true; // taken meanwhile
         const back = this.slots.giveBack(token, value);
         if (gone) throw new SendError(back);
         return false;
@@ -93,8 +116,7 @@ export class Zero<T> extends Core<T> {
       } catch (e) {
         // Aborted (or the handle closed) while offering: withdraw, unless already taken.
         if (!ctx.closed()) {
-          if (cas(i, this.offer, offered, gen | CLAIMED) === offered) {
-            this.#free(i, gen);
+          if (this.#withdraw(i, offered)) {
             this.slots.discard(token);
           } else {
             ctx.delivered = true;
@@ -122,6 +144,40 @@ export class Zero<T> extends Core<T> {
     ctx.guard();
     add(i, this.txWaiters, -1);
     return expired;
+  }
+
+  /**
+   * Claims the free slot (offer word `o`) and records the claim, in one kill-safe
+   * section; returns the record's owned-table slot, or -1 if another sender was first.
+   */
+  #claim(i: Int32Array, o: number, cell: number): number {
+    enterCritical();
+    try {
+      return cas(i, this.offer, o, o | CLAIMED) === o ? ownedAdd(cell, this.p + Role.Claim) : -1;
+    } finally {
+      leaveCritical();
+    }
+  }
+
+  /** Takes back the offer `offered` and frees the slot, in one kill-safe section; false if a receiver took it first. */
+  #withdraw(i: Int32Array, offered: number): boolean {
+    const gen = offered & ~STATE;
+    enterCritical();
+    try {
+      if (cas(i, this.offer, offered, gen | CLAIMED) !== offered) return false;
+      this.#free(i, gen);
+      return true;
+    } finally {
+      leaveCritical();
+    }
+  }
+
+  /** The slot claimed by a sender that died before offering goes back. */
+  override releaseClaim(): void {
+    const i = this.h().i32;
+    const o = load(i, this.offer);
+    // Only the dead sender's claim can be in place: nobody claims over a claim.
+    if ((o & STATE) === CLAIMED) this.#free(i, o & ~STATE);
   }
 
   /** Frees the slot after a claim that is not going ahead. */

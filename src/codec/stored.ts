@@ -15,9 +15,14 @@
 
 import { alloc, free } from '../heap/alloc.ts';
 import { heap, heapCovering } from '../heap/heap.ts';
-import { adoptRef, cloneRef, releaseRef, type Handle } from '../heap/handle.ts';
+import { adoptRef, cloneHandle, releaseRef, setKillSafeSections, type Handle } from '../heap/handle.ts';
+import { enterCritical, leaveCritical } from '../thread/critical.ts';
 import { load, store } from '../wait/futex.ts';
 import { decodeRange, encodeWith, type Codec } from './codec.ts';
+
+// Handles take and give back refs in kill-safe sections. This module is loaded with
+// the thread record, so before any thread can have a section to enter.
+setKillSafeSections(enterCritical, leaveCritical);
 
 /** The handles a non-taking loadValue() made, by index in the block; each owns a ref of its own. */
 export type Decoded = Array<Handle | undefined>;
@@ -116,7 +121,7 @@ export function loadValue<T>(codec: Codec<T>, p: number, take: boolean, decoded?
     let x = made[k];
     if (!x) {
       const ref = refAt(k);
-      x = made[k] = adoptRef(take ? ref : cloneRef(ref));
+      x = made[k] = take ? adoptRef(ref) : cloneHandle(ref);
     }
     return x;
   };

@@ -7,6 +7,11 @@
 // Each Handle owns one ref, recorded in its thread's owned table (owned.ts), and
 // gives it back through close(), Symbol.dispose, the end of its thread, or a
 // FinalizationRegistry when the JS object is collected unclosed.
+//
+// Kill safety (thread/critical.ts): a ref must be counted exactly as long as some
+// owner the runtime can see holds it. So taking a new ref and recording it
+// (cloneHandle), and forgetting a recorded ref and giving it back (dropRef, the
+// finalizer), each run in one kill-safe section: a kill lands before or after both.
 
 import { alloc, free } from './alloc.ts';
 import { heap } from './heap.ts';
@@ -21,9 +26,14 @@ export const ROLE_MASK = 7;
  * running Once) the thread holds, so the runtime can poison and release it if the
  * thread ends holding it; they are recorded in the owned table only.
  */
-export const Role = { Plain: 0, Sender: 1, Receiver: 2, Join: 3, Held: 4, HeldShared: 5 } as const;
+/**
+ * Claim marks a channel sender's claim in progress (a permit taken, the rendezvous
+ * slot claimed), given back to the channel if the thread ends before it publishes.
+ * Roles from Held up are marks, never counted (owned.ts drains them first).
+ */
+export const Role = { Plain: 0, Sender: 1, Receiver: 2, Join: 3, Held: 4, HeldShared: 5, Claim: 6 } as const;
 
-const isHeld = (role: Role): boolean => role === Role.Held || role === Role.HeldShared;
+const isHeld = (role: Role): boolean => role >= Role.Held;
 
 /**
  * Passed to a handle class's constructor by its kind's wrap() to adopt an existing
@@ -154,6 +164,57 @@ export function adoptRef(ref: number): Handle {
   return spec(ref - role).wrap(ref - role, role);
 }
 
+// The kill-safe sections of thread/critical.ts, handed in by setKillSafeSections():
+// importing that module here would close an import cycle (through the thread record
+// and the structured codec, which needs Handle while this module is still loading).
+let enterCritical = (): void => {};
+let leaveCritical = (): void => {};
+
+/** Installs thread/critical.ts's enterCritical / leaveCritical for the steps below. */
+export function setKillSafeSections(enter: () => void, leave: () => void): void {
+  enterCritical = enter;
+  leaveCritical = leave;
+}
+
+/** A ref taken and recorded ahead of the construction of its handle (cloneHandle()). */
+let recorded: { readonly ref: number; readonly slot: number; readonly generation: number } | undefined;
+
+/**
+ * Builds this thread's handle on a new ref equal to `ref`: by `make`, else by the
+ * kind's wrap(). The ref is taken and recorded in the owned table in one kill-safe
+ * section, and the handle's constructor adopts that entry, so no kill can leave the
+ * count raised with nobody recorded as holding it. If the handle is not built, the
+ * ref is given back.
+ */
+export function cloneHandle<H extends Handle = Handle>(ref: number, make?: (offset: number, role: Role) => H): H {
+  const role = (ref & ROLE_MASK) as Role;
+  const cell = currentOwnedCell();
+  enterCritical();
+  try {
+    cloneRef(ref);
+    recorded = { ref, slot: ownedAdd(cell, ref), generation: ownedGeneration() };
+  } finally {
+    leaveCritical();
+  }
+  try {
+    return make ? make(ref - role, role) : (spec(ref - role).wrap(ref - role, role) as H);
+  } finally {
+    const left = recorded;
+    recorded = undefined;
+    if (left !== undefined) forget(left.slot);
+  }
+}
+
+/** Removes the entry at `slot` of this thread's table and gives its ref back, in one kill-safe section. */
+function forget(slot: number): void {
+  enterCritical();
+  try {
+    releaseRef(ownedRemove(thisThreadCell(), slot));
+  } finally {
+    leaveCritical();
+  }
+}
+
 /** Points handle bookkeeping at this thread's owned table (i32 index of its cell). */
 export function setOwnedCell(cell: number): void {
   setThisThreadCell(cell);
@@ -177,7 +238,7 @@ interface Registration {
 // cell: that table's generation differs, so the stale cleanup does nothing (the
 // earlier thread's refs were released when it ended).
 function releaseCollected({ generation, slot }: Registration): void {
-  if (generation === ownedGeneration()) releaseRef(ownedRemove(thisThreadCell(), slot));
+  if (generation === ownedGeneration()) forget(slot);
 }
 
 const finalizer = new FinalizationRegistry<Registration>(releaseCollected);
@@ -219,7 +280,13 @@ export abstract class Handle {
     this.offset = offset;
     this.#role = role;
     this.#generation = ownedGeneration();
-    this.#slot = ownedAdd(currentOwnedCell(), offset + role);
+    const r = recorded;
+    if (r !== undefined && r.ref === offset + role && r.generation === this.#generation) {
+      recorded = undefined;
+      this.#slot = r.slot;
+    } else {
+      this.#slot = ownedAdd(currentOwnedCell(), offset + role);
+    }
     finalizer.register(this, { generation: this.#generation, slot: this.#slot }, this);
   }
 
@@ -264,7 +331,7 @@ export abstract class Handle {
     const slot = this.#slot;
     this.#slot = CLOSED;
     finalizer.unregister(this);
-    if (this.#owned()) releaseRef(ownedRemove(thisThreadCell(), slot));
+    if (this.#owned()) forget(slot);
   }
 
   /**

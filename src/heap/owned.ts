@@ -112,7 +112,14 @@ export function ownedRefs(cell: number): number[] {
   return refs;
 }
 
-/** Empties the table, handing each live ref to `release` (most recent slot first). */
+/** Refs whose role (low 3 bits) is at least this are marks (a lock held, a claim), not counts. */
+const FIRST_MARK_ROLE = 4;
+
+/**
+ * Empties the table, handing each live ref to `release`: marks first, then counted refs
+ * (most recent slot first in each pass). A mark is released while the counted ref that
+ * keeps its object alive is still there, wherever the free list put the two.
+ */
 export function ownedDrain(cell: number, release: (ref: number) => void): void {
   // Once drained, entries recorded earlier by this thread are gone: end their generation.
   if (cell === thisCell) generation++;
@@ -120,11 +127,13 @@ export function ownedDrain(cell: number, release: (ref: number) => void): void {
   const t = i[cell];
   if (t === 0) return;
   const b = t >> 2;
-  for (let s = i[b + USED] - 1; s >= 0; s--) {
-    const ref = i[b + ENTRIES + s];
-    if (ref > 0) {
-      ownedRemove(cell, s);
-      release(ref);
+  for (const marks of [true, false]) {
+    for (let s = i[b + USED] - 1; s >= 0; s--) {
+      const ref = i[b + ENTRIES + s];
+      if (ref > 0 && ((ref & 7) >= FIRST_MARK_ROLE) === marks) {
+        ownedRemove(cell, s);
+        release(ref);
+      }
     }
   }
 }
