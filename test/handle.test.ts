@@ -2,7 +2,9 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
-import { AtomicI32, AtomicI64, codecs, heapStats, runtimeHandle } from '../src/index.ts';
+import { AtomicI32, AtomicI64, codecs, heapStats, runtimeHandle, syncChannel } from '../src/index.ts';
+import { cloneHandle, cloneRef, currentOwnedCell, releaseRef, Role } from '../src/heap/handle.ts';
+import { newOwnedTable, ownedAdd, ownedDrain, ownedFree, ownedRefs } from '../src/heap/owned.ts';
 import { loadValue, storeValue, dropValue } from '../src/codec/stored.ts';
 import { alloc, free } from '../src/heap/alloc.ts';
 import { heap } from '../src/heap/heap.ts';
@@ -85,4 +87,45 @@ test('handles dropped without close() are released by the garbage collector', as
   assert.ok(live() - base >= 10000 * 16);
   await collect();
   assert.ok(live() - base <= 1024, `still live: ${live() - base} bytes`);
+});
+
+test('cloneHandle records the new ref once, and gives it back if the handle is not built', () => {
+  const a = new AtomicI32(1);
+  const cell = currentOwnedCell();
+  const entries = ownedRefs(cell).length;
+  const b = cloneHandle(a.offset) as AtomicI32;
+  assert.equal(refcount(a.offset), 2);
+  assert.equal(ownedRefs(cell).length, entries + 1); // the constructor adopted the entry
+  b.fetchAdd(1);
+  assert.equal(a.load(), 2);
+  b.close();
+  assert.equal(refcount(a.offset), 1);
+  assert.equal(ownedRefs(cell).length, entries);
+  assert.throws(() => cloneHandle(a.offset, () => {
+    throw new RangeError('not built');
+  }), RangeError);
+  assert.equal(refcount(a.offset), 1);
+  assert.equal(ownedRefs(cell).length, entries);
+  a.close();
+});
+
+test('a dead thread\'s claim is released before the sender ref that keeps its channel alive', () => {
+  const cellBlock = alloc(8);
+  const cell = cellBlock >> 2;
+  heap().i32[cell] = newOwnedTable();
+  const live = heapStats().live;
+  const [tx, rx] = syncChannel<number>(1);
+  const p = tx.offset;
+  rx.close();
+  // A table like that of a sender killed mid-send, the claim in the lower slot: the
+  // drain must give the permit back while the channel still exists, then drop it.
+  cloneRef(p + Role.Sender);
+  tx.close();
+  ownedAdd(cell, p + Role.Claim);
+  ownedAdd(cell, p + Role.Sender);
+  ownedDrain(cell, releaseRef);
+  assert.deepEqual(ownedRefs(cell), []);
+  assert.equal(heapStats().live, live); // the channel was dropped by its last ref
+  ownedFree(cell);
+  free(cellBlock);
 });
