@@ -15,14 +15,9 @@
 
 import { alloc, free } from '../heap/alloc.ts';
 import { heap, heapCovering } from '../heap/heap.ts';
-import { adoptRef, cloneHandle, releaseRef, setKillSafeSections, type Handle } from '../heap/handle.ts';
-import { enterCritical, leaveCritical } from '../thread/critical.ts';
+import { adoptRef, cloneHandle, releaseRef, type Handle } from '../heap/handle.ts';
 import { load, store } from '../wait/futex.ts';
 import { decodeRange, encodeWith, type Codec } from './codec.ts';
-
-// Handles take and give back refs in kill-safe sections. This module is loaded with
-// the thread record, so before any thread can have a section to enter.
-setKillSafeSections(enterCritical, leaveCritical);
 
 /** The handles a non-taking loadValue() made, by index in the block; each owns a ref of its own. */
 export type Decoded = Array<Handle | undefined>;

@@ -17,6 +17,7 @@ import { alloc, free } from './alloc.ts';
 import { heap } from './heap.ts';
 import { ownedAdd, ownedGeneration, ownedRemove, setThisThreadCell, thisThreadCell } from './owned.ts';
 import { cas, load, store } from '../wait/futex.ts';
+import { enterCritical, leaveCritical } from '../thread/critical.ts';
 
 export const ROLE_MASK = 7;
 /**
@@ -162,18 +163,6 @@ export function releaseRef(ref: number): void {
 export function adoptRef(ref: number): Handle {
   const role = (ref & ROLE_MASK) as Role;
   return spec(ref - role).wrap(ref - role, role);
-}
-
-// The kill-safe sections of thread/critical.ts, handed in by setKillSafeSections():
-// importing that module here would close an import cycle (through the thread record
-// and the structured codec, which needs Handle while this module is still loading).
-let enterCritical = (): void => {};
-let leaveCritical = (): void => {};
-
-/** Installs thread/critical.ts's enterCritical / leaveCritical for the steps below. */
-export function setKillSafeSections(enter: () => void, leave: () => void): void {
-  enterCritical = enter;
-  leaveCritical = leave;
 }
 
 /** A ref taken and recorded ahead of the construction of its handle (cloneHandle()). */

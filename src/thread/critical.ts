@@ -19,7 +19,6 @@
 
 import { heapCovering } from '../heap/heap.ts';
 import { and, load, notify, or, wait, waitAsync } from '../wait/futex.ts';
-import { recordField, R_CRITICAL } from './record.ts';
 
 /** Bits of the record's critical word. */
 export const IN = 1;
@@ -60,11 +59,11 @@ function stop(): never {
 }
 
 /**
- * The supervisor's side: marks the thread of `record` as being killed and resolves
- * once it is outside any kill-safe section (it then takes no further step there).
+ * The supervisor's side: marks the thread whose critical word is at i32 index `at` as
+ * being killed, and resolves once it is outside any kill-safe section (it then takes
+ * no further step there).
  */
-export async function outsideCritical(record: number): Promise<void> {
-  const i = heapCovering((recordField(record, R_CRITICAL) + 1) << 2).i32;
-  const at = recordField(record, R_CRITICAL);
+export async function outsideCritical(at: number): Promise<void> {
+  const i = heapCovering((at + 1) << 2).i32;
   for (let s = or(i, at, KILL) | KILL; (s & IN) !== 0; s = load(i, at)) await waitAsync(i, at, s);
 }

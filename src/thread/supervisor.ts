@@ -16,7 +16,7 @@ import { completeRecord, storeOutcome } from './finish.ts';
 import { launch } from './launch.ts';
 import { panicKnown } from './panic_report.ts';
 import { Op, take } from './mailbox.ts';
-import { describeThread, isTerminal, recordField, Reason, R_STACK, R_STATE, State } from './record.ts';
+import { describeThread, isTerminal, recordField, Reason, R_CRITICAL, R_STACK, R_STATE, State } from './record.ts';
 import { availableParallelism } from './sleep.ts';
 
 const POOL_SIZE = Math.max(1, Math.min(4, availableParallelism()));
@@ -135,7 +135,7 @@ export async function runSupervisor(sab: SharedArrayBuffer): Promise<never> {
       // the kill lands once it is out. If it ended meanwhile, its worker may already
       // run another thread, which must not be killed. The request's count keeps the
       // record alive until then.
-      void outsideCritical(record).then(() => {
+      void outsideCritical(recordField(record, R_CRITICAL)).then(() => {
         if (slot.record === record) {
           slot.terminated = true;
           void slot.worker.terminate();
