@@ -284,6 +284,7 @@ describe('{ signal } on async waits', () => {
     const extra = await Promise.race([m.notified().then(() => 1), delay(20).then(() => 0)]);
     const third = await Promise.race([m.notified().then(() => 1), delay(20).then(() => 0)]);
     assert.ok(extra + third <= 1);
+    m.notifyWaiters(); // settles the probes still waiting (a pending wait keeps the process alive)
   });
 
   test('Notify: a lone waiter cancelling in a loop leaves no dead tickets behind', T, async () => {
@@ -305,6 +306,7 @@ describe('{ signal } on async waits', () => {
     // No permit was stored by skipping: the next waiter sleeps.
     const probe = await Promise.race([n.notified().then(() => 'woken'), delay(20).then(() => 'sleeping')]);
     assert.equal(probe, 'sleeping');
+    n.notifyWaiters(); // settles the probe (a pending wait keeps the process alive)
   });
 
   test('Notify stress: notifications are conserved while waiters abort at random (many behind a live one)', T, async () => {
