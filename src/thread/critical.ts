@@ -24,27 +24,29 @@ import { and, load, notify, or, wait, waitAsync } from '../wait/futex.ts';
 export const IN = 1;
 export const KILL = 2;
 
-// i32 index of this thread's critical word (-1 before the runtime has a record here).
+// i32 index of this thread's critical word (-1 where no kill can come: the main
+// thread, or before the runtime has a record here), and a view covering it (the
+// record never moves, and a fixed-length view of the growable heap stays valid).
 let word = -1;
+let words: Int32Array = new Int32Array(0);
 let depth = 0;
 
-/** Points kill-safe sections at the critical word of the thread now running here. */
+/** Points kill-safe sections at the critical word of the thread now running here (-1: none). */
 export function setCriticalWord(index: number): void {
   word = index;
+  words = index < 0 ? new Int32Array(0) : heapCovering((index + 1) << 2).i32;
   depth = 0;
 }
-
-const view = (): Int32Array => heapCovering((word + 1) << 2).i32;
 
 /** Enters a section that a kill of this thread waits for. Pair with leaveCritical() (try/finally). */
 export function enterCritical(): void {
   if (depth++ > 0 || word < 0) return;
-  if ((or(view(), word, IN) & KILL) !== 0) stop();
+  if ((or(words, word, IN) & KILL) !== 0) stop();
 }
 
 export function leaveCritical(): void {
   if (--depth > 0 || word < 0) return;
-  if ((and(view(), word, ~IN) & KILL) !== 0) stop();
+  if ((and(words, word, ~IN) & KILL) !== 0) stop();
 }
 
 /**
@@ -52,10 +54,9 @@ export function leaveCritical(): void {
  * and takes no further step until the kill lands.
  */
 function stop(): never {
-  const i = view();
-  and(i, word, ~IN);
-  notify(i, word);
-  for (;;) wait(i, word, KILL);
+  and(words, word, ~IN);
+  notify(words, word);
+  for (;;) wait(words, word, KILL);
 }
 
 /**

@@ -19,14 +19,15 @@ whenAttached((h, created) => {
   store(h.i32, recordField(r, R_STATE), State.Running);
   store(h.i32, recordField(r, R_NAME), storeValue(codecs.utf8, 'main'));
   store(h.i32, I_MAIN_THREAD, r);
-  adopt(r);
+  adopt(r, false);
 });
 
-function adopt(r: number): void {
+/** `killable`: a weft thread, which JoinHandle.terminate() can kill (critical.ts). */
+function adopt(r: number, killable: boolean): void {
   record = r;
   id = recordId(r);
   setOwnedCell(recordField(r, R_OWNED));
-  setCriticalWord(recordField(r, R_CRITICAL));
+  setCriticalWord(killable ? recordField(r, R_CRITICAL) : -1);
 }
 
 /** Id of the calling thread (as current().id, without making a handle). */
@@ -45,9 +46,10 @@ export function currentRecord(): number {
 /**
  * Makes `r` the calling thread's record: at attach(), and each time a pooled worker
  * starts its next thread (the previous one has ended and released what it owned).
+ * `killable`: a thread weft started, so kill-safe sections apply (critical.ts).
  */
-export function setCurrentRecord(r: number): void {
-  adopt(r);
+export function setCurrentRecord(r: number, killable = false): void {
+  adopt(r, killable);
 }
 
 export function mainRecord(): number {

@@ -55,7 +55,7 @@ const CLOSURE_HINT =
   'pass the value as an argument instead, e.g. spawn((x) => use(x), x))';
 
 export async function runThread(record: number): Promise<void> {
-  setCurrentRecord(record);
+  setCurrentRecord(record, true);
   resetThreadLocals();
   const i = heap().i32;
   store(i, recordField(record, R_STATE), State.Running);
