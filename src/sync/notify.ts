@@ -27,12 +27,19 @@
 // over), so a lone waiter cancelling over and over leaves nothing behind. Only when a
 // slot is taken by an older dead ticket (SLOT_COUNT cancelled waiters stuck behind a
 // live one) does the waiter fall back to the node list.
+//
+// Kill-safe sections (thread/critical.ts) keep the node and its ticket in step: the
+// node is made and recorded in one, a ticket is taken and written into the node in
+// one, and a waiter that is done or aborted forgets its node and settles its ticket in
+// one. A thread killed between two of those steps would hold a ticket no node names,
+// and the notifyOne handed to it would be lost.
 
 import { free } from '../heap/alloc.ts';
 import { Adopt, allocObject, currentOwnedCell, defineKind, Handle, releaseRef, retain, Role } from '../heap/handle.ts';
 import { heapCovering } from '../heap/heap.ts';
 import { Kind } from '../heap/kinds.ts';
 import { ownedAdd, ownedRemove } from '../heap/owned.ts';
+import { enterCritical, leaveCritical } from '../thread/critical.ts';
 import { currentThreadId } from '../thread/current.ts';
 import { checkSignal, type WaitOptions } from '../wait/driver.ts';
 import { cas, load, notify, store, waitAsync } from '../wait/futex.ts';
@@ -163,19 +170,50 @@ interface Sleeper {
   readonly thread: number;
 }
 
+/** Makes a waiter's node and records it, in one kill-safe section. */
 function sleeper(offset: number): Sleeper {
-  const node = allocObject(Kind.Notify, NODE_BYTES - 8);
-  const n = nodeWords(node);
-  store(n, (node >> 2) + NODE_NOTIFY, offset);
-  store(n, (node >> 2) + NODE_TICKET, NO_TICKET);
-  retain(offset); // the node keeps the Notify alive until it is done with it
   const cell = currentOwnedCell();
+  enterCritical();
   try {
-    return { node, cell, slot: ownedAdd(cell, node + Role.Held), thread: currentThreadId() };
-  } catch (e) {
-    releaseRef(offset);
-    freeNode(node);
-    throw e;
+    const node = allocObject(Kind.Notify, NODE_BYTES - 8);
+    const n = nodeWords(node);
+    store(n, (node >> 2) + NODE_NOTIFY, offset);
+    store(n, (node >> 2) + NODE_TICKET, NO_TICKET);
+    retain(offset); // the node keeps the Notify alive until it is done with it
+    try {
+      return { node, cell, slot: ownedAdd(cell, node + Role.Held), thread: currentThreadId() };
+    } catch (e) {
+      releaseRef(offset);
+      freeNode(node);
+      throw e;
+    }
+  } finally {
+    leaveCritical();
+  }
+}
+
+/**
+ * Takes the stored permit (returning NO_TICKET) or else a ticket, which it writes into
+ * the waiter's node in the same kill-safe section: a dead waiter's ticket is always
+ * named by its node, so releaseRole can give it up.
+ */
+function takeTicket(offset: number, s: Sleeper): number {
+  const i = words(offset);
+  const at = (offset >> 2) + TAIL;
+  enterCritical();
+  try {
+    for (let t = load(i, at); ; ) {
+      const seen = cas(i, at, t, (t & PERMIT) !== 0 ? t & ~PERMIT : (t + 2) | 0);
+      if (seen !== t) {
+        t = seen;
+        continue;
+      }
+      if ((t & PERMIT) !== 0) return NO_TICKET;
+      store(nodeWords(s.node), (s.node >> 2) + NODE_TICKET, ticketOf(t));
+      return ticketOf(t);
+    }
+  } finally {
+    leaveCritical();
   }
 }
 
@@ -237,16 +275,9 @@ export class Notify extends Handle {
     if ((tail & PERMIT) !== 0 && cas(i, b + TAIL, tail, tail & ~PERMIT) === tail) return;
     // The node first: once we hold a ticket, nothing may fail.
     const s = sleeper(this.offset);
-    for (let t = load(i, b + TAIL); ; ) {
-      const seen = cas(i, b + TAIL, t, (t & PERMIT) !== 0 ? t & ~PERMIT : (t + 2) | 0);
-      if (seen !== t) {
-        t = seen;
-        continue;
-      }
-      if ((t & PERMIT) !== 0) return this.#done(s);
-      store(nodeWords(s.node), (s.node >> 2) + NODE_TICKET, ticketOf(t));
-      return this.#sleep(s, ticketOf(t), signal);
-    }
+    const ticket = takeTicket(this.offset, s);
+    if (ticket === NO_TICKET) return this.#done(s);
+    return this.#sleep(s, ticket, signal);
   }
 
   async #sleep(s: Sleeper, ticket: number, signal: AbortSignal | undefined): Promise<void> {
@@ -264,21 +295,35 @@ export class Notify extends Handle {
     this.#done(s);
   }
 
-  /** Gives up the place in line of an aborted waiter, unless its thread ended meanwhile (releaseRole has it then). */
+  /**
+   * Gives up the place in line of an aborted waiter, unless its thread ended meanwhile
+   * (releaseRole has it then). One kill-safe section: once the node is forgotten, the
+   * ticket must be given up.
+   */
   #abandon(s: Sleeper, ticket: number): void {
     if (currentThreadId() !== s.thread) return;
-    ownedRemove(s.cell, s.slot);
-    if (abandonTicket(this.offset, ticket)) freeNode(s.node);
-    else retireNode(s.node);
-    releaseRef(this.offset); // last: it may free the Notify
+    enterCritical();
+    try {
+      ownedRemove(s.cell, s.slot);
+      if (abandonTicket(this.offset, ticket)) freeNode(s.node);
+      else retireNode(s.node);
+      releaseRef(this.offset); // last: it may free the Notify
+    } finally {
+      leaveCritical();
+    }
   }
 
-  /** Frees the node of a waiter that is done, unless its thread ended meanwhile (releaseRole has it then). */
+  /** Frees the node of a waiter that is done, unless its thread ended meanwhile (releaseRole has it then); one kill-safe section. */
   #done(s: Sleeper): void {
     if (currentThreadId() !== s.thread) return;
-    ownedRemove(s.cell, s.slot);
-    freeNode(s.node);
-    releaseRef(this.offset);
+    enterCritical();
+    try {
+      ownedRemove(s.cell, s.slot);
+      freeNode(s.node);
+      releaseRef(this.offset);
+    } finally {
+      leaveCritical();
+    }
   }
 }
 

@@ -3,6 +3,9 @@
 // set so the runner notifies only when someone sleeps. The runner records the run in
 // its owned table (Role.Held): if its thread ends or is killed inside the function,
 // the runtime calls releaseRole, which poisons the Once and wakes every waiter.
+// Claiming RUNNING and recording the run happen in one kill-safe section
+// (thread/critical.ts), and so do forgetting the record and publishing the outcome: a
+// thread killed between the two would leave the Once RUNNING with nobody to end it.
 // OnceLock and LazyLock run the same machine (runOnce), with their own outcome for a
 // throw.
 
@@ -11,6 +14,7 @@ import { Adopt, allocObject, currentOwnedCell, defineKind, Handle, Role } from '
 import { heapCovering } from '../heap/heap.ts';
 import { Kind } from '../heap/kinds.ts';
 import { ownedAdd, ownedRemove } from '../heap/owned.ts';
+import { enterCritical, leaveCritical } from '../thread/critical.ts';
 import { currentThreadId } from '../thread/current.ts';
 import { checkSignal, runAsync, runSync, type Op, type WaitOptions } from '../wait/driver.ts';
 import { assertCanBlock, cas, exchange, load, notify } from '../wait/futex.ts';
@@ -76,11 +80,33 @@ function tryClaim(i: Int32Array, at: number, o: RunOptions): number {
 
 const isRunning = (s: number): boolean => (s & ~QUEUED) === RUNNING;
 
-/** Queues behind the running caller until it can claim the Once or sees it complete. */
-function* claim(i: Int32Array, at: number, o: RunOptions): Op<number> {
-  for (let s = tryClaim(i, at, o); ; s = tryClaim(i, at, o)) {
-    if (!isRunning(s)) return s;
-    yield* queue(i, at, s);
+/** A run this thread claimed: the state it was claimed from (INCOMPLETE or POISONED) and its record. */
+interface Claimed {
+  readonly from: number;
+  readonly run: HeldRun;
+}
+
+/**
+ * tryClaim, and the record of the run if it claimed one, in one kill-safe section.
+ * Returns the claimed run, or the state seen (COMPLETE, or RUNNING maybe with QUEUED).
+ */
+function claimHeld(offset: number, o: RunOptions): Claimed | number {
+  enterCritical();
+  try {
+    const from = tryClaim(words(offset), stateIndex(offset), o);
+    if (from === COMPLETE || isRunning(from)) return from;
+    return { from, run: holdRun(offset, () => completeOnce(offset, from)) };
+  } finally {
+    leaveCritical();
+  }
+}
+
+/** Queues behind the running caller until it claims the Once (the run) or sees it COMPLETE. */
+function* claim(offset: number, o: RunOptions): Op<Claimed | typeof COMPLETE> {
+  const i = words(offset);
+  for (let c = claimHeld(offset, o); ; c = claimHeld(offset, o)) {
+    if (typeof c !== 'number' || !isRunning(c)) return c as Claimed | typeof COMPLETE;
+    yield* queue(i, stateIndex(offset), c);
   }
 }
 
@@ -130,20 +156,33 @@ export function unholdRun(run: HeldRun): boolean {
   return true;
 }
 
+/**
+ * Ends `run`: removes its record and then runs `publish` (which must not wait or run
+ * user code), in one kill-safe section, so a death cannot fall between the two. Does
+ * nothing if the run's thread has ended (see unholdRun).
+ */
+export function endRun(run: HeldRun, publish: () => void): void {
+  enterCritical();
+  try {
+    if (unholdRun(run)) publish();
+  } finally {
+    leaveCritical();
+  }
+}
+
 function finish(offset: number, run: HeldRun, to: number): void {
-  if (unholdRun(run)) completeOnce(offset, to);
+  endRun(run, () => completeOnce(offset, to));
 }
 
 /** Runs `f` unless the Once is complete, waiting while another thread runs it. True if `f` ran. */
 export function runOnce(offset: number, f: (state: OnceState) => void, o: RunOptions): boolean {
-  const i = words(offset);
-  let from = tryClaim(i, stateIndex(offset), o);
-  if (isRunning(from)) {
+  let c = claimHeld(offset, o);
+  if (typeof c === 'number' && isRunning(c)) {
     assertCanBlock(o.call, o.alternative);
-    from = runSync(claim(i, stateIndex(offset), o), Infinity);
+    c = runSync(claim(offset, o), Infinity);
   }
-  if (from === COMPLETE) return false;
-  const run = holdRun(offset, () => completeOnce(offset, from));
+  if (typeof c === 'number') return false; // COMPLETE
+  const { from, run } = c;
   try {
     f({ isPoisoned: from === POISONED });
   } catch (e) {
@@ -162,9 +201,9 @@ export function runOnce(offset: number, f: (state: OnceState) => void, o: RunOpt
 export async function runOnceAsync(
   offset: number, f: (state: OnceState) => Promise<void>, o: RunOptions, signal?: AbortSignal,
 ): Promise<boolean> {
-  const from = await runAsync(claim(words(offset), stateIndex(offset), o), Infinity, signal);
-  if (from === COMPLETE) return false;
-  const run = holdRun(offset, () => completeOnce(offset, from));
+  const c = await runAsync(claim(offset, o), Infinity, signal);
+  if (c === COMPLETE) return false;
+  const { from, run } = c;
   try {
     await f({ isPoisoned: from === POISONED });
   } catch (e) {
