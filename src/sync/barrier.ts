@@ -8,6 +8,10 @@
 // An aborted waitAsync withdraws its arrival (count - 1, in the same generation) so
 // the generation still needs n live callers; if its generation completed first, the
 // wait resolves normally instead, as the arrival has already been counted in.
+//
+// The last arrival's opening of a new generation and its raising of RELEASED happen in
+// one kill-safe section (thread/critical.ts): a leader killed between the two would
+// leave the whole generation asleep.
 
 import { Adopt, allocObject, defineKind, Handle } from '../heap/handle.ts';
 import { heapCovering } from '../heap/heap.ts';
@@ -15,6 +19,7 @@ import { Kind } from '../heap/kinds.ts';
 import { checkSignal, type WaitOptions } from '../wait/driver.ts';
 import { assertCanBlock, cas, cas64, load, load64, notify, store, wait, waitAsync } from '../wait/futex.ts';
 import { describeValue } from '../heap/describe.ts';
+import { enterCritical, leaveCritical } from '../thread/critical.ts';
 import { ABORTED, raceAbort } from '../wait/driver.ts';
 
 // i32 fields: ARRIVALS (64-bit, at i32 index 2 and 3), N, RELEASED (generations
@@ -103,19 +108,24 @@ export class Barrier extends Handle {
     const b = this.offset >> 2;
     const at = (this.offset >> 3) + 1;
     const n = load(h.i32, b + N);
-    for (let s = load64(h.i64, at); ; ) {
-      const count = Number(BigInt.asUintN(32, s));
-      const gen = Number(s >> 32n) | 0;
-      const last = count + 1 >= n;
-      const next = last ? BigInt((gen + 1) | 0) << 32n : s + 1n;
-      const seen = cas64(h.i64, at, s, next);
-      if (seen !== s) {
-        s = seen;
-        continue;
+    enterCritical();
+    try {
+      for (let s = load64(h.i64, at); ; ) {
+        const count = Number(BigInt.asUintN(32, s));
+        const gen = Number(s >> 32n) | 0;
+        const last = count + 1 >= n;
+        const next = last ? BigInt((gen + 1) | 0) << 32n : s + 1n;
+        const seen = cas64(h.i64, at, s, next);
+        if (seen !== s) {
+          s = seen;
+          continue;
+        }
+        if (!last) return gen;
+        this.#release(gen + 1);
+        return undefined;
       }
-      if (!last) return gen;
-      this.#release(gen + 1);
-      return undefined;
+    } finally {
+      leaveCritical();
     }
   }
 
