@@ -8,10 +8,16 @@
 // (a notify, a timeout, an abort, a PoisonError on the way back) the waiter is
 // counted out and the mutex is locked again before the call returns or throws, so
 // the guard is always valid afterwards.
+//
+// Releasing and relocking the mutex are kill-safe in mutex.ts. An async wait keeps the
+// condvar alive through a reference taken and recorded in one kill-safe section
+// (thread/critical.ts), so a waiter killed in its sleep leaves no count behind. (A
+// killed waiter stays in WAITERS: that only costs notifies a futex call.)
 
 import { Adopt, allocObject, defineKind, Handle, releaseRef, retain } from '../heap/handle.ts';
 import { heapCovering } from '../heap/heap.ts';
 import { Kind } from '../heap/kinds.ts';
+import { enterCritical, leaveCritical } from '../thread/critical.ts';
 import { checkSignal, deadlineOf, runAsync, runSync, type Op, type WaitOptions } from '../wait/driver.ts';
 import { add, assertCanBlock, checkTimeout, load, notify } from '../wait/futex.ts';
 import { suspendable, type MutexGuard, type SuspendableGuard } from './mutex.ts';
@@ -24,6 +30,9 @@ const OBJECT_BYTES = 16;
 export interface WaitTimeoutResult {
   readonly timedOut: boolean;
 }
+
+/** A wait under way: the suspended guard, the condvar's words, its i32 index and the sequence read. */
+type Begun = [SuspendableGuard, Int32Array, number, number];
 
 /** One sleep on the sequence: resolves true if it ended by the deadline with no notify seen. */
 function* sleepOn(i: Int32Array, at: number, seq: number): Op<boolean> {
@@ -160,20 +169,44 @@ export class Condvar extends Handle {
   }
 
   /**
-   * One async wait; true if it timed out. The condvar object is retained meanwhile, so
-   * closing this handle during the wait cannot free it under the waiter.
+   * One async wait; true if it timed out. A second handle keeps the condvar object
+   * alive meanwhile, so closing this one during the wait cannot free it under the waiter.
    */
   async #waitAsync<T>(guard: MutexGuard<T>, deadline: number, signal: AbortSignal | undefined, call: string): Promise<boolean> {
-    const [g, i, b, seq] = this.#begin(guard, call);
-    retain(this.offset);
+    const keep = this.#keepAlive();
+    let begun: Begun;
+    try {
+      begun = this.#begin(guard, call);
+    } catch (e) {
+      keep.close();
+      throw e;
+    }
+    const [g, i, b, seq] = begun;
     try {
       // An abort throws out of here; the driver has then woken the other sleepers, so a
       // notifyOne this waiter swallowed reaches them as a (permitted) spurious wake.
       return await runAsync(sleepOn(i, b + SEQ, seq), deadline, signal);
     } finally {
       add(i, b + WAITERS, -1);
-      releaseRef(this.offset);
+      keep.close();
       await g.relockAsync();
+    }
+  }
+
+  /** A new handle on this condvar: its reference is taken and recorded in one kill-safe section. */
+  #keepAlive(): Condvar {
+    this.checkOpen();
+    enterCritical();
+    try {
+      retain(this.offset);
+      try {
+        return new Condvar(new Adopt(this.offset));
+      } catch (e) {
+        releaseRef(this.offset); // not recorded (heap full): give the reference back
+        throw e;
+      }
+    } finally {
+      leaveCritical();
     }
   }
 
@@ -182,7 +215,7 @@ export class Condvar extends Handle {
    * the sequence, counts this waiter in, and only then releases the mutex: a notify
    * from then on changes the sequence, so the sleep that follows returns at once.
    */
-  #begin<T>(guard: MutexGuard<T>, call: string): [SuspendableGuard, Int32Array, number, number] {
+  #begin<T>(guard: MutexGuard<T>, call: string): Begun {
     this.checkOpen();
     const g = suspendable(guard, call);
     g.commit();
