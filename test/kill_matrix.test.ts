@@ -1,0 +1,396 @@
+// The kill matrix: a thread killed at a random instruction of any primitive's
+// operations must never leave another thread stuck, and must lose, duplicate or
+// reorder no message. Each scenario runs a victim thread in a tight loop over one
+// primitive, kills it (JoinHandle.terminate(), or process.exit() inside it) after a
+// random delay, then proves the primitive still works from other threads. A check
+// that does not finish within a generous bound is counted as a deadlock and its
+// thread is killed, so a regression fails the test instead of hanging it.
+//
+// Rounds per scenario: WEFT_KILL_ROUNDS, or 1000 with WEFT_SOAK set, else a small
+// number that keeps CI short (every kill costs a fresh worker).
+import assert from 'node:assert/strict';
+import { after, describe, test } from 'node:test';
+import {
+  AtomicI32, Condvar, Mutex, Notify, Once, RwLock, Semaphore, channel, heapStats, spawn, syncChannel,
+  type JoinHandle, type Receiver, type Sender, type SyncSender,
+} from '../src/index.ts';
+
+const ROUNDS = Number(process.env.WEFT_KILL_ROUNDS ?? (process.env.WEFT_SOAK ? 1000 : 8));
+const CHECK_MS = 5000;
+
+let seed = Number(process.env.WEFT_SEED ?? Date.now() % 100_000);
+const rand = (): number => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 2 ** 32);
+const tick = () => new Promise<void>((r) => setImmediate(r));
+const delay = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+interface Tally {
+  rounds: number;
+  deadlocks: number;
+  lost: number;
+  leakedBytes: number;
+}
+const tallies = new Map<string, Tally>();
+after(() => {
+  const rows = [...tallies].map(([name, t]) => `  ${name.padEnd(34)} ${String(t.rounds).padStart(5)} rounds  deadlocks ${t.deadlocks}  lost/dup/reordered ${t.lost}  heap delta ${t.leakedBytes} B`);
+  console.log(`kill matrix (seed ${process.env.WEFT_SEED ?? 'random'}):\n${rows.join('\n')}`);
+});
+
+/** Waits until `counter` shows the victim has done at least `n` iterations. */
+async function started(counter: AtomicI32, n: number): Promise<void> {
+  while (counter.load() < n) await tick();
+}
+
+/** Kills the victim after a random number of its iterations plus a random delay. */
+async function kill(victim: JoinHandle<unknown>, counter: AtomicI32): Promise<void> {
+  await started(counter, 1 + Math.floor(rand() * 50));
+  if (rand() < 0.5) await delay(rand() * 2);
+  await victim.terminate();
+  victim.close();
+}
+
+/** Joins a checker thread; a check that does not finish in time is a deadlock (the checker is killed). */
+async function finishes<T>(h: JoinHandle<T>): Promise<{ ok: true; value: T } | { ok: false }> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<'late'>((r) => (timer = setTimeout(() => r('late'), CHECK_MS)));
+  const r = await Promise.race([h.joinAsync().then((value) => ({ value })), late]);
+  clearTimeout(timer);
+  if (r === 'late') await h.terminate();
+  h.close();
+  return r === 'late' ? { ok: false } : { ok: true, value: r.value };
+}
+
+/** Runs `round` ROUNDS times; asserts no deadlock, nothing lost, and no heap growth across the scenario. */
+async function scenario(name: string, round: (t: Tally) => Promise<void>): Promise<void> {
+  const t: Tally = { rounds: 0, deadlocks: 0, lost: 0, leakedBytes: 0 };
+  tallies.set(name, t);
+  await round(t); // warm-up: code paths and pools allocate once
+  const before = heapStats().live;
+  for (let k = 0; k < ROUNDS; k++) {
+    await round(t);
+    t.rounds++;
+  }
+  t.leakedBytes = heapStats().live - before;
+  assert.equal(t.deadlocks, 0, `${name}: ${t.deadlocks} deadlocks in ${t.rounds} rounds`);
+  assert.equal(t.lost, 0, `${name}: ${t.lost} rounds lost, duplicated or reordered messages`);
+}
+
+
+describe('kill matrix: a thread killed anywhere leaves nobody stuck', { timeout: 600_000 }, () => {
+  test('Mutex lock/unlock loop', async () => {
+    await scenario('Mutex lock/unlock', async (t) => {
+      const m = new Mutex(0);
+      const n = new AtomicI32();
+      const victim = spawn((m: Mutex<number>, n: AtomicI32) => {
+        for (;;) {
+          const g = m.lock();
+          g.value = g.value + 1;
+          g.unlock();
+          n.fetchAdd(1);
+        }
+      }, m, n);
+      await kill(victim, n);
+      const check = spawn((m: Mutex<number>) => {
+        let guard;
+        try {
+          guard = m.lock();
+        } catch (e) {
+          if (!(e instanceof Error && e.name === 'PoisonError')) throw e;
+          guard = (e as unknown as { intoInner(): { value: number; unlock(): void } }).intoInner();
+        }
+        const v = guard.value;
+        guard.unlock();
+        return v;
+      }, m);
+      const r = await finishes(check);
+      if (!r.ok) t.deadlocks++;
+      else if (r.value < n.load()) t.lost++; // every counted iteration wrote its increment
+      m.close();
+      n.close();
+    });
+  });
+
+  test('Mutex held by several threads killed at once', async () => {
+    await scenario('Mutex, 4 lockers killed together', async (t) => {
+      const m = new Mutex(0);
+      const n = new AtomicI32();
+      const victims = Array.from({ length: 4 }, () => spawn((m: Mutex<number>, n: AtomicI32) => {
+        for (;;) {
+          let g;
+          try {
+            g = m.lock();
+          } catch (e) {
+            g = (e as { intoInner(): { value: number; unlock(): void } }).intoInner();
+          }
+          g.value = g.value + 1;
+          g.unlock();
+          n.fetchAdd(1);
+        }
+      }, m, n));
+      await started(n, 1 + Math.floor(rand() * 100));
+      await Promise.all(victims.map((v) => v.terminate()));
+      for (const v of victims) v.close();
+      const r = await finishes(spawn((m: Mutex<number>) => {
+        try {
+          m.lock().unlock();
+        } catch (e) {
+          (e as { intoInner(): { unlock(): void } }).intoInner().unlock();
+        }
+      }, m));
+      if (!r.ok) t.deadlocks++;
+      m.close();
+      n.close();
+    });
+  });
+
+  test('RwLock write loop', async () => {
+    await scenario('RwLock write', async (t) => {
+      const l = new RwLock(0);
+      const n = new AtomicI32();
+      const victim = spawn((l: RwLock<number>, n: AtomicI32) => {
+        for (;;) {
+          const g = l.write();
+          g.value = g.value + 1;
+          g.unlock();
+          n.fetchAdd(1);
+        }
+      }, l, n);
+      await kill(victim, n);
+      const r = await finishes(spawn((l: RwLock<number>) => {
+        for (const take of [() => l.read(), () => l.write()]) {
+          try {
+            take().unlock();
+          } catch (e) {
+            if (!(e instanceof Error && e.name === 'PoisonError')) throw e;
+            (e as unknown as { intoInner(): { unlock(): void } }).intoInner().unlock();
+          }
+        }
+      }, l));
+      if (!r.ok) t.deadlocks++;
+      l.close();
+      n.close();
+    });
+  });
+
+  test('RwLock read loop', async () => {
+    await scenario('RwLock read', async (t) => {
+      const l = new RwLock(0);
+      const n = new AtomicI32();
+      const victim = spawn((l: RwLock<number>, n: AtomicI32) => {
+        for (;;) {
+          l.read().unlock();
+          n.fetchAdd(1);
+        }
+      }, l, n);
+      await kill(victim, n);
+      // Readers do not poison: the write lock must simply be free again.
+      const r = await finishes(spawn((l: RwLock<number>) => {
+        const g = l.write();
+        g.value = 7;
+        g.unlock();
+      }, l));
+      if (!r.ok) t.deadlocks++;
+      l.close();
+      n.close();
+    });
+  });
+
+  test('Semaphore acquire/release loop', async () => {
+    await scenario('Semaphore acquire/release', async (t) => {
+      const s = new Semaphore(2);
+      const n = new AtomicI32();
+      const victim = spawn((s: Semaphore, n: AtomicI32) => {
+        for (let k = 0; ; k++) {
+          s.acquire(1 + (k & 1)).release();
+          n.fetchAdd(1);
+        }
+      }, s, n);
+      await kill(victim, n);
+      // Every permit the victim held is returned: all 2 can be taken.
+      const r = await finishes(spawn((s: Semaphore) => {
+        s.acquire(2).release();
+        return s.availablePermits();
+      }, s));
+      if (!r.ok) t.deadlocks++;
+      else if (r.value !== 2) t.lost++;
+      s.close();
+      n.close();
+    });
+  });
+
+  test('Once.callOnce killed while running', async () => {
+    await scenario('Once.callOnce', async (t) => {
+      const once = new Once();
+      const n = new AtomicI32();
+      const victim = spawn((once: Once, n: AtomicI32) => {
+        n.fetchAdd(1);
+        once.callOnce(() => {
+          for (let k = 0; k < 1e6; k++) if (k % 1000 === 0) n.fetchAdd(1);
+          for (;;) n.fetchAdd(1); // killed while RUNNING if not before
+        });
+      }, once, n);
+      await kill(victim, n);
+      // The Once is poisoned (or never started): callOnceForce runs, callOnce never hangs.
+      const r = await finishes(spawn((once: Once) => {
+        let poisoned = false;
+        once.callOnceForce((s) => {
+          poisoned = s.isPoisoned;
+        });
+        return { poisoned, done: once.isCompleted() };
+      }, once));
+      if (!r.ok) t.deadlocks++;
+      else assert.equal(r.value.done, true);
+      once.close();
+      n.close();
+    });
+  });
+
+  test('Condvar waiter killed', async () => {
+    await scenario('Condvar wait', async (t) => {
+      const m = new Mutex(0);
+      const cv = new Condvar();
+      const n = new AtomicI32();
+      const victim = spawn((m: Mutex<number>, cv: Condvar, n: AtomicI32) => {
+        for (;;) {
+          const g = m.lock();
+          n.fetchAdd(1);
+          cv.waitTimeout(g, 0.01);
+          g.unlock();
+        }
+      }, m, cv, n);
+      await kill(victim, n);
+      const r = await finishes(spawn((m: Mutex<number>, cv: Condvar) => {
+        try {
+          m.lock().unlock();
+        } catch (e) {
+          (e as { intoInner(): { unlock(): void } }).intoInner().unlock();
+        }
+        cv.notifyAll();
+      }, m, cv));
+      if (!r.ok) t.deadlocks++;
+      m.close();
+      cv.close();
+    });
+  });
+
+  for (const bound of [0, 1, 8]) {
+    test(`syncChannel(${bound}): one of two senders killed`, async () => {
+      await scenario(`syncChannel(${bound}), sender killed`, async (t) => {
+        const [tx, rx] = syncChannel<number>(bound);
+        const n = new AtomicI32();
+        const victim = spawn((tx: SyncSender<number>, n: AtomicI32) => {
+          for (let k = 0; ; k++) {
+            tx.send(-1);
+            n.fetchAdd(1);
+          }
+        }, tx.clone(), n);
+        const survivor = spawn((tx: SyncSender<number>) => {
+          for (let k = 0; k < 300; k++) tx.send(k);
+        }, tx.clone());
+        tx.close();
+        const receiver = spawn((rx: Receiver<number>) => {
+          let next = 0;
+          let bad = 0;
+          for (const v of rx) {
+            if (v === -1) continue;
+            if (v !== next) bad++;
+            next = v + 1;
+          }
+          return { next, bad };
+        }, rx);
+        await kill(victim, n);
+        const r = await finishes(receiver);
+        if (!r.ok) t.deadlocks++;
+        else if (r.value.bad !== 0 || r.value.next !== 300) t.lost++;
+        // The survivor ends normally, or with SendError if a deadlocked receiver was killed.
+        await survivor.joinAsync().catch(() => {});
+        survivor.close();
+        n.close();
+      });
+    });
+  }
+
+  for (const flavor of ['unbounded', 'bounded(4)'] as const) {
+    test(`${flavor}: a thread cloning, sending and closing senders is killed`, async () => {
+      await scenario(`${flavor} clone/send/close`, async (t) => {
+        const [tx, rx] = flavor === 'unbounded' ? channel<number>() : syncChannel<number>(4);
+        const n = new AtomicI32();
+        const receiver = spawn((rx: Receiver<number>) => {
+          let count = 0;
+          for (const _ of rx) count++;
+          return count;
+        }, rx);
+        const victim = spawn((tx: Sender<number> | SyncSender<number>, n: AtomicI32) => {
+          for (;;) {
+            const c = tx.clone();
+            c.send(1);
+            c.close();
+            n.fetchAdd(1);
+          }
+        }, tx.clone(), n);
+        tx.close();
+        await kill(victim, n);
+        // Every sender is gone: the receiver's iteration ends, having seen each counted send.
+        const r = await finishes(receiver);
+        if (!r.ok) t.deadlocks++;
+        else if (r.value < n.load()) t.lost++;
+        n.close();
+      });
+    });
+  }
+
+  test('Notify: a waiter killed does not swallow notifyOne', async () => {
+    await scenario('Notify waiter killed', async (t) => {
+      const notify = new Notify();
+      const n = new AtomicI32();
+      const victim = spawn(async (notify: Notify, n: AtomicI32) => {
+        for (;;) {
+          n.fetchAdd(1);
+          await notify.notified();
+        }
+      }, notify, n);
+      await started(n, 1);
+      const waiter = spawn(async (notify: Notify) => {
+        await notify.notified();
+      }, notify);
+      if (rand() < 0.5) notify.notifyOne(); // may serve the victim just before it dies
+      await victim.terminate();
+      victim.close();
+      notify.notifyOne();
+      notify.notifyOne();
+      const r = await finishes(waiter);
+      if (!r.ok) t.deadlocks++;
+      notify.close();
+      n.close();
+    });
+  });
+
+  test('process.exit() inside a thread holding a Mutex', async () => {
+    await scenario('Mutex, process.exit() while held', async (t) => {
+      const m = new Mutex(0);
+      const n = new AtomicI32();
+      const victim = spawn((m: Mutex<number>, n: AtomicI32, stop: number) => {
+        for (let k = 0; ; k++) {
+          const g = m.lock();
+          n.fetchAdd(1);
+          if (k === stop) process.exit(3);
+          g.unlock();
+        }
+      }, m, n, Math.floor(rand() * 20));
+      await victim.joinAsync().catch(() => {});
+      victim.close();
+      const r = await finishes(spawn((m: Mutex<number>) => {
+        try {
+          m.lock().unlock();
+          return false;
+        } catch (e) {
+          (e as { intoInner(): { unlock(): void } }).intoInner().unlock();
+          return true;
+        }
+      }, m));
+      if (!r.ok) t.deadlocks++;
+      else assert.equal(r.value, true, 'a lock held at process.exit() is poisoned');
+      m.close();
+      n.close();
+    });
+  });
+});
