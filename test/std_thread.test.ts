@@ -7,12 +7,11 @@
 // - test_avoid_copying_the_body_spawn/_thread_spawn/_join: compare a boxed value's address; JS has no addresses.
 // - test_size_of_option_thread_id: a memory layout check.
 // - test_thread_os_id_not_equal: current_os_id is not in API.md.
-// - test_scoped_threads_drop_result_before_join: relies on a Drop impl of a returned value spawning on the scope.
 
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import {
-  AtomicBool, AtomicI32, Barrier, Builder, channel, current, PanicError, park, parkTimeout, scope, type Sender, sleep,
+  AtomicBool, AtomicI32, Barrier, Builder, channel, current, PanicError, park, parkTimeout, scope, type Scope, type Sender, sleep,
   spawn, type Thread,
 } from '../src/index.ts';
 
@@ -42,6 +41,23 @@ describe('std thread', () => {
     const longName = 'test_named_thread_truncation' + ' yada'.repeat(100);
     const seen = new Builder().name(longName).spawn(async () => (await import('weft')).current().name).join();
     assert.equal(seen, longName); // the full name is remembered
+  });
+
+  test('test_scoped_threads_drop_result_before_join', T, () => {
+    // Rust spawns from the destructor of the thread's result; JavaScript has no
+    // destructors, so the thread spawns on the scope as its last act instead. Either
+    // way the scope must wait for a thread spawned by one of its threads.
+    const actuallyFinished = new AtomicBool(false);
+    scope((s) => {
+      s.spawn(async (s: Scope, flag: AtomicBool) => {
+        (await import('weft')).sleep(20);
+        s.spawn(async (flag: AtomicBool) => {
+          (await import('weft')).sleep(20);
+          flag.store(true);
+        }, flag);
+      }, s, actuallyFinished);
+    });
+    assert.ok(actuallyFinished.load());
   });
 
   test('test_run_basic', T, () => {
