@@ -218,4 +218,33 @@ describe('RwLock', () => {
     for (const h of hs) await h.joinAsync();
     assert.equal(l.read().value, 1500);
   });
+
+  test('a thread killed anywhere in a write/downgrade/read loop leaves the lock free for a writer', { timeout: 60_000 }, async () => {
+    for (let round = 0; round < 4; round++) {
+      const l = new RwLock(0);
+      const done = new AtomicI32(0);
+      const victim = spawn((lock: RwLock<number>, d: AtomicI32) => {
+        for (;;) {
+          const w = lock.write();
+          w.value = w.value + 1;
+          w.downgrade().unlock();
+          lock.read().unlock();
+          d.fetchAdd(1);
+        }
+      }, l, done);
+      // A reader in a loop beside it, so the downgrade has readers to wake.
+      const reader = spawn((lock: RwLock<number>) => {
+        for (;;) lock.read().unlock();
+      }, l);
+      while (done.load() < 20 + round * 50) await new Promise((r) => setTimeout(r, 1));
+      await victim.terminate();
+      await reader.terminate();
+      // Killed holding the write lock it is poisoned; holding a read lock (after a downgrade) it is not. Either way a writer gets in.
+      const g = await l.writeAsync().catch((e: PoisonError<RwLockWriteGuard<number>>) => e.guard);
+      assert.ok(g.value >= done.load());
+      g.unlock();
+      l.close();
+      done.close();
+    }
+  });
 });

@@ -211,4 +211,27 @@ describe('Semaphore', () => {
     (await next).release();
     assert.equal(sem.availablePermits(), 1);
   });
+
+  test('threads killed anywhere in acquire/release loops lose no permit and leave no ticket behind', { timeout: 60_000 }, async () => {
+    for (let round = 0; round < 10; round++) {
+      const sem = new Semaphore(3);
+      const rand = () => Math.random() * 2;
+      const done = new AtomicI32(0);
+      // Small and large acquires in a line: kills land in the fast path, in a queued
+      // wait, at the served ticket's take and in release.
+      const victims = [1, 2, 3].map((n) => spawn((s: Semaphore, d: AtomicI32, n: number) => {
+        for (;;) {
+          s.acquire(n).release();
+          d.fetchAdd(1);
+        }
+      }, sem, done, n));
+      while (done.load() < 10 + round * 25) await delay(rand());
+      await Promise.all(victims.map((v) => v.terminate()));
+      // Every permit came back and the line moves: the largest acquire is served at once.
+      (await sem.acquireAsync(3)).release();
+      assert.equal(sem.availablePermits(), 3);
+      sem.close();
+      done.close();
+    }
+  });
 });
