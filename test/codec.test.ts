@@ -285,7 +285,9 @@ describe('codecs.structured', () => {
       const out = codecs.structured.decode<typeof value>(bytes);
       assert.deepStrictEqual(out, value);
       assert.ok(Object.is(out.z[0], -0));
-      fc.assert(fc.property(fc.jsonValue(), (v) => assert.deepStrictEqual(codecs.structured.decode(codecs.structured.encode(v)), v)));
+      // An own "__proto__" key is refused by design (see the rejection tests), so it is left out here.
+      const plain = fc.jsonValue().filter((v) => !JSON.stringify(v).includes('"__proto__"'));
+      fc.assert(fc.property(plain, (v) => assert.deepStrictEqual(codecs.structured.decode(codecs.structured.encode(v)), v)));
     });
 
     it('refuses a handle with a TypeError naming its path', () => {
