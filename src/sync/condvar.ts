@@ -14,6 +14,7 @@
 // (thread/critical.ts), so a waiter killed in its sleep leaves no count behind. (A
 // killed waiter stays in WAITERS: that only costs notifies a futex call.)
 
+import { describeValue } from '../heap/describe.ts';
 import { Adopt, allocObject, defineKind, Handle, releaseRef, retain } from '../heap/handle.ts';
 import { heapCovering } from '../heap/heap.ts';
 import { Kind } from '../heap/kinds.ts';
@@ -46,7 +47,7 @@ export class Condvar extends Handle {
     const [adopt] = args;
     if (args.length > 0 && !(adopt instanceof Adopt)) {
       throw new TypeError(
-        `new Condvar() takes no arguments, got ${describeArg(adopt)}; ` +
+        `new Condvar() takes no arguments, got ${describeValue(adopt)}; ` +
           'a Condvar is not tied to one mutex: pass the MutexGuard to wait(guard)',
       );
     }
@@ -229,13 +230,7 @@ export class Condvar extends Handle {
 }
 
 function checkCond(cond: unknown, call: string): void {
-  if (typeof cond !== 'function') throw new TypeError(`${call}: the condition must be a function (value) => boolean, got ${describeArg(cond)}`);
-}
-
-function describeArg(v: unknown): string {
-  if (v instanceof Handle) return `a ${v.constructor.name}`;
-  if (typeof v === 'string') return `the string '${v}'`;
-  return v === null ? 'null' : typeof v === 'object' ? 'an object' : `${typeof v} ${String(v)}`;
+  if (typeof cond !== 'function') throw new TypeError(`${call}: the condition must be a function (value) => boolean, got ${describeValue(cond)}`);
 }
 
 defineKind(Kind.Condvar, { name: 'Condvar', wrap: (p) => new Condvar(new Adopt(p)) });

@@ -10,6 +10,7 @@
 // No path that throws leaves the lock taken, except the PoisonError of lock(),
 // tryLock() and lockAsync(), whose guard holds it on purpose (Rust's contract).
 
+import { describeValue } from '../heap/describe.ts';
 import { Adopt, currentOwnedCell, defineKind, Handle, Role } from '../heap/handle.ts';
 import { heapCovering } from '../heap/heap.ts';
 import { Kind } from '../heap/kinds.ts';
@@ -417,13 +418,11 @@ export interface SuspendableGuard {
 
 /** The guard behind a MutexGuard; TypeError for anything else, or one that is not held. */
 export function suspendable<T>(guard: MutexGuard<T>, call: string): SuspendableGuard {
-  if (!(guard instanceof Guard)) throw new TypeError(`${call}: expected a MutexGuard from Mutex.lock(), got ${describe(guard)}`);
+  if (!(guard instanceof Guard)) {
+    const hint = guard instanceof Handle ? ' (pass the guard its lock() returned)' : '';
+    throw new TypeError(`${call}: expected a MutexGuard from Mutex.lock(), got ${describeValue(guard)}${hint}`);
+  }
   return guard;
-}
-
-function describe(v: unknown): string {
-  if (v instanceof Handle) return `a ${v.constructor.name} (pass the guard its lock() returned)`;
-  return v === null ? 'null' : typeof v === 'object' ? 'an object' : `${typeof v} ${String(v)}`;
 }
 
 defineKind(Kind.Mutex, {
