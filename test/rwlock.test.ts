@@ -248,3 +248,48 @@ describe('RwLock', () => {
     }
   });
 });
+
+describe('RwLock: aborted writers racing each other and an unlock', () => {
+  test('whichever writers abort, the others get the lock and no "writer waiting" is left behind', { timeout: 60_000 }, async () => {
+    const l = new RwLock(0);
+    let seed = 12345;
+    const rand = () => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 2 ** 32);
+    for (let round = 0; round < 400; round++) {
+      const reader = l.read();
+      const acs = [new AbortController(), new AbortController(), new AbortController()];
+      const writers = acs.map((ac) => l.writeAsync({ signal: ac.signal }).then(
+        (g) => {
+          g.value++;
+          g.unlock();
+          return true;
+        },
+        () => false,
+      ));
+      // Abort a random subset, before or after the reader leaves, in random order.
+      const doomed = acs.filter(() => rand() < 0.5);
+      const releaseFirst = rand() < 0.5;
+      if (releaseFirst) reader.unlock();
+      for (const ac of doomed) {
+        if (rand() < 0.5) await new Promise((r) => setImmediate(r));
+        ac.abort(new Error('cancelled'));
+      }
+      if (!releaseFirst && doomed.length === acs.length) {
+        // Every writer gave up while the read lock is held: another reader gets in now.
+        await Promise.all(writers);
+        const again = l.tryRead();
+        assert.ok(again, `round ${round}: readers are kept out by writers that all gave up`);
+        again.unlock();
+      }
+      if (!releaseFirst) reader.unlock();
+      const wrote = (await Promise.all(writers)).filter(Boolean).length;
+      assert.ok(wrote >= acs.length - doomed.length, `round ${round}: a writer that was not aborted did not get the lock`);
+      // Nothing waits now: a reader and a writer both get in at once.
+      const r = l.tryRead();
+      assert.ok(r, `round ${round}: a reader is kept out by a writer that gave up`);
+      r.unlock();
+      const w = l.tryWrite();
+      assert.ok(w, `round ${round}: the lock is not free`);
+      w.unlock();
+    }
+  });
+});
