@@ -25,3 +25,4 @@ export { Notify } from './sync/notify.ts';
 export { Barrier, type BarrierWaitResult } from './sync/barrier.ts';
 export { Semaphore, Permit, AcquireError } from './sync/semaphore.ts';
 export * from './channel/index.ts';
+export { sharedArray, SharedArray, type SharedArrayType, type SharedArrayConstructor } from './heap/shared_array.ts';

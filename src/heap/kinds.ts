@@ -20,4 +20,5 @@ export const Kind = {
   SemaphorePermit: 30,
   Channel: 40,
   Oneshot: 41,
+  SharedArray: 50,
 } as const;
