@@ -213,11 +213,23 @@ export class ArrayRing<T> extends Core<T> {
     }
   }
 
-  /** Writes the message at claimed `position` and publishes it, waking a receiver waiting for it. */
+  /**
+   * Writes the message at claimed `position` and publishes it, waking a receiver waiting
+   * for it. A sharing sender is in a kill-safe section already; a sole one enters one
+   * for a held message (see slots.ts).
+   */
   #publish(h: Heap, position: number, token: unknown): void {
-    const slot = this.buffer + (position & this.mask) * this.slots.stride;
-    this.slots.put(h, slot, token);
-    if ((exchange(h.i32, slot >> 2, WRITTEN) & RX_WAIT) !== 0) this.wakeReceiver(h.i32);
+    const section = this.slots.inSection(token);
+    if (section) enterCritical();
+    try {
+      const slot = this.buffer + (position & this.mask) * this.slots.stride;
+      this.slots.put(h, slot, token);
+      const seen = exchange(h.i32, slot >> 2, WRITTEN);
+      this.slots.sent(token);
+      if ((seen & RX_WAIT) !== 0) this.wakeReceiver(h.i32);
+    } finally {
+      if (section) leaveCritical();
+    }
   }
 
   // ---------------------------------------------------------------------------------
@@ -244,11 +256,7 @@ export class ArrayRing<T> extends Core<T> {
       const slot = this.#headSlot(i);
       if ((load(i, slot >> 2) & WRITTEN) !== 0) {
         // Decoded in place, then released (even if decoding throws: the message is consumed).
-        try {
-          return this.slots.take(h, slot);
-        } finally {
-          this.#release(i, slot);
-        }
+        return this.slots.take(h, slot, this.#releaseHead);
       }
       const claimed = load(i, this.tailIndex) !== i[this.headIndex];
       if (!this.sendersGone(i)) {
@@ -262,6 +270,11 @@ export class ArrayRing<T> extends Core<T> {
       this.#release(i, slot);
     }
   }
+
+  readonly #releaseHead = (): void => {
+    const i = this.h().i32;
+    this.#release(i, this.#headSlot(i));
+  };
 
   /** Frees the head slot and moves on. The plain clear is published by the permit's return. */
   #release(i: Int32Array, slot: number): void {

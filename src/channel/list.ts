@@ -142,13 +142,25 @@ export class List<T> extends Core<T> {
     }
   }
 
-  /** Having claimed position `claimed - 1` (slot `off` of `block`): links the next block if it was the last, writes and publishes. */
+  /**
+   * Having claimed position `claimed - 1` (slot `off` of `block`): links the next block
+   * if it was the last, writes and publishes. A sharing sender is in a kill-safe
+   * section already; a sole one enters one for a held message (see slots.ts).
+   */
   #write(block: number, off: number, claimed: number, token: unknown, sole: boolean): void {
-    const h = heapCovering(block + this.blockBytes);
-    if (off === CAP - 1) this.#fill(block, claimed, sole);
-    const slot = block + HEADER + off * this.slots.stride;
-    this.slots.put(h, slot, token);
-    if ((exchange(h.i32, slot >> 2, WRITTEN) & RX_WAIT) !== 0) this.wakeReceiver(h.i32);
+    const section = sole && this.slots.inSection(token);
+    if (section) enterCritical();
+    try {
+      const h = heapCovering(block + this.blockBytes);
+      if (off === CAP - 1) this.#fill(block, claimed, sole);
+      const slot = block + HEADER + off * this.slots.stride;
+      this.slots.put(h, slot, token);
+      const seen = exchange(h.i32, slot >> 2, WRITTEN);
+      this.slots.sent(token);
+      if ((seen & RX_WAIT) !== 0) this.wakeReceiver(h.i32);
+    } finally {
+      if (section) leaveCritical();
+    }
   }
 
   /** Having claimed the last slot of `block` (tail now LOCKED), links the next block or leaves the tail VACANT. */
@@ -241,8 +253,7 @@ export class List<T> extends Core<T> {
         const slot = block + HEADER + off * this.slots.stride;
         if ((load(i, slot >> 2) & WRITTEN) !== 0) {
           // The block stays until the head moves past it, so the message is decoded in place.
-          i[this.headIndex] = (index + 1) | 0;
-          return this.slots.take(h, slot);
+          return this.slots.take(h, slot, this.#advance);
         }
       }
       if (!this.sendersGone(i)) {
@@ -253,6 +264,12 @@ export class List<T> extends Core<T> {
       if (idle !== undefined) return idle;
     }
   }
+
+  /** Gives up the head slot: the head moves on (only the receiver moves it). */
+  readonly #advance = (): void => {
+    const o = this.h().i32;
+    o[this.headIndex] = (o[this.headIndex] + 1) | 0;
+  };
 
   /** Position after the last claimed slot (a full block's end while its successor is linked). */
   #tailEnd(i: Int32Array): number {

@@ -20,6 +20,7 @@ import { ReceiverBase } from './receiver.ts';
 import { signal } from './signal.ts';
 import { makeSlots, slotLayout, type Slots } from './slots.ts';
 import { heapCovering } from '../heap/heap.ts';
+import { enterCritical, leaveCritical } from '../thread/critical.ts';
 
 // i32 fields relative to the object's offset >> 2.
 const STATE = 2;
@@ -64,8 +65,16 @@ class OneshotCore<T> implements Receivable {
   /** Writes the prepared value and makes it FULL; false if the receiver is gone. */
   publish(token: unknown): boolean {
     const h = heapCovering(this.end);
-    this.slots.put(h, this.slot, token);
-    if (cas(h.i32, this.state, EMPTY_STATE, FULL) !== EMPTY_STATE) return false;
+    // A held message is published and forgotten in one kill-safe section (see slots.ts).
+    const section = this.slots.inSection(token);
+    if (section) enterCritical();
+    try {
+      this.slots.put(h, this.slot, token);
+      if (cas(h.i32, this.state, EMPTY_STATE, FULL) !== EMPTY_STATE) return false;
+      this.slots.sent(token);
+    } finally {
+      if (section) leaveCritical();
+    }
     if (load(h.i32, this.#m + RX_WAITERS) !== 0) signal(load(h.i32, this.#m + OBSERVER));
     return true;
   }
@@ -75,8 +84,7 @@ class OneshotCore<T> implements Receivable {
     const s = load(h.i32, this.state);
     if (s === EMPTY_STATE) return EMPTY;
     if (s !== FULL) return DISCONNECTED;
-    store(h.i32, this.state, TAKEN);
-    return this.slots.take(h, this.slot);
+    return this.slots.take(h, this.slot, () => store(h.i32, this.state, TAKEN));
   }
 
   observe(word: number): void {

@@ -10,9 +10,17 @@
 // that can fail (type check, encoding, allocation, taking handle refs) before any slot
 // is claimed; put() only writes. A prepared message that cannot be delivered is handed
 // back with giveBack() or dropped with discard().
+//
+// Kill safety: a stored message is Held (codec/stored.ts) from prepare() on, so a
+// sender killed before publishing drops it through the runtime. Whenever inSection()
+// says a token needs it, the flavor publishes in a kill-safe section that ends with
+// sent() (the hold forgotten), and takes an offer back in one that ends with reclaim().
+// A receiver takes a stored message over in the section that consumes its slot
+// (take()'s `consume`, or claim() after read()).
 
 import { decodeRange, encodeWith, type Codec, type FixedCodec } from '../codec/codec.ts';
-import { dropValue, loadValue, storeEncoded } from '../codec/stored.ts';
+import { dropHeld, dropValue, forgetHeld, Held, holdTaken, loadHeld, storeHeld } from '../codec/stored.ts';
+import { enterCritical, leaveCritical } from '../thread/critical.ts';
 import type { Handle } from '../heap/handle.ts';
 import type { Heap } from '../heap/heap.ts';
 import { load } from '../wait/futex.ts';
@@ -50,13 +58,33 @@ export abstract class Slots<T> {
 
   /** Checks and encodes `value` into a token for put(); throws with nothing changed. */
   abstract prepare(value: T): unknown;
+  /** Whether put() of `token` and the publishing store must share a kill-safe section (a held message). */
+  inSection(token: unknown): boolean {
+    return token instanceof Held;
+  }
   /** Writes a prepared message into the slot at byte offset `slot`. */
   abstract put(h: Heap, slot: number, token: unknown): void;
-  /** Decodes the message in place, taking its handle refs; the slot must stay as it is until this returns. */
-  abstract take(h: Heap, slot: number): T;
+  /** The message put is published: another thread can reach it now, so this one forgets its hold. */
+  sent(token: unknown): void {
+    if (token instanceof Held) forgetHeld(token);
+  }
+  /** A published message is taken back (withdrawn): this thread holds it again. */
+  reclaim(token: unknown): unknown {
+    return token instanceof Held ? holdTaken(token.p) : token;
+  }
+  /**
+   * Receives the message in the slot, taking its handle refs: `consume` is the flavor's
+   * step that gives the slot up (it runs once, also if decoding throws).
+   */
+  abstract take(h: Heap, slot: number, consume: () => void): T;
   /** Copies the raw message out, for a slot that may be reused right after; finish() decodes it. */
   abstract read(h: Heap, slot: number): unknown;
-  abstract finish(raw: unknown): T;
+  /** Takes over a raw message in the kill-safe section whose step consumed its slot. */
+  claim(raw: unknown): unknown {
+    return raw;
+  }
+  /** Decodes a claimed raw message. */
+  abstract finish(claimed: unknown): T;
   /** Turns an undelivered prepared message back into a value the caller can use again. */
   abstract giveBack(token: unknown, value: T): T;
   /** Drops an undelivered prepared message. */
@@ -87,8 +115,10 @@ class FixedSlots<T> extends Slots<T> {
   put(h: Heap, slot: number, token: unknown): void {
     this.#f.write(h, slot + this.at, token as T);
   }
-  take(h: Heap, slot: number): T {
-    return this.#f.read(h, slot + this.at);
+  take(h: Heap, slot: number, consume: () => void): T {
+    const value = this.#f.read(h, slot + this.at);
+    consume();
+    return value;
   }
   read(h: Heap, slot: number): unknown {
     return this.#f.read(h, slot + this.at);
@@ -111,45 +141,62 @@ class EncodedSlots<T> extends Slots<T> {
   prepare(value: T): unknown {
     const handles: Handle[] = [];
     const bytes = encodeWith(this.codec, value, handles);
-    return handles.length === 0 && bytes.length <= INLINE ? bytes : storeEncoded(bytes, handles);
+    return handles.length === 0 && bytes.length <= INLINE ? bytes : storeHeld(bytes, handles);
   }
   put(h: Heap, slot: number, token: unknown): void {
     // Plain writes: the flavor's atomic state store right after publishes them. The
     // bytes may be the encoder's reused buffer, so put() follows prepare() at once.
     const i = h.i32;
-    if (typeof token === 'number') {
+    if (token instanceof Held) {
       i[(slot + 4) >> 2] = STORED;
-      i[(slot + 8) >> 2] = token;
+      i[(slot + 8) >> 2] = token.p;
     } else {
       const bytes = token as Uint8Array;
       i[(slot + 4) >> 2] = bytes.length;
       h.u8.set(bytes, slot + 8);
     }
   }
-  take(h: Heap, slot: number): T {
+  take(h: Heap, slot: number, consume: () => void): T {
     const len = h.i32[(slot + 4) >> 2];
-    if (len === STORED) return loadValue(this.codec, h.i32[(slot + 8) >> 2], true);
-    return decodeRange(this.codec, h.u8, slot + 8, slot + 8 + len, noHandles);
+    if (len !== STORED) {
+      try {
+        return decodeRange(this.codec, h.u8, slot + 8, slot + 8 + len, noHandles);
+      } finally {
+        consume();
+      }
+    }
+    let held: Held;
+    enterCritical();
+    try {
+      held = holdTaken(h.i32[(slot + 8) >> 2]);
+      consume();
+    } finally {
+      leaveCritical();
+    }
+    return loadHeld(this.codec, held);
   }
   read(h: Heap, slot: number): unknown {
     const len = h.i32[(slot + 4) >> 2];
     return len === STORED ? h.i32[(slot + 8) >> 2] : h.u8.slice(slot + 8, slot + 8 + len);
   }
-  finish(raw: unknown): T {
-    return typeof raw === 'number' ? loadValue(this.codec, raw, true) : this.codec.decode(raw as Uint8Array, noHandles);
+  override claim(raw: unknown): unknown {
+    return typeof raw === 'number' ? holdTaken(raw) : raw;
+  }
+  finish(claimed: unknown): T {
+    return claimed instanceof Held ? loadHeld(this.codec, claimed) : this.codec.decode(claimed as Uint8Array, noHandles);
   }
   giveBack(token: unknown, value: T): T {
-    if (typeof token !== 'number') return value;
+    if (!(token instanceof Held)) return value;
     // Plain data: the caller's own value. Handles inside were moved or cloned into the
     // stored copy, so that copy is decoded to give them back alive.
-    if (load(heapCovering(token + 8).i32, (token >> 2) + 1) === 0) {
-      dropValue(token);
+    if (load(heapCovering(token.p + 8).i32, (token.p >> 2) + 1) === 0) {
+      dropHeld(token);
       return value;
     }
-    return loadValue(this.codec, token, true);
+    return loadHeld(this.codec, token);
   }
   discard(token: unknown): void {
-    if (typeof token === 'number') dropValue(token);
+    if (token instanceof Held) dropHeld(token);
   }
   drop(h: Heap, slot: number): void {
     if (h.i32[(slot + 4) >> 2] === STORED) dropValue(h.i32[(slot + 8) >> 2]);

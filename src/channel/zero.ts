@@ -39,6 +39,8 @@ const CLAIMED = 1;
 const OFFERED = 2;
 const STATE = 3;
 const GENERATION = 4;
+/** An offer a receiver took before the sender could withdraw it (or another receiver took first). */
+const TAKEN = Symbol('taken');
 
 export class Zero<T> extends Core<T> {
 
@@ -94,6 +96,7 @@ export class Zero<T> extends Core<T> {
     try {
       this.slots.put(this.h(), this.buffer, token);
       store(i, this.offer, offered);
+      this.slots.sent(token);
       ownedRemove(cell, claim);
       if (load(i, this.rxWaiters) !== 0) this.wakeReceiver(i);
     } finally {
@@ -105,8 +108,9 @@ export class Zero<T> extends Core<T> {
       if (load(i, this.offer) !== offered) return true;
       const gone = this.rxGone(i);
       if (gone || expired || (tryOnly && load(i, this.rxWaiters) === 0)) {
-        if (!this.#withdraw(i, offered)) return true; // taken meanwhile
-        const back = this.slots.giveBack(token, value);
+        const mine = this.#withdraw(i, offered, token);
+        if (mine === TAKEN) return true; // taken meanwhile
+        const back = this.slots.giveBack(mine, value);
         if (gone) throw new SendError(back);
         return false;
       }
@@ -116,8 +120,9 @@ export class Zero<T> extends Core<T> {
       } catch (e) {
         // Aborted (or the handle closed) while offering: withdraw, unless already taken.
         if (!ctx.closed()) {
-          if (this.#withdraw(i, offered)) {
-            this.slots.discard(token);
+          const mine = this.#withdraw(i, offered, token);
+          if (mine !== TAKEN) {
+            this.slots.discard(mine);
           } else {
             ctx.delivered = true;
           }
@@ -159,14 +164,17 @@ export class Zero<T> extends Core<T> {
     }
   }
 
-  /** Takes back the offer `offered` and frees the slot, in one kill-safe section; false if a receiver took it first. */
-  #withdraw(i: Int32Array, offered: number): boolean {
+  /**
+   * Takes back the offer `offered` of `token` and frees the slot, in one kill-safe
+   * section that also makes the message this thread's again; TAKEN if a receiver took it first.
+   */
+  #withdraw(i: Int32Array, offered: number, token: unknown): unknown {
     const gen = offered & ~STATE;
     enterCritical();
     try {
-      if (cas(i, this.offer, offered, gen | CLAIMED) !== offered) return false;
+      if (cas(i, this.offer, offered, gen | CLAIMED) !== offered) return TAKEN;
       this.#free(i, gen);
-      return true;
+      return this.slots.reclaim(token);
     } finally {
       leaveCritical();
     }
@@ -204,13 +212,19 @@ export class Zero<T> extends Core<T> {
       const i = h.i32;
       const o = load(i, this.offer);
       if ((o & STATE) === OFFERED) {
-        // Read first: once the CAS frees the slot, the next sender may overwrite it.
+        // Read first: once the CAS frees the slot, the next sender may overwrite it. The
+        // message is ours from the CAS on: taken over in the same kill-safe section.
         const raw = this.slots.read(h, this.buffer);
-        if (cas(i, this.offer, o, ((o & ~STATE) + GENERATION) | 0) === o) {
-          if (load(i, this.txWaiters) !== 0) this.wakeSenders(i);
-          return this.slots.finish(raw);
+        let claimed: unknown = TAKEN;
+        enterCritical();
+        try {
+          if (cas(i, this.offer, o, ((o & ~STATE) + GENERATION) | 0) === o) claimed = this.slots.claim(raw);
+        } finally {
+          leaveCritical();
         }
-        continue; // withdrawn meanwhile
+        if (claimed === TAKEN) continue; // withdrawn meanwhile
+        if (load(i, this.txWaiters) !== 0) this.wakeSenders(i);
+        return this.slots.finish(claimed);
       }
       if (!this.sendersGone(i)) return EMPTY;
       // Every sender is gone, so an offer made before the last one left is visible now.

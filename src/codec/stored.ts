@@ -12,10 +12,19 @@
 //   that block's ref over as it is, and the old block is then dropped without it. A
 //   handle that stays in the value never has its count lowered, so an endpoint count
 //   never touches zero; a handle that left the value loses the block's ref right then.
+//
+// Messages pass through a thread's hands as blocks: encoded but not yet published, or
+// taken from a channel but not yet decoded. Kill safety (thread/critical.ts) needs every
+// ref to sit in exactly one place the runtime can see at any instruction, so such a
+// block is `Held`: recorded in the thread's owned table (Role.Value) in the kill-safe
+// section that fills it with refs, forgotten in the one that publishes it, and emptied
+// ref by ref (each adoption and the clearing of its slot in one section) when decoded.
 
 import { alloc, free } from '../heap/alloc.ts';
 import { heap, heapCovering } from '../heap/heap.ts';
-import { adoptRef, cloneHandle, releaseRef, type Handle } from '../heap/handle.ts';
+import { adoptRef, cloneHandle, currentOwnedCell, releaseRef, Role, type Handle } from '../heap/handle.ts';
+import { ownedAdd, ownedRemove } from '../heap/owned.ts';
+import { enterCritical, leaveCritical } from '../thread/critical.ts';
 import { load, store } from '../wait/futex.ts';
 import { decodeRange, encodeWith, type Codec } from './codec.ts';
 
@@ -51,8 +60,46 @@ export function storeValue<T>(codec: Codec<T>, value: T, carry?: Carry): number 
   return storeEncoded(encodeWith(codec, value, handles), handles, carry);
 }
 
+/** A stored value in this thread's hands, recorded at `entry` of its owned table. */
+export class Held {
+  constructor(
+    readonly p: number,
+    readonly entry: number,
+  ) {}
+}
+
 /** Stores bytes a codec produced, with counted refs to the handles it met. */
 export function storeEncoded(bytes: Uint8Array, handles: Handle[], carry?: Carry): number {
+  return storeBlock(bytes, handles, carry, false) as number;
+}
+
+/** Like storeEncoded(), recording the block as held by this thread (see Held). */
+export function storeHeld(bytes: Uint8Array, handles: Handle[]): Held {
+  return storeBlock(bytes, handles, undefined, true) as Held;
+}
+
+/** Forgets a held block: call in the kill-safe section that publishes it where another thread can find it. */
+export function forgetHeld(held: Held): void {
+  ownedRemove(currentOwnedCell(), held.entry);
+}
+
+/** Records a block this thread has just taken over: call in the kill-safe section that takes it. */
+export function holdTaken(p: number): Held {
+  return new Held(p, ownedAdd(currentOwnedCell(), p + Role.Value));
+}
+
+/** Drops a held block undelivered. */
+export function dropHeld(held: Held): void {
+  enterCritical();
+  try {
+    forgetHeld(held);
+    dropValue(held.p);
+  } finally {
+    leaveCritical();
+  }
+}
+
+function storeBlock(bytes: Uint8Array, handles: Handle[], carry: Carry | undefined, hold: boolean): number | Held {
   const n = handles.length;
   // For each handle, the index of the ref it takes over from carry.from, or -1.
   const from: number[] = new Array<number>(n).fill(-1);
@@ -73,20 +120,30 @@ export function storeEncoded(bytes: Uint8Array, handles: Handle[], carry?: Carry
   // A closed handle's shareRef() throws its TypeError before any side effect. A carried
   // one may have been closed by its user: the block's own ref is still good.
   for (let k = 0; k < n; k++) if (from[k] < 0 && handles[k].released) handles[k].shareRef();
-  const p = alloc(8 + 4 * n + bytes.length, false);
-  const h = heapCovering(p + 8 + 4 * n + bytes.length);
-  store(h.i32, p >> 2, bytes.length);
-  store(h.i32, (p >> 2) + 1, n);
-  // The bytes first: an encoder may reuse its buffer, and taking a ref can run code
-  // that encodes (a LazyLock forces itself). Refs last, once nothing else can fail.
-  h.u8.set(bytes, p + 8 + 4 * n);
-  const src = carry ? carry.from >> 2 : 0;
-  for (let k = 0; k < n; k++) {
-    const j = from[k];
-    store(h.i32, (p >> 2) + 2 + k, j >= 0 ? load(h.i32, src + 2 + j) : handles[k].shareRef());
+  // What may wait or run code (a LazyLock forcing itself) runs first. It may encode, so
+  // the bytes, maybe the encoder's reused buffer, are copied out of its way.
+  if (n > 0) bytes = bytes.slice();
+  for (let k = 0; k < n; k++) if (from[k] < 0) handles[k].prepareShare();
+  // The block, the refs taken into it (a moved handle's ref leaves this thread's table
+  // here) and, when held, its record: one kill-safe section, so a kill leaves each ref
+  // in the table or in a recorded block.
+  enterCritical();
+  try {
+    const p = alloc(8 + 4 * n + bytes.length, false);
+    const h = heapCovering(p + 8 + 4 * n + bytes.length);
+    store(h.i32, p >> 2, bytes.length);
+    store(h.i32, (p >> 2) + 1, n);
+    h.u8.set(bytes, p + 8 + 4 * n);
+    const src = carry ? carry.from >> 2 : 0;
+    for (let k = 0; k < n; k++) {
+      const j = from[k];
+      store(h.i32, (p >> 2) + 2 + k, j >= 0 ? load(h.i32, src + 2 + j) : handles[k].shareRef());
+    }
+    if (carry) for (const j of from) if (j >= 0) carry.carried[j] = true;
+    return hold ? holdTaken(p) : p;
+  } finally {
+    leaveCritical();
   }
-  if (carry) for (const j of from) if (j >= 0) carry.carried[j] = true;
-  return p;
 }
 
 /** Whether block `p` holds `bytes` with its own refs in order (`from[k] === k`). */
@@ -106,41 +163,88 @@ function holdsExactly(p: number, bytes: Uint8Array, from: number[]): boolean {
  * recorded in `decoded` when given (see releaseDecoded()).
  */
 export function loadValue<T>(codec: Codec<T>, p: number, take: boolean, decoded?: Decoded): T {
-  const h = heap();
-  const len = load(h.i32, p >> 2);
-  const n = load(h.i32, (p >> 2) + 1);
-  const refAt = (k: number) => load(h.i32, (p >> 2) + 2 + k);
-  const made: Decoded = decoded ?? [];
+  return take ? takeBlock(codec, p, -1) : readBlock(codec, p, decoded ?? []);
+}
+
+/** Decodes a held block, taking its refs (see Held), and frees it. */
+export function loadHeld<T>(codec: Codec<T>, held: Held): T {
+  return takeBlock(codec, held.p, held.entry);
+}
+
+function readBlock<T>(codec: Codec<T>, p: number, made: Decoded): T {
+  const n = load(heap().i32, (p >> 2) + 1);
   const handle = (k: number): Handle => {
-    if (!(k >= 0 && k < n)) throw new TypeError(`stored value: handle index ${k} out of range`);
+    checkIndex(k, n);
+    return (made[k] ??= cloneHandle(load(heap().i32, (p >> 2) + 2 + k)));
+  };
+  try {
+    return decodeBlock(codec, p, handle);
+  } catch (e) {
+    // A decoder that failed midway: the refs it took are given back now, not at GC.
+    releaseDecoded(made);
+    throw e;
+  }
+}
+
+/**
+ * Decodes block `p` taking its refs: each adoption clears the ref's place in the block
+ * in the same kill-safe section, so a kill leaves it in the block or in the new
+ * handle, never both. Refs the decoder did not ask for are given back, and the block
+ * freed (and, held at `entry`, forgotten), even when decoding fails.
+ */
+function takeBlock<T>(codec: Codec<T>, p: number, entry: number): T {
+  const n = load(heap().i32, (p >> 2) + 1);
+  const made: Decoded = [];
+  const handle = (k: number): Handle => {
+    checkIndex(k, n);
     let x = made[k];
     if (!x) {
-      const ref = refAt(k);
-      x = made[k] = take ? adoptRef(ref) : cloneHandle(ref);
+      enterCritical();
+      try {
+        const i = heap().i32;
+        x = made[k] = adoptRef(load(i, (p >> 2) + 2 + k));
+        store(i, (p >> 2) + 2 + k, 0);
+      } finally {
+        leaveCritical();
+      }
     }
     return x;
   };
-  const start = p + 8 + 4 * n;
-  let value: T;
   try {
-    value = decodeRange(codec, heapCovering(start + len).u8, start, start + len, handle);
+    return decodeBlock(codec, p, handle);
   } catch (e) {
-    // A decoder that failed midway: the refs it took are given back now, not at GC.
-    if (!take) releaseDecoded(made);
+    releaseDecoded(made);
     throw e;
+  } finally {
+    enterCritical();
+    try {
+      if (entry >= 0) ownedRemove(currentOwnedCell(), entry);
+      dropValue(p);
+    } finally {
+      leaveCritical();
+    }
   }
-  if (take) {
-    // Refs the decoder did not ask for still have to be given back.
-    for (let k = 0; k < n; k++) if (!made[k]) releaseRef(refAt(k));
-    free(p);
-  }
-  return value;
 }
 
-/** Drops a stored value without decoding it: releases its refs (all but the carried ones) and frees the block. */
+function checkIndex(k: number, n: number): void {
+  if (!(k >= 0 && k < n)) throw new TypeError(`stored value: handle index ${k} out of range`);
+}
+
+function decodeBlock<T>(codec: Codec<T>, p: number, handle: (k: number) => Handle): T {
+  const len = load(heap().i32, p >> 2);
+  const start = p + 8 + 4 * load(heap().i32, (p >> 2) + 1);
+  return decodeRange(codec, heapCovering(start + len).u8, start, start + len, handle);
+}
+
+/**
+ * Drops a stored value without decoding it: releases its refs (all but the carried
+ * ones, and those a taking decode already moved out: 0) and frees the block.
+ */
 export function dropValue(p: number, carried?: readonly boolean[]): void {
-  const h = heap();
-  const n = load(h.i32, (p >> 2) + 1);
-  for (let k = 0; k < n; k++) if (!carried?.[k]) releaseRef(load(h.i32, (p >> 2) + 2 + k));
+  const n = load(heap().i32, (p >> 2) + 1);
+  for (let k = 0; k < n; k++) {
+    const ref = load(heap().i32, (p >> 2) + 2 + k);
+    if (ref !== 0 && !carried?.[k]) releaseRef(ref);
+  }
   free(p);
 }

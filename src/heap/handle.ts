@@ -32,7 +32,13 @@ export const ROLE_MASK = 7;
  * slot claimed), given back to the channel if the thread ends before it publishes.
  * Roles from Held up are marks, never counted (owned.ts drains them first).
  */
-export const Role = { Plain: 0, Sender: 1, Receiver: 2, Join: 3, Held: 4, HeldShared: 5, Claim: 6 } as const;
+/**
+ * Value marks a stored value block in this thread's hands (codec/stored.ts): a message
+ * encoded but not yet published, or taken from a channel but not yet decoded. The block
+ * holds counted refs, so if the thread ends with it, the runtime drops the block. It is
+ * not a ref to a kind's object and never goes through releaseRef().
+ */
+export const Role = { Plain: 0, Sender: 1, Receiver: 2, Join: 3, Held: 4, HeldShared: 5, Claim: 6, Value: 7 } as const;
 
 const isHeld = (role: Role): boolean => role >= Role.Held;
 
@@ -322,6 +328,13 @@ export abstract class Handle {
     finalizer.unregister(this);
     if (this.#owned()) forget(slot);
   }
+
+  /**
+   * Does what sharing this handle needs that may wait or run user code (a LazyLock
+   * forces its value), before the kill-safe section in which shareRef() runs.
+   * @internal
+   */
+  prepareShare(): void {}
 
   /**
    * Makes a ref to put in a message: by default a new plain reference. Kinds override

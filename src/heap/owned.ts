@@ -112,12 +112,12 @@ export function ownedRefs(cell: number): number[] {
   return refs;
 }
 
-/** Refs whose role (low 3 bits) is at least this are marks (a lock held, a claim), not counts. */
-const FIRST_MARK_ROLE = 4;
+/** Whether a ref is a mark (a lock held, a claim: roles 4–6), not a count; role 7 marks a value block, which holds counts. */
+const isMark = (ref: number): boolean => (ref & 7) >= 4 && (ref & 7) < 7;
 
 /**
  * Empties the table, handing each live ref to `release`: marks first, then counted refs
- * (most recent slot first in each pass). A mark is released while the counted ref that
+ * and value blocks (most recent slot first in each pass). A mark is released while the counted ref that
  * keeps its object alive is still there, wherever the free list put the two.
  */
 export function ownedDrain(cell: number, release: (ref: number) => void): void {
@@ -130,7 +130,7 @@ export function ownedDrain(cell: number, release: (ref: number) => void): void {
   for (const marks of [true, false]) {
     for (let s = i[b + USED] - 1; s >= 0; s--) {
       const ref = i[b + ENTRIES + s];
-      if (ref > 0 && ((ref & 7) >= FIRST_MARK_ROLE) === marks) {
+      if (ref > 0 && isMark(ref) === marks) {
         ownedRemove(cell, s);
         release(ref);
       }

@@ -191,9 +191,9 @@ export class LazyLock<T> extends Handle {
     return this.#value;
   }
 
-  override shareRef(): number {
+  /** A LazyLock travels forced: its receivers have no initialiser. */
+  override prepareShare(): void {
     void this.value;
-    return super.shareRef();
   }
 }
 

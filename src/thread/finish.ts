@@ -4,7 +4,7 @@
 
 import { codecs } from '../codec/index.ts';
 import { dropValue, storeValue } from '../codec/stored.ts';
-import { releaseRef } from '../heap/handle.ts';
+import { releaseRef, Role, ROLE_MASK } from '../heap/handle.ts';
 import { heap } from '../heap/heap.ts';
 import { ownedDrain } from '../heap/owned.ts';
 import { cas, exchange, load, notify, store } from '../wait/futex.ts';
@@ -29,6 +29,12 @@ export function storeOutcome(record: number, ok: boolean, value: unknown, reason
   return ok;
 }
 
+/** Gives back one entry of an ended thread's table: a ref, or a value block it had in hand. */
+function releaseOwned(ref: number): void {
+  if ((ref & ROLE_MASK) === Role.Value) dropValue(ref - Role.Value);
+  else releaseRef(ref);
+}
+
 /**
  * Releases everything the thread still owns (endpoints close, held locks are poisoned
  * and released), then publishes the terminal state. Returns false if the thread had
@@ -38,7 +44,7 @@ export function completeRecord(record: number, terminal: number): boolean {
   const i = heap().i32;
   const state = load(i, recordField(record, R_STATE));
   if (isTerminal(state)) return false;
-  ownedDrain(recordField(record, R_OWNED), releaseRef);
+  ownedDrain(recordField(record, R_OWNED), releaseOwned);
   if (cas(i, recordField(record, R_STATE), state, terminal) !== state) return false;
   const scope = load(i, recordField(record, R_SCOPE));
   if (scope !== 0) scopeThreadEnded(scope);
