@@ -3,5 +3,5 @@ export { channel, syncChannel, type ChannelOptions } from './channel.ts';
 export { Sender, SyncSender } from './sender.ts';
 export { Receiver } from './receiver.ts';
 export { oneshot, OneshotSender, OneshotReceiver } from './oneshot.ts';
-export { SendError, RecvError } from './errors.ts';
+export { SendError, RecvError, TryRecvError, RecvTimeoutError, TrySendError } from './errors.ts';
 export { select, selectAsync, type Selected } from './select.ts';

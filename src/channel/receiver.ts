@@ -5,10 +5,11 @@
 // receiver). When the last receiver is closed (or its thread ends) the channel
 // disconnects: buffered messages are dropped and senders fail from then on.
 
+import { describeValue } from '../heap/describe.ts';
 import { Adopt, cloneHandle, Handle, Role } from '../heap/handle.ts';
 import { assertCanBlock, checkTimeout } from '../wait/futex.ts';
 import { checkSignal, deadlineOf, runAsync, runSync, type WaitOptions } from '../wait/driver.ts';
-import { RecvError } from './errors.ts';
+import { RecvError, RecvTimeoutError, TryRecvError } from './errors.ts';
 import { fairTurn, waited } from './fair.ts';
 import { coreOf } from './flavors.ts';
 import type { Core } from './layout.ts';
@@ -41,6 +42,12 @@ export abstract class ReceiverBase<T> extends Handle implements HasEndpoint {
     return r as T;
   }
 
+  /** A received message, or undefined for EMPTY (timed out); RecvTimeoutError once disconnected. */
+  #timed(r: unknown): T | undefined {
+    if (r === DISCONNECTED) throw new RecvTimeoutError('Disconnected', this.disconnectedMessage);
+    return r === EMPTY ? undefined : (r as T);
+  }
+
   /** Blocks until a message arrives; throws RecvError once every sender is gone and all was received. */
   recv(): T {
     assertCanBlock(`${this.kindName}.recv()`, 'recvAsync()');
@@ -58,20 +65,47 @@ export abstract class ReceiverBase<T> extends Handle implements HasEndpoint {
     return this.#value(await takeAsync(this, signal));
   }
 
-  /** A message if one is ready, else undefined; throws RecvError once disconnected and drained. */
+  /**
+   * A message if one is ready, else undefined (Rust's TryRecvError::Empty); throws
+   * TryRecvError of kind 'Disconnected' (a RecvError) once disconnected and drained.
+   */
   tryRecv(): T | undefined {
     const r = this[endpoint]().tryTake();
-    return r === EMPTY ? undefined : this.#value(r);
+    if (r === DISCONNECTED) throw new TryRecvError('Disconnected', this.disconnectedMessage);
+    return r === EMPTY ? undefined : (r as T);
   }
 
-  /** Like recv(), giving up after `ms` milliseconds with undefined. */
+  /**
+   * Like recv(), giving up after `ms` milliseconds with undefined (Rust's
+   * RecvTimeoutError::Timeout); throws RecvTimeoutError of kind 'Disconnected' (a
+   * RecvError) once disconnected and drained.
+   */
   recvTimeout(ms: number): T | undefined {
     const t = checkTimeout(ms, `${this.kindName}.recvTimeout()`);
     assertCanBlock(`${this.kindName}.recvTimeout()`, 'recvAsync()');
     let r = this[endpoint]().tryTake();
     if (r === EMPTY) r = runSync(recvOp(this), deadlineOf(t));
-    return r === EMPTY ? undefined : this.#value(r);
+    return this.#timed(r);
   }
+
+  /**
+   * Like recvTimeout(), with a deadline instead of a duration (Rust's recv_deadline):
+   * `deadline` is a time on this thread's `performance.now()` clock, as
+   * `performance.now() + ms`. A deadline already past still takes a ready message.
+   */
+  recvDeadline(deadline: number): T | undefined {
+    checkDeadline(deadline, `${this.kindName}.recvDeadline(deadline)`);
+    assertCanBlock(`${this.kindName}.recvDeadline()`, 'recvAsync()');
+    let r = this[endpoint]().tryTake();
+    if (r === EMPTY) r = runSync(recvOp(this), deadline);
+    return this.#timed(r);
+  }
+}
+
+/** Throws unless `deadline` is a number on the performance.now() clock (Infinity: no deadline). */
+function checkDeadline(deadline: number, call: string): void {
+  if (typeof deadline !== 'number') throw new TypeError(`${call}: expected a performance.now() time in milliseconds, got ${describeValue(deadline)}`);
+  if (Number.isNaN(deadline)) throw new RangeError(`${call}: expected a performance.now() time in milliseconds, got NaN`);
 }
 
 /** One async receive: a message or DISCONNECTED, after a fair turn if one is due. */
@@ -129,7 +163,12 @@ export class Receiver<T> extends ReceiverBase<T> {
   }
 
   /** Receives until every sender is gone and everything sent was received (blocking). */
-  [Symbol.iterator](): Iterator<T> {
+  [Symbol.iterator](): IterableIterator<T> {
+    return new BlockingIter(this);
+  }
+
+  /** Rust's `rx.iter()`: the blocking iterator, as `for (const m of rx)` uses. */
+  iter(): IterableIterator<T> {
     return new BlockingIter(this);
   }
 
@@ -153,7 +192,7 @@ export class Receiver<T> extends ReceiverBase<T> {
 
 // A class rather than a generator: `for (const m of rx)` over a fast channel then costs
 // about what recv() does.
-class BlockingIter<T> implements Iterator<T> {
+class BlockingIter<T> implements IterableIterator<T> {
   readonly #rx: Receiver<T>;
 
   constructor(rx: Receiver<T>) {
@@ -167,7 +206,7 @@ class BlockingIter<T> implements Iterator<T> {
     return r === DISCONNECTED ? { done: true, value: undefined } : { done: false, value: r as T };
   }
 
-  [Symbol.iterator](): Iterator<T> {
+  [Symbol.iterator](): IterableIterator<T> {
     return this;
   }
 }

@@ -9,6 +9,7 @@
 import { Adopt, cloneHandle, Handle, Role } from '../heap/handle.ts';
 import { assertCanBlock, canBlock, checkTimeout } from '../wait/futex.ts';
 import { checkSignal, deadlineOf, runAsync, runSync, type WaitOptions } from '../wait/driver.ts';
+import { SendError, TrySendError } from './errors.ts';
 import { coreOf } from './flavors.ts';
 import type { Core, SendContext } from './layout.ts';
 
@@ -95,13 +96,18 @@ export class SyncSender<T> extends SenderBase<T> {
 
   /**
    * Sends `value` if there is room now (on a rendezvous: if a receiver is waiting and
-   * takes it); false otherwise, with nothing sent.
+   * takes it); false otherwise, with nothing sent. Throws TrySendError (a SendError of
+   * kind 'Disconnected', with the value) if every receiver is gone.
    */
   trySend(value: T): boolean {
     this.checkOpen();
-    if (this.core.sendNow(value)) return true;
-    if (this.core.cap > 0 || !canBlock()) return false;
-    return runSync(this.core.sendOp(value, true, this.context()), performance.now() + RENDEZVOUS_TRY_MS);
+    try {
+      if (this.core.sendNow(value)) return true;
+      if (this.core.cap > 0 || !canBlock()) return false;
+      return runSync(this.core.sendOp(value, true, this.context()), performance.now() + RENDEZVOUS_TRY_MS);
+    } catch (e) {
+      throw e instanceof SendError ? new TrySendError('Disconnected', e.value as T) : e;
+    }
   }
 
   /** Like send(), giving up after `ms` milliseconds: false then, with nothing sent. */
