@@ -22,6 +22,7 @@ export { OnceLock, LazyLock } from './sync/once_lock.ts';
 export { shared } from './sync/shared.ts';
 export { OnceCell, SetError } from './sync/once_cell.ts';
 export { Notify } from './sync/notify.ts';
+export { AtomicWaker } from './sync/atomic_waker.ts';
 export { Barrier, type BarrierWaitResult } from './sync/barrier.ts';
 export { Semaphore, Permit, AcquireError } from './sync/semaphore.ts';
 export * from './channel/index.ts';

@@ -18,6 +18,7 @@ export const Kind = {
   Semaphore: 28,
   Notify: 29,
   SemaphorePermit: 30,
+  AtomicWaker: 31,
   Channel: 40,
   Oneshot: 41,
   SharedArray: 50,

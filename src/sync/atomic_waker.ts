@@ -1,0 +1,341 @@
+// AtomicWaker: tokio's AtomicWaker across threads. One thread at a time registers
+// ("wake me"), any thread wakes it. It is the building block of user-made primitives:
+// the waiting side runs `register(); if (ready()) ...; wait()` and the producing side
+// `makeReady(); wake()`, and no wake-up falls between the check and the wait.
+//
+// Object words after the [kind, refcount] header:
+//   STATE    WAITING 0, or the bits REGISTERING 1 and WAKING 2 (tokio's state machine)
+//   WAKER    record of the registered thread (a counted reference: tokio's Waker clone), or 0
+//   PENDING  1 when a wake() found nobody registered: the next register() claims it
+//   SEQ      bumped by every wake() that takes a registration; waiters sleep on it
+//
+// STATE is a small lock on WAKER and PENDING with two ways in. register() (and take())
+// enter by WAITING -> REGISTERING and must leave by REGISTERING -> WAITING; wake() enters
+// by setting WAKING, and only if it found WAITING. A wake() that finds REGISTERING
+// still sets WAKING and returns: the registering side sees WAKING when it tries to
+// leave and wakes itself (its next wait returns at once), so a wake concurrent with a
+// register is never lost and wake() never waits. A register() that finds WAKING does
+// the same (a wake is under way, which may or may not have seen it) without
+// registering. Unlike tokio, which drops a register() that races another, concurrent
+// register() calls are serialised: the later one spins until the window of the first
+// is over, then registers, so the last to get in is the registered thread.
+//
+// A wait sleeps on SEQ: the handle remembers the SEQ it read inside its last register()
+// window, and a wait returns once SEQ differs from it (or the handle was woken by its
+// own register(), above). The wake that takes a registration bumps SEQ before it leaves
+// its window and then notifies; the sleeper compared SEQ with its snapshot in the same
+// futex operation, so a bump between its check and its sleep ends the sleep at once.
+// Only one thread is registered at a time, so a SEQ change is a wake-up for it; a thread
+// whose registration was replaced by another's returns (spuriously) at a later wake,
+// never hangs because of it. A wait consumes the wake-ups seen so far (several
+// coalesce into one, as in tokio). A wake-up for this handle that arrives while it
+// does not wait is kept: a later register() carries it over to the next wait.
+//
+// Memory ordering. JS Atomics are sequentially consistent, so every access here is at
+// least as strong as tokio's AcqRel/Acquire/Release; what the protocol needs is:
+// - WAKER and PENDING are only touched inside a window (REGISTERING or WAKING held),
+//   and windows exclude each other through read-modify-writes on STATE, so each
+//   window sees every write of the one before it.
+// - The user's pattern: the producer writes its data, then wake() does its RMW on
+//   STATE; the consumer does register()'s RMW on STATE, then reads the data. Those RMWs
+//   are totally ordered. If wake()'s RMW comes first, register() reads a STATE written
+//   after it (a release sequence of RMWs), so the data written before the wake is
+//   visible to the consumer's check. If register()'s window came first, wake() finds
+//   WAITING and our record in WAKER, and delivers through SEQ. If wake() lands inside
+//   the window, it leaves WAKING, which register()'s closing CAS cannot miss: the
+//   REGISTERING/WAKING hand-off is where a lost wake-up would otherwise hide.
+// - SEQ is bumped inside the wake's window, so a register() that follows it reads the
+//   new value as its snapshot and is not woken by a wake that came before it.
+//
+// Kill safety (thread/critical.ts): each window, together with taking or giving back
+// the record reference it moves, is one kill-safe section, so a thread killed in
+// register(), wake() or take() never leaves REGISTERING or WAKING set (which would
+// stall every later register, or drop every later wake) nor a reference uncounted.
+// A registered thread that dies leaves its record in WAKER: a wake then bumps SEQ for
+// nobody and gives the reference back, and the next register() replaces it. A thread
+// killed while waiting leaves nothing behind (a sleeper holds no shared state).
+
+import { describeValue } from '../heap/describe.ts';
+import { Adopt, adoptRef, allocObject, defineKind, releaseRef, retain } from '../heap/handle.ts';
+import { heapCovering } from '../heap/heap.ts';
+import { Kind } from '../heap/kinds.ts';
+import { enterCritical, leaveCritical } from '../thread/critical.ts';
+import { currentRecord } from '../thread/current.ts';
+import type { Thread } from '../thread/thread.ts';
+import { Backoff } from '../wait/backoff.ts';
+import { checkSignal, deadlineOf, runAsync, runSync, SPIN, type Op, type WaitOptions } from '../wait/driver.ts';
+import { add, and, assertCanBlock, cas, checkTimeout, exchange, load, notify, or, store } from '../wait/futex.ts';
+import { PIN, PinnedHandle, UNPIN } from './mutex.ts';
+
+// i32 fields after the [kind, refcount] header.
+const STATE = 2, WAKER = 3, PENDING = 4, SEQ = 5;
+const OBJECT_BYTES = 24;
+const WAITING = 0, REGISTERING = 1, WAKING = 2;
+
+const words = (offset: number): Int32Array => heapCovering(offset + OBJECT_BYTES).i32;
+
+/** What one attempt at register() came to. */
+const BUSY = 0, REGISTERED = 1, WOKEN = 2;
+type Attempt = typeof BUSY | typeof REGISTERED | typeof WOKEN;
+
+/**
+ * One attempt to register the record `me`: BUSY if another register() or take() is in
+ * its window (retry), else REGISTERED or WOKEN (a wake-up is already due: one that came
+ * during the window, one under way, or one stored while nobody was registered).
+ * `snapshot[0]` receives SEQ as read in the window.
+ */
+function tryRegister(i: Int32Array, b: number, me: number, snapshot: [number]): Attempt {
+  enterCritical();
+  try {
+    const s = cas(i, b + STATE, WAITING, REGISTERING);
+    if (s === WAKING) {
+      // A wake() is in its window; whether it saw our previous registration or not, it
+      // happens after this register() began: count it as ours (tokio wakes the new waker).
+      snapshot[0] = load(i, b + SEQ);
+      return WOKEN;
+    }
+    if (s !== WAITING) return BUSY;
+    // The window: WAKER and PENDING are ours until STATE leaves REGISTERING.
+    snapshot[0] = load(i, b + SEQ);
+    const old = load(i, b + WAKER);
+    if (old !== me) {
+      retain(me);
+      store(i, b + WAKER, me);
+    }
+    let outcome: Attempt = exchange(i, b + PENDING, 0) === 1 ? WOKEN : REGISTERED;
+    let woke = false;
+    if (cas(i, b + STATE, REGISTERING, WAITING) !== REGISTERING) {
+      // A wake() set WAKING during the window and left it to us: it takes our
+      // registration, as any wake does, and wakes us. Clearing STATE ends its window too.
+      store(i, b + WAKER, 0);
+      store(i, b + STATE, WAITING);
+      woke = true;
+      outcome = WOKEN;
+    }
+    // References given back once the window is closed, still in the section: a kill
+    // in between would leave them counted forever.
+    if (old !== me && old !== 0) releaseRef(old);
+    if (woke) releaseRef(me);
+    return outcome;
+  } finally {
+    leaveCritical();
+  }
+}
+
+/** Sleeps until SEQ differs from `seen`; returns the new SEQ, or undefined once the deadline passed. */
+function* sleepOn(i: Int32Array, at: number, seen: number): Op<number | undefined> {
+  // Spin a little first: a producer that is awake usually wakes us within a microsecond.
+  for (;;) {
+    const s = load(i, at);
+    if (s !== seen) return s;
+    if (yield SPIN) break;
+  }
+  for (;;) {
+    let expired: boolean;
+    try {
+      expired = yield { index: at, expected: seen };
+    } catch (e) {
+      // Aborted: a wake that came first is ours (the driver returns it), else nothing
+      // was taken and the registration stays as it was.
+      const s = load(i, at);
+      if (s !== seen) return s;
+      throw e;
+    }
+    const s = load(i, at);
+    if (s !== seen) return s;
+    if (expired) return undefined;
+  }
+}
+
+function checkMs(ms: unknown, call: string): number | undefined {
+  if (ms !== undefined && typeof ms !== 'number') {
+    throw new TypeError(`${call}: ms must be a number of milliseconds or undefined, got ${describeValue(ms)}`);
+  }
+  return checkTimeout(ms, call);
+}
+
+/**
+ * tokio's AtomicWaker, across threads. `register()` makes the calling thread the one
+ * `wake()` wakes (replacing any thread registered before); `wait()` / `waitAsync()`
+ * then sleep until such a wake. A wake between register() and the wait is never lost,
+ * and a wake() with nobody registered is kept for the next register(). Use it as
+ * `register(); if (ready()) return; wait();` in a loop, and `makeReady(); wake();` on
+ * the other side. One waiting thread at a time (for many waiters, Notify or Condvar).
+ *
+ * Wake-ups may be spurious (a wake-up stored earlier, a wake of a thread that replaced
+ * this one): callers re-check their condition, as with Condvar.
+ */
+export class AtomicWaker extends PinnedHandle {
+  // This handle's side of the protocol, in this thread: the SEQ read by its last
+  // register() (undefined before the first), and a wake-up its register() found due.
+  #seen: number | undefined;
+  #woken = false;
+
+  constructor(...args: [] | [Adopt]) {
+    const [adopt] = args;
+    if (args.length > 0 && !(adopt instanceof Adopt)) {
+      throw new TypeError(`new AtomicWaker() takes no arguments, got ${describeValue(adopt)}`);
+    }
+    super(adopt instanceof Adopt ? adopt.offset : allocObject(Kind.AtomicWaker, OBJECT_BYTES - 8));
+  }
+
+  protected get kindName(): string {
+    return 'AtomicWaker';
+  }
+
+  /**
+   * Makes the calling thread the one wake() wakes: its next wait() or waitAsync()
+   * through this handle returns once a wake() comes after this call began (at once if
+   * one came meanwhile, or if a wake() found nobody registered before). Replaces the
+   * registration of any other thread. Serialised with other register() and take()
+   * calls; never waits for a wake().
+   */
+  register(): void {
+    this.checkOpen();
+    const i = words(this.offset);
+    const b = this.offset >> 2;
+    const me = currentRecord();
+    const snapshot: [number] = [0];
+    let outcome = tryRegister(i, b, me, snapshot);
+    // Another register() or take() is in its window: a few atomics, inside a kill-safe
+    // section of its thread, so it ends soon (and we spin outside any section of ours).
+    for (const backoff = new Backoff(); outcome === BUSY; outcome = tryRegister(i, b, me, snapshot)) backoff.snooze();
+    // SEQ moved since our previous register() (read in the window, so this covers a
+    // wake that took that registration just before it): a wake-up no wait consumed yet.
+    if (outcome === WOKEN || (this.#seen !== undefined && snapshot[0] !== this.#seen)) this.#woken = true;
+    this.#seen = snapshot[0];
+  }
+
+  /**
+   * Wakes the registered thread and removes its registration; with nobody registered,
+   * stores the wake-up for the next register(). Never blocks. Wake-ups coalesce: one
+   * that meets another under way is covered by it.
+   */
+  wake(): void {
+    this.checkOpen();
+    const i = words(this.offset);
+    const b = this.offset >> 2;
+    let taken = 0;
+    enterCritical();
+    try {
+      // Not WAITING: a register() in its window sees our WAKING bit and wakes itself,
+      // or another wake() is in its window and does the job for both.
+      if (or(i, b + STATE, WAKING) !== WAITING) return;
+      taken = exchange(i, b + WAKER, 0);
+      if (taken !== 0) add(i, b + SEQ, 1);
+      else store(i, b + PENDING, 1);
+      and(i, b + STATE, ~WAKING);
+      if (taken !== 0) {
+        notify(i, b + SEQ);
+        releaseRef(taken);
+      }
+    } finally {
+      leaveCritical();
+    }
+  }
+
+  /**
+   * Removes the registration without waking, and returns the thread that was
+   * registered (undefined if none). `take()?.unpark()` does not wake a wait(): a
+   * wake() does. A wake() that meets take() in its window counts as coming after it:
+   * with nobody registered, it is stored for the next register().
+   */
+  take(): Thread | undefined {
+    this.checkOpen();
+    const i = words(this.offset);
+    const b = this.offset >> 2;
+    for (const backoff = new Backoff(); ; backoff.snooze()) {
+      enterCritical();
+      try {
+        // take() enters like register() (wake() leaves REGISTERING to its holder) and
+        // waits out a wake() under way, so it never swallows one.
+        if (cas(i, b + STATE, WAITING, REGISTERING) !== WAITING) continue;
+        const taken = exchange(i, b + WAKER, 0);
+        if (cas(i, b + STATE, REGISTERING, WAITING) !== REGISTERING) {
+          store(i, b + PENDING, 1);
+          store(i, b + STATE, WAITING);
+        }
+        if (taken === 0) return undefined;
+        try {
+          return adoptRef(taken) as Thread; // the waker's reference moves into the handle
+        } catch (e) {
+          releaseRef(taken); // no room to record it (heap full): give it back
+          throw e;
+        }
+      } finally {
+        leaveCritical();
+      }
+    }
+  }
+
+  /**
+   * Blocks until a wake-up for this thread's registration (see register()); returns
+   * true then, or false once `ms` milliseconds passed without one (the registration
+   * stays, so a later wait still sees a later wake). Throws TypeError if register() was
+   * never called through this handle: nothing could wake the wait.
+   */
+  wait(ms?: number): boolean {
+    const timeout = checkMs(ms, 'AtomicWaker.wait()');
+    this.checkOpen();
+    assertCanBlock('AtomicWaker.wait()', 'AtomicWaker.waitAsync()');
+    const seen = this.#registered('AtomicWaker.wait()');
+    const i = words(this.offset);
+    const at = (this.offset >> 2) + SEQ;
+    if (this.#consumeDue(i, at, seen)) return true;
+    const s = runSync(sleepOn(i, at, seen), deadlineOf(timeout));
+    if (s === undefined) return false;
+    this.#seen = s;
+    return true;
+  }
+
+  /**
+   * wait() without blocking the event loop. Aborting `signal` rejects with its reason
+   * and takes nothing: the registration and any later wake-up stay for the next wait.
+   * Closing this handle while it waits takes effect once the wait ends.
+   */
+  async waitAsync(options?: WaitOptions): Promise<void> {
+    const signal = checkSignal(options, 'AtomicWaker.waitAsync()');
+    this.checkOpen();
+    const seen = this.#registered('AtomicWaker.waitAsync()');
+    const i = words(this.offset);
+    const at = (this.offset >> 2) + SEQ;
+    if (this.#consumeDue(i, at, seen)) return;
+    this[PIN]();
+    try {
+      const s = await runAsync(sleepOn(i, at, seen), Infinity, signal);
+      // Another waitAsync of this handle may have consumed later wake-ups meanwhile.
+      if (s !== undefined && this.#seen === seen) this.#seen = s;
+    } finally {
+      this[UNPIN]();
+    }
+  }
+
+  #registered(call: string): number {
+    if (this.#seen === undefined) {
+      throw new TypeError(
+        `${call}: this AtomicWaker handle was never registered; call register() first ` +
+          '(then check your condition, then wait)',
+      );
+    }
+    return this.#seen;
+  }
+
+  /** Takes a wake-up already due (from register(), or SEQ moved since); true if there was one. */
+  #consumeDue(i: Int32Array, at: number, seen: number): boolean {
+    const s = load(i, at);
+    if (!this.#woken && s === seen) return false;
+    this.#woken = false;
+    this.#seen = s;
+    return true;
+  }
+}
+
+defineKind(Kind.AtomicWaker, {
+  name: 'AtomicWaker',
+  wrap: (p) => new AtomicWaker(new Adopt(p)),
+  // The last reference is gone: give back the registered thread's record.
+  drop(p) {
+    const r = exchange(words(p), (p >> 2) + WAKER, 0);
+    if (r !== 0) releaseRef(r);
+  },
+});
