@@ -1,14 +1,17 @@
 // Joining the runtime from a worker weft did not start: the main thread posts
 // runtimeHandle() to it, and the worker calls attach() with it before using weft.
 
-import { isMainThread } from 'node:worker_threads';
 import { attachHeap, heap, setHeapCreator } from './heap/heap.ts';
+import { host } from './platform/host.ts';
 import { setCurrentRecord } from './thread/current.ts';
 import { newRecord, recordField, R_STATE, State } from './thread/record.ts';
 import { ensureSupervisor } from './thread/spawn.ts';
 import { store } from './wait/futex.ts';
 
-setHeapCreator(() => isMainThread);
+setHeapCreator(() => {
+  if (host.isMainThread) host.checkCanCreateHeap();
+  return host.isMainThread;
+});
 
 const TAG = 'weft.runtime';
 

@@ -13,9 +13,12 @@
 // registered only for classes weft owns (Handle and private boxes). msgpackr's
 // behaviour for every other class stays as it was.
 
-// 'msgpackr/pack' resolves, under Node, to msgpackr's pure-JavaScript build: its
-// optional native string extractor (msgpackr-extract) has crashed the process here.
-import { Packr, RESERVE_START_SPACE, Unpackr, addExtension } from 'msgpackr/pack';
+// 'msgpackr/pack' and 'msgpackr/unpack' resolve, under Node, to msgpackr's
+// pure-JavaScript build (its optional native string extractor, msgpackr-extract, has
+// crashed the process here); under the browser condition they are two modules, and
+// only the second has Unpackr.
+import { Packr, RESERVE_START_SPACE, addExtension } from 'msgpackr/pack';
+import { Unpackr } from 'msgpackr/unpack';
 import { Handle } from '../heap/handle.ts';
 
 /**
@@ -222,10 +225,29 @@ function noHandles(index: number): never {
   );
 }
 
+/**
+ * Whether TextDecoder reads views of a growable SharedArrayBuffer, as msgpackr asks it
+ * to for strings over 64 bytes. Node's does; Chromium's refuses shared and resizable
+ * buffers alike (WebIDL [AllowShared] without [AllowResizable]). Asked once.
+ */
+const decoderReadsHeap = ((): boolean => {
+  try {
+    new TextDecoder().decode(new Uint8Array(new SharedArrayBuffer(1, { maxByteLength: 2 })));
+    return true;
+  } catch {
+    return false;
+  }
+})();
+
 // msgpackr keeps a DataView per source array: decoding in place in the heap's view,
-// rather than from a fresh subarray, saves making one per message.
+// rather than from a fresh subarray, saves making one per message. Where TextDecoder
+// refuses the heap, a message in shared or resizable memory is copied out first.
 function decodeAt<T>(u8: Uint8Array, start: number, end: number, handle: (index: number) => Handle): T {
   if (end <= start) throw new TypeError('codec structured: empty message');
+  if (!decoderReadsHeap && (!(u8.buffer instanceof ArrayBuffer) || u8.buffer.resizable)) {
+    u8 = u8.slice(start, end);
+    [start, end] = [0, end - start];
+  }
   const outer = decodingHandle;
   decodingHandle = handle;
   try {

@@ -1,162 +1,20 @@
-// Starting a Worker that runs weft's worker entry. Workers do not inherit a
-// TypeScript loader on Node 20, so when weft runs from its TypeScript sources (or a
-// thread's entry is a .ts module) the worker registers tsx itself before importing.
-//
-// Where the entry lives: next to this module (the package's dist/ or src/), or, when
-// weft was bundled into an application, a separately bundled `weft-worker.mjs`
-// (or .js / .cjs) next to the bundle. A bundle cannot be the worker's entry itself:
-// the application's own top-level code would run again in every thread.
+// Starting a worker that runs weft's entry, through the host (platform/host.ts):
+// worker_threads on Node, Web Workers in browsers.
 
-import { existsSync, readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { fileURLToPath, pathToFileURL } from 'node:url';
-import { Worker, type ResourceLimits } from 'node:worker_threads';
+import { host, type HostWorker, type LaunchData, type WorkerEvents, type WorkerOptions } from '../platform/host.ts';
 
-declare const __filename: string | undefined;
-
-/**
- * URL of the module (or bundle) this code runs from. A CommonJS bundle has no
- * import.meta (bundlers leave it empty) but has __filename.
- */
-export const moduleUrl: string | undefined =
-  (import.meta as { url?: string }).url ?? (typeof __filename === 'string' ? pathToFileURL(__filename).href : undefined);
+export { Boot, BootStatus } from '../platform/boot.ts';
+export type { HostWorker, LaunchData, WorkerEvents, WorkerOptions };
 
 /** True when weft runs from its TypeScript sources. */
-export const fromSources = moduleUrl?.endsWith('.ts') ?? false;
+export const fromSources = host.fromSources;
 
-/** Names a separately bundled worker entry may have, next to the application bundle. */
-export const WORKER_BUNDLE_NAMES = ['weft-worker.mjs', 'weft-worker.js', 'weft-worker.cjs'];
-
-/** The worker entry and whether it is a bundle of its own (see the header). */
-interface EntryPoint {
-  url: string;
-  bundled: boolean;
-}
-
-function isFile(url: URL): boolean {
-  return url.protocol === 'file:' && existsSync(fileURLToPath(url));
-}
-
-function findEntry(): EntryPoint | Error {
-  if (moduleUrl === undefined) return new Error('weft cannot tell which file it runs from (no import.meta.url and no __filename)');
-  const unbundled = new URL(`./worker_main${fromSources ? '.ts' : '.js'}`, moduleUrl);
-  if (unbundled.protocol !== 'file:' || isFile(unbundled)) return { url: unbundled.href, bundled: false };
-  for (const name of WORKER_BUNDLE_NAMES) {
-    const candidate = new URL(`./${name}`, moduleUrl);
-    if (isFile(candidate)) return { url: candidate.href, bundled: true };
-  }
-  return new Error(
-    `weft was bundled into ${fileURLToPath(moduleUrl)}, and its threads need their own entry bundled beside it: ` +
-      `bundle weft's worker entry (node_modules/weft/dist/thread/worker_main.js) to ` +
-      `${WORKER_BUNDLE_NAMES[0]} in the same directory, e.g. ` +
-      `esbuild node_modules/weft/dist/thread/worker_main.js --bundle --platform=node --format=esm --outfile=<dir>/${WORKER_BUNDLE_NAMES[0]}; ` +
-      `or keep weft out of the bundle with --external:weft`,
-  );
-}
-
-let entry: EntryPoint | Error | undefined;
-
-/** The worker entry, or the Error that says why there is none (checked once). */
-export function workerEntry(): EntryPoint | Error {
-  return (entry ??= findEntry());
-}
-
-/** URL of tsx's registration API, if tsx can be found from here. */
+/** URL of tsx's registration API, if tsx can be found from here (Node). */
 export function tsxApiUrl(): string | undefined {
-  try {
-    return import.meta.resolve('tsx/esm/api');
-  } catch {
-    // Loaded as CommonJS (require('weft') under tsx): no import.meta.resolve.
-  }
-  // require.resolve would give the CommonJS build, which cannot register from a
-  // worker; the ES module build is found through tsx's own exports map.
-  try {
-    if (moduleUrl === undefined) return undefined;
-    const manifest = createRequire(moduleUrl).resolve('tsx/package.json');
-    const { exports } = JSON.parse(readFileSync(manifest, 'utf8')) as { exports: Record<string, { import: { default: string } }> };
-    return new URL(exports['./esm/api'].import.default, pathToFileURL(manifest)).href;
-  } catch {
-    return undefined;
-  }
+  return host.tsxApiUrl();
 }
 
-const loaderUrl = fromSources ? tsxApiUrl() : undefined;
-
-/** A resolve hook that makes `import('weft')` in a bundled worker return the worker bundle itself. */
-function selfAliasHook(url: string): string {
-  const code = `export async function resolve(specifier, context, next) {
-  return specifier === 'weft' ? { url: ${JSON.stringify(url)}, shortCircuit: true } : next(specifier, context);
-}`;
-  return `data:text/javascript,${encodeURIComponent(code)}`;
-}
-
-/** Boot states written to a BootStatus word. */
-export const Boot = { Starting: 0, Ready: 1, Failed: 2 } as const;
-
-// Valid both as a CommonJS script and as an ES module (a worker evaluates it as a
-// module when the process runs with --input-type=module): dynamic import() only.
-// It must run before any TypeScript can be loaded. If `status` is given, it reports
-// READY once the entry has been evaluated, or FAILED with the error's text, so a
-// parent that is blocked (and cannot hear the worker's events) learns either way.
-const BOOT = `
-(async () => {
-  const { workerData } = await import('node:worker_threads');
-  const status = workerData.status;
-  try {
-    if (workerData.tsx) (await import(workerData.tsx)).register();
-    if (workerData.alias) (await import('node:module')).register(workerData.alias);
-    await import(workerData.entry);
-    if (status) { Atomics.store(status, 0, ${Boot.Ready}); Atomics.notify(status, 0); }
-  } catch (e) {
-    if (status) {
-      const text = new TextEncoder().encode(String((e && e.stack) || e));
-      const bytes = new Uint8Array(status.buffer, 8, status.buffer.byteLength - 8);
-      const n = Math.min(text.length, bytes.length);
-      bytes.set(text.subarray(0, n));
-      Atomics.store(status, 1, n);
-      Atomics.store(status, 0, ${Boot.Failed});
-      Atomics.notify(status, 0);
-    }
-    throw e;
-  }
-})();
-`;
-
-/** Shared words a worker's boot reports through: [state, text length, ...text bytes]. */
-export class BootStatus {
-  readonly words = new Int32Array(new SharedArrayBuffer(8 + 4096));
-
-  get state(): number {
-    return Atomics.load(this.words, 0);
-  }
-
-  /** The error text a failed boot left. */
-  get failure(): string {
-    const n = Atomics.load(this.words, 1);
-    return new TextDecoder().decode(new Uint8Array(this.words.buffer, 8, n).slice());
-  }
-}
-
-export interface LaunchData {
-  role: 'supervisor' | 'thread';
-  sab: SharedArrayBuffer;
-}
-
-/** Starts a worker on weft's entry; throws the Error from workerEntry() if there is none. */
-export function launch(data: LaunchData, resourceLimits?: ResourceLimits, status?: BootStatus): Worker {
-  const found = workerEntry();
-  if (found instanceof Error) throw found;
-  return new Worker(BOOT, {
-    eval: true,
-    workerData: {
-      ...data,
-      entry: found.url,
-      tsx: loaderUrl,
-      alias: found.bundled ? selfAliasHook(found.url) : undefined,
-      status: status?.words,
-    },
-    resourceLimits,
-    stdout: false,
-    stderr: false,
-  });
+/** Starts a worker on weft's entry; throws the Error that says why when there is none. */
+export function launch(data: LaunchData, options: WorkerOptions, events: WorkerEvents): HostWorker {
+  return host.startWorker(data, options, events);
 }

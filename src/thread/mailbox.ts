@@ -40,11 +40,14 @@ export function post(op: Op, arg: number): void {
 /** Takes every posted request, oldest first, waiting (asynchronously) while there are none. */
 export async function take(): Promise<Request[]> {
   const i = heap().i32;
+  while (load(i, I_SUPERVISOR) === 0) await waitAsync(i, I_SUPERVISOR, 0);
+  return takeNow();
+}
+
+/** Takes every posted request, oldest first (none if the mailbox is empty). */
+export function takeNow(): Request[] {
+  const i = heap().i32;
   let head = exchange(i, I_SUPERVISOR, 0);
-  while (head === 0) {
-    await waitAsync(i, I_SUPERVISOR, 0);
-    head = exchange(i, I_SUPERVISOR, 0);
-  }
   const out: Request[] = [];
   while (head !== 0) {
     const b = head >> 2;

@@ -26,16 +26,16 @@
 // panic cannot be skipped by both. With weaker orderings both reads could see the old
 // values (the store-buffer outcome), and the panic would vanish.
 //
-// Written straight to file descriptor 2: a worker's process.stderr is forwarded
-// through the parent thread's event loop, which may be blocked in join() or about to
-// exit, and the report would come late or never.
+// Written straight to file descriptor 2 on Node (host.printError): a worker's
+// process.stderr is forwarded through the parent thread's event loop, which may be
+// blocked in join() or about to exit, and the report would come late or never.
 
-import { writeSync } from 'node:fs';
 import { codecs } from '../codec/index.ts';
 import { loadValue, releaseDecoded, type Decoded } from '../codec/stored.ts';
 import { ROLE_MASK, Role } from '../heap/handle.ts';
 import { heap } from '../heap/heap.ts';
 import { ownedRefs } from '../heap/owned.ts';
+import { host } from '../platform/host.ts';
 import { add, cas, load } from '../wait/futex.ts';
 import { currentRecord, mainRecord } from './current.ts';
 import { describeThread, recordField, Reason, Report, R_JOINERS, R_OWNED, R_REASON, R_REPORT, R_RESULT } from './record.ts';
@@ -99,11 +99,7 @@ function print(record: number): void {
     text = `${who} panicked: ${payloadText(loadValue(codecs.structured, load(i, recordField(record, R_RESULT)), false, decoded))}`;
     releaseDecoded(decoded);
   }
-  try {
-    writeSync(2, `${text}\n`);
-  } catch {
-    // stderr closed: nothing to report to
-  }
+  host.printError(text);
 }
 
 let watchChecked = false;
@@ -117,7 +113,7 @@ export function watchUnjoinedAtExit(): void {
   if (watchChecked) return;
   watchChecked = true;
   if (currentRecord() !== mainRecord()) return;
-  process.on('exit', () => {
+  host.onExit(() => {
     for (const ref of ownedRefs(recordField(mainRecord(), R_OWNED))) {
       if ((ref & ROLE_MASK) === Role.Join) printOnce(ref - Role.Join);
     }

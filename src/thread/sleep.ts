@@ -1,5 +1,5 @@
 import { assertCanBlock, canBlock, checkTimeout, wait } from '../wait/futex.ts';
-import { availableParallelism as osParallelism } from 'node:os';
+import { host } from '../platform/host.ts';
 
 const sleeper = new Int32Array(new SharedArrayBuffer(4));
 /** A futex timeout short enough to be a yield, long enough that the thread really sleeps. */
@@ -26,7 +26,5 @@ export function yieldNow(): void {
 
 /** How many threads can run in parallel on this machine. */
 export function availableParallelism(): number {
-  return typeof navigator !== 'undefined' && navigator.hardwareConcurrency
-    ? navigator.hardwareConcurrency
-    : osParallelism();
+  return host.availableParallelism();
 }

@@ -2,9 +2,6 @@
 // spec, and hand it to the supervisor. Everything that can fail for bad input fails
 // here, synchronously, before any thread exists.
 
-import { isAbsolute } from 'node:path';
-import { pathToFileURL } from 'node:url';
-import { isMainThread, type Worker } from 'node:worker_threads';
 import { codecs } from '../codec/index.ts';
 import { storeValue } from '../codec/stored.ts';
 import { Adopt, releaseRef, retain } from '../heap/handle.ts';
@@ -12,11 +9,13 @@ import { heap } from '../heap/heap.ts';
 import { canBlock, store } from '../wait/futex.ts';
 import { SpawnError } from './errors.ts';
 import { JoinHandle, ScopedJoinHandle } from './join_handle.ts';
-import { Boot, BootStatus, launch } from './launch.ts';
+import { host } from '../platform/host.ts';
+import { Boot, BootStatus, launch, type HostWorker } from './launch.ts';
 import { Op, post } from './mailbox.ts';
 import { newRecord, recordField, R_JOINERS, R_NAME, R_SPEC, R_STACK } from './record.ts';
 import type { SpawnSpec } from './run.ts';
 import { scopeAddThread, scopeCheckOpen, type Scope } from './scope.ts';
+import { failPosted } from './supervisor.ts';
 
 /** A thread entry given as a module: its `export` (default export if omitted) is called. */
 export interface ModuleEntry {
@@ -50,7 +49,7 @@ const BOOT_TIMEOUT_MS = 60_000;
  * its cause instead of leaving every later join() blocked with nobody to wake it.
  */
 export function ensureSupervisor(): void {
-  if (!isMainThread) return;
+  if (!host.isMainThread) return;
   if (supervisor === undefined && launchFailure === undefined) startSupervisor();
   if (launchFailure) throw launchFailure;
   const status = supervisor!;
@@ -70,9 +69,23 @@ export function ensureSupervisor(): void {
 
 function startSupervisor(): void {
   const status = new BootStatus();
-  let w: Worker;
+  let w: HostWorker;
+  const failed = (): SpawnError => new SpawnError(`weft could not start its runtime worker, so no thread can start: ${status.failure}`);
   try {
-    w = launch({ role: 'supervisor', sab: heap().sab }, undefined, status);
+    w = launch({ role: 'supervisor', sab: heap().sab }, { name: 'weft supervisor', status: status.words }, {
+      message() {},
+      error(e) {
+        // A failed boot is reported to the next spawn through the status words.
+        if (status.state !== Boot.Failed) {
+          console.error('weft: the supervisor thread failed; threads can no longer be started or cleaned up', e);
+        }
+      },
+      exit() {
+        // Where the main thread cannot wait for the boot (a browser's), spawns were
+        // posted before the failure was known: their joiners learn it now.
+        if (status.state === Boot.Failed) failPosted(failed());
+      },
+    });
   } catch (e) {
     launchFailure = new SpawnError(`weft cannot start threads: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
     return;
@@ -81,12 +94,6 @@ function startSupervisor(): void {
   // An idle supervisor must not keep the process alive; live threads do not either,
   // exactly as returning from main ends a Rust process.
   w.unref();
-  w.on('error', (e) => {
-    // A failed boot is reported to the next spawn through the status words.
-    if (status.state !== Boot.Failed) {
-      console.error('weft: the supervisor thread failed; threads can no longer be started or cleaned up', e);
-    }
-  });
 }
 
 /**
@@ -99,7 +106,8 @@ function moduleUrlOf(m: unknown): string {
   if (m instanceof URL) return m.href;
   if (typeof m !== 'string') throw new SpawnError(`spawn(): \`module\` must be a URL or a string, got ${m === null ? 'null' : typeof m}`);
   // Before the scheme test: a Windows drive letter looks like a URL scheme.
-  if (isAbsolute(m)) return pathToFileURL(m).href;
+  const path = host.pathToUrl(m);
+  if (path !== undefined) return path;
   if (/^[a-z][a-z0-9+.-]*:/i.test(m)) {
     try {
       return new URL(m).href;
@@ -119,7 +127,7 @@ function specOf(entry: Entry, args: unknown[]): SpawnSpec {
     if (/\{\s*\[native code\]\s*\}\s*$/.test(source)) {
       throw new SpawnError('cannot spawn a native or bound function: its source is not available; pass an inline function or a module entry');
     }
-    return { source, args };
+    return { source: host.threadSource(source), args };
   }
   const isUrl = entry instanceof URL;
   if (!isUrl && (typeof entry !== 'object' || entry === null || !('module' in entry))) {

@@ -7,16 +7,15 @@
 // time (never several: blocking primitives would deadlock them) and comes back to
 // the pool when its thread ended and left it at rest (see worker_main.ts).
 
-import type { Worker } from 'node:worker_threads';
 import { releaseRef } from '../heap/handle.ts';
 import { heap } from '../heap/heap.ts';
 import { load } from '../wait/futex.ts';
 import { outsideCritical } from './critical.ts';
 import { completeRecord, storeOutcome } from './finish.ts';
-import { launch } from './launch.ts';
+import { launch, type HostWorker } from './launch.ts';
 import { panicKnown } from './panic_report.ts';
-import { Op, take } from './mailbox.ts';
-import { describeThread, isTerminal, recordField, Reason, R_CRITICAL, R_STACK, R_STATE, State } from './record.ts';
+import { Op, take, takeNow } from './mailbox.ts';
+import { describeThread, isTerminal, recordField, Reason, R_CRITICAL, R_STACK, R_STATE, State, threadName } from './record.ts';
 import { availableParallelism } from './sleep.ts';
 
 const POOL_SIZE = Math.max(1, Math.min(4, availableParallelism()));
@@ -24,21 +23,57 @@ const POOL_SIZE = Math.max(1, Math.min(4, availableParallelism()));
 const MAX_POOL_BOOT_FAILURES = 3;
 /** Idle workers kept beyond this are let go. */
 const MAX_IDLE = 2 * POOL_SIZE;
+/** The Worker name of pooled workers for unnamed threads. */
+export const UNNAMED_WORKER = 'weft';
 
-/** One worker and the thread it runs (0 while it waits in the pool). */
+/**
+ * One worker and the thread it runs (0 while it waits in the pool). A worker carries
+ * the name of the threads it runs (the Worker's name is what debuggers and profilers
+ * show, and it is fixed when the worker starts), so named threads run on workers of
+ * their own name, reused by later threads of the same name.
+ */
 interface Slot {
-  worker: Worker;
+  worker: HostWorker;
+  name: string;
   record: number;
   booted: boolean;
   terminated: boolean;
   error: unknown;
 }
 
+/** Ends a thread that never ran: its joiners get `error` as a PanicError's cause. */
+function failUnstarted(record: number, error: Error): void {
+  if (!isTerminal(load(heap().i32, recordField(record, R_STATE)))) {
+    storeOutcome(record, false, error, Reason.Killed);
+    completeRecord(record, State.Panicked);
+  }
+  releaseRef(record);
+}
+
+/**
+ * The supervisor could not be started (a browser learns it only after spawn() has
+ * returned): fails every request posted to it, so no joiner waits for a thread that
+ * will never run. Spawns after this throw SpawnError (spawn.ts).
+ */
+export function failPosted(error: Error): void {
+  for (const { op, arg: record } of takeNow()) {
+    if (op === Op.Spawn) failUnstarted(record, new Error(`could not start ${describeThread(record)}: ${error.message}`, { cause: error }));
+    else releaseRef(record); // the count that came with a terminate request
+  }
+}
+
 export async function runSupervisor(sab: SharedArrayBuffer): Promise<never> {
-  const pool: Slot[] = []; // booted, waiting for a thread
+  const pool: Slot[] = []; // booted, waiting for a thread, oldest first
   const queue: number[] = []; // records waiting for a pooled worker, in spawn order
   const byRecord = new Map<number, Slot>();
-  let booting = 0;
+  const booting = new Map<string, number>(); // pooled workers booting, by name
+  const names = new Map<number, string>(); // worker name of each queued record
+
+  const count = (m: Map<string, number>, name: string, by: number): void => {
+    const n = (m.get(name) ?? 0) + by;
+    if (n === 0) m.delete(name);
+    else m.set(name, n);
+  };
 
   // Every record reaches the supervisor with one count of its own, given back here.
   const panic = (record: number, payload: unknown, reason: number): void => {
@@ -61,13 +96,14 @@ export async function runSupervisor(sab: SharedArrayBuffer): Promise<never> {
   let poolBootFailures = 0;
 
   const exited = (slot: Slot, code: number): void => {
-    if (!slot.booted) booting--;
     const at = pool.indexOf(slot);
     if (at >= 0) pool.splice(at, 1);
     const { record, error } = slot;
     if (!slot.booted) {
+      if (record === 0) count(booting, slot.name, -1);
       const why = error instanceof Error ? error.message : `worker exited with code ${code}`;
       const fail = (r: number): void => {
+        names.delete(r);
         panic(r, new Error(`could not start ${describeThread(r)}: ${why}`, { cause: error }), Reason.Killed);
         done(r);
       };
@@ -86,45 +122,70 @@ export async function runSupervisor(sab: SharedArrayBuffer): Promise<never> {
     done(record);
   };
 
-  const start = (record: number, stackBytes: number): void => {
-    // spawn() rounded the size up to a stack the worker can boot with.
-    const limits = stackBytes > 0 ? { stackSizeMb: stackBytes / 2 ** 20 } : undefined;
-    const slot: Slot = { worker: launch({ role: 'thread', sab }, limits), record, booted: false, terminated: false, error: undefined };
-    if (record !== 0) byRecord.set(record, slot);
-    booting++;
-    slot.worker.on('error', (e) => (slot.error = e));
-    slot.worker.on('exit', (code) => exited(slot, code));
-    slot.worker.on('message', (m) => {
-      if (m !== 'ready') return;
-      if (!slot.booted) {
-        slot.booted = true;
-        booting--;
-        if (slot.record === 0) poolBootFailures = 0;
-        // A dedicated worker (own stack size) runs its thread and is not pooled.
-        if (slot.record !== 0) return slot.worker.postMessage(slot.record);
-      } else {
-        // Its thread has ended and the worker is at rest again.
-        done(slot.record);
-        slot.record = 0;
-        if (limits !== undefined || pool.length >= MAX_IDLE) return void slot.worker.terminate();
-      }
-      pool.push(slot);
-      dispatch();
+  /** Idle workers beyond MAX_IDLE are let go, those of other names (the rarest reused) first. */
+  const trimPool = (): void => {
+    while (pool.length > MAX_IDLE) {
+      const named = pool.findIndex((s) => s.name !== UNNAMED_WORKER);
+      const [slot] = pool.splice(named >= 0 ? named : 0, 1);
+      slot.worker.terminate();
+    }
+  };
+
+  /** Boots a worker named `name`: for the pool (record 0), or dedicated to `record` (own stack size). */
+  const start = (name: string, record = 0, stackBytes = 0): void => {
+    // spawn() rounded the stack size up to one the worker can boot with.
+    const slot: Slot = { worker: undefined!, name, record, booted: false, terminated: false, error: undefined };
+    slot.worker = launch({ role: 'thread', sab }, { name, stackBytes: stackBytes || undefined }, {
+      error: (e) => (slot.error = e),
+      exit: (code) => exited(slot, code),
+      message: (m) => {
+        if (m !== 'ready') return;
+        if (!slot.booted) {
+          slot.booted = true;
+          if (slot.record === 0) {
+            count(booting, slot.name, -1);
+            poolBootFailures = 0;
+          } else return slot.worker.post(slot.record); // a dedicated worker runs its thread, and is not pooled
+        } else {
+          // Its thread has ended and the worker is at rest again.
+          done(slot.record);
+          slot.record = 0;
+          if (stackBytes > 0) return slot.worker.terminate();
+        }
+        pool.push(slot);
+        dispatch();
+        trimPool();
+      },
     });
+    if (record !== 0) byRecord.set(record, slot);
+    else count(booting, name, 1);
   };
 
   const dispatch = (): void => {
-    while (queue.length > 0 && pool.length > 0) {
-      const slot = pool.shift()!;
-      slot.record = queue.shift()!;
-      byRecord.set(slot.record, slot);
-      slot.worker.postMessage(slot.record);
+    const waiting = new Map<string, number>();
+    for (let q = 0; q < queue.length; ) {
+      const record = queue[q];
+      const name = names.get(record)!;
+      const at = pool.findIndex((s) => s.name === name);
+      if (at < 0) {
+        count(waiting, name, 1);
+        q++;
+        continue;
+      }
+      const [slot] = pool.splice(at, 1);
+      queue.splice(q, 1);
+      names.delete(record);
+      slot.record = record;
+      byRecord.set(record, slot);
+      slot.worker.post(record);
     }
     // Boot workers only for threads that have none coming, and to keep POOL_SIZE
-    // workers in all: busy ones come back to the pool when their thread ends, and a
-    // boot running beside them would take CPU from the threads doing the work.
-    const refill = poolBootFailures < MAX_POOL_BOOT_FAILURES;
-    while (pool.length + booting < queue.length || (refill && pool.length + booting + byRecord.size < POOL_SIZE)) start(0, 0);
+    // unnamed workers in all: busy ones come back to the pool when their thread ends,
+    // and a boot running beside them would take CPU from the threads doing the work.
+    for (const [name, n] of waiting) for (let k = booting.get(name) ?? 0; k < n; k++) start(name);
+    if (poolBootFailures >= MAX_POOL_BOOT_FAILURES) return;
+    const idle = pool.filter((s) => s.name === UNNAMED_WORKER).length;
+    for (let k = idle + (booting.get(UNNAMED_WORKER) ?? 0) + byRecord.size; k < POOL_SIZE; k++) start(UNNAMED_WORKER);
   };
 
   const terminate = (record: number): void => {
@@ -138,7 +199,7 @@ export async function runSupervisor(sab: SharedArrayBuffer): Promise<never> {
       void outsideCritical(recordField(record, R_CRITICAL)).then(() => {
         if (slot.record === record) {
           slot.terminated = true;
-          void slot.worker.terminate();
+          slot.worker.terminate();
         }
         releaseRef(record);
       });
@@ -146,6 +207,7 @@ export async function runSupervisor(sab: SharedArrayBuffer): Promise<never> {
     }
     if (queued >= 0) {
       queue.splice(queued, 1);
+      names.delete(record);
       panic(record, new Error(`${describeThread(record)} was terminated`), Reason.Killed);
       done(record);
     }
@@ -156,10 +218,12 @@ export async function runSupervisor(sab: SharedArrayBuffer): Promise<never> {
   for (;;) {
     for (const { op, arg: record } of await take()) {
       if (op === Op.Spawn) {
+        const name = threadName(record) ?? UNNAMED_WORKER;
         const stack = load(heap().i32, recordField(record, R_STACK));
-        if (stack > 0) start(record, stack);
+        if (stack > 0) start(name, record, stack);
         else {
           queue.push(record);
+          names.set(record, name);
           dispatch();
         }
       } else {

@@ -10,11 +10,12 @@
 // platform offers no way to unload them.
 //
 // It also exports weft's API: an application bundle ships this entry as a bundle of
-// its own (weft-worker.mjs, see launch.ts), and `import('weft')` in its threads is
-// pointed at it.
+// its own (weft-worker.mjs, see platform/node.ts), and `import('weft')` in its
+// threads is pointed at it.
 
-import { parentPort, workerData } from 'node:worker_threads';
 import { attachHeap } from '../heap/heap.ts';
+import * as weft from '../index.ts';
+import { host } from '../platform/host.ts';
 export * from '../index.ts';
 import { setCurrentRecord } from './current.ts';
 import { newRecord, recordField, R_STATE, State } from './record.ts';
@@ -22,29 +23,33 @@ import { runThread } from './run.ts';
 import { runSupervisor } from './supervisor.ts';
 import { store } from '../wait/futex.ts';
 
-const { role, sab } = workerData as { role: 'supervisor' | 'thread'; sab: SharedArrayBuffer };
-const h = attachHeap(sab);
+// What `import('weft')` inside a spawned function resolves to where the host cannot
+// resolve the bare name itself (browsers' workers have no import map; see
+// host.threadSource). A symbol key: the globals a thread adds are compared by name.
+Object.defineProperty(globalThis, Symbol.for('weft.module'), { value: weft });
 
-if (role === 'supervisor') {
-  const r = newRecord();
-  store(h.i32, recordField(r, R_STATE), State.Running);
-  setCurrentRecord(r);
-  void runSupervisor(sab);
-} else {
-  const port = parentPort!;
+void host.launchData().then(({ role, sab }) => {
+  const h = attachHeap(sab);
+  if (role === 'supervisor') {
+    const r = newRecord();
+    store(h.i32, recordField(r, R_STATE), State.Running);
+    setCurrentRecord(r);
+    void runSupervisor(sab);
+    host.postToParent('ready');
+    return;
+  }
   const globalsAtRest = new Set(Object.getOwnPropertyNames(globalThis));
-  const atRest = (): boolean =>
-    process.getActiveResourcesInfo().every((r) => r === 'MessagePort') && removeNewGlobals(globalsAtRest);
-  port.on('message', (record: number) => {
+  const atRest = (): boolean => host.atRest() && removeNewGlobals(globalsAtRest);
+  host.onParentMessage((record) => {
     // The thread ends when its function settles, not when its event loop drains;
     // what it left running decides whether this worker can be reused.
-    void runThread(record).then(
-      () => setImmediate(() => (atRest() ? port.postMessage('ready') : process.exit(0))),
-      () => process.exit(1),
+    void runThread(record as number).then(
+      () => host.afterPending(() => (atRest() ? host.postToParent('ready') : host.exitWorker(0))),
+      () => host.exitWorker(1),
     );
   });
-  port.postMessage('ready');
-}
+  host.postToParent('ready');
+});
 
 function removeNewGlobals(keep: Set<string>): boolean {
   for (const name of Object.getOwnPropertyNames(globalThis)) {
