@@ -12,7 +12,7 @@ export { park, parkTimeout, parkAsync } from './thread/parker.ts';
 export { sleep, yieldNow, availableParallelism } from './thread/sleep.ts';
 export { scope, scopeAsync, Scope } from './thread/scope.ts';
 export { threadLocal, LocalKey, AccessError } from './thread/local.ts';
-export { AtomicI32, AtomicU32, AtomicBool, AtomicI64, type CompareExchange } from './sync/atomic.ts';
+export { AtomicI32, AtomicU32, AtomicBool, AtomicI64, AtomicU64, type CompareExchange } from './sync/atomic.ts';
 export { PoisonError } from './sync/poison.ts';
 export { Mutex, type MutexGuard } from './sync/mutex.ts';
 export { RwLock, type RwLockReadGuard, type RwLockWriteGuard } from './sync/rwlock.ts';

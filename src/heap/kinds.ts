@@ -7,6 +7,7 @@ export const Kind = {
   AtomicU32: 11,
   AtomicBool: 12,
   AtomicI64: 13,
+  AtomicU64: 14,
   Once: 20,
   OnceLock: 21,
   LazyLock: 22,

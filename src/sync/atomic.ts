@@ -1,7 +1,15 @@
 // Atomic integers in the shared heap, with the operations of Rust's atomics. All are
-// sequentially consistent (JS Atomics offer no weaker ordering). Arguments are checked
-// before anything is allocated or written. AtomicI64 works in bigint but also takes
-// safe-integer numbers (`new AtomicI64(1)`, `fetchAdd(1)`): its results are bigints.
+// sequentially consistent (JS Atomics offer no weaker ordering, so Rust's ordering
+// arguments have nothing to choose and are left out). Arguments are checked before
+// anything is allocated or written. AtomicI64 and AtomicU64 work in bigint but also take
+// safe-integer numbers (`new AtomicI64(1)`, `fetchAdd(1)`): their results are bigints.
+//
+// fetchMax, fetchMin, fetchNand and fetchUpdate have no single JS instruction: they are
+// compare-exchange loops, which is what Rust compiles them to on most targets too. Each
+// is still one atomic step: the value it returns is the one its successful exchange
+// replaced, so no other thread's change falls between its read and its write.
+// compareExchangeWeak is compareExchange: JS's exchange never fails spuriously, which
+// the weak form allows but never requires.
 
 import { Adopt, allocObject, defineKind, Handle } from '../heap/handle.ts';
 import { heap } from '../heap/heap.ts';
@@ -37,6 +45,17 @@ function int64(v: bigint | number, what: string): bigint {
   return BigInt.asIntN(64, v);
 }
 
+/** A 64-bit unsigned value from a bigint (wrapped to 64 bits, as Rust's `as u64`) or a non-negative safe integer. */
+function uint64(v: bigint | number, what: string): bigint {
+  if (typeof v === 'number' && Number.isSafeInteger(v) && v >= 0) return BigInt(v);
+  if (typeof v !== 'bigint') throw new TypeError(`${what}: expected a bigint or a non-negative safe integer, got ${describeValue(v)}`);
+  return BigInt.asUintN(64, v);
+}
+
+function checkUpdate(f: unknown, what: string): void {
+  if (typeof f !== 'function') throw new TypeError(`${what}(f): expected a function, got ${describeValue(f)}`);
+}
+
 /** The 32-bit atomics share one implementation; `wire`/`read` map values to the i32 word. */
 abstract class Atomic32<V> extends Handle {
   protected readonly index: number;
@@ -65,6 +84,28 @@ abstract class Atomic32<V> extends Handle {
     const old = A.cas(heap().i32, this.index, e, this.wire(v, 'compareExchange'));
     return { ok: old === e, value: this.read(old) };
   }
+  /** compareExchange (it never fails spuriously here; Rust's weak form may, in a loop). */
+  compareExchangeWeak(expected: V, v: V): CompareExchange<V> {
+    const e = this.wire(expected, 'compareExchangeWeak');
+    const old = A.cas(heap().i32, this.index, e, this.wire(v, 'compareExchangeWeak'));
+    return { ok: old === e, value: this.read(old) };
+  }
+  /**
+   * Applies `f` to the value until it is stored without another thread changing the
+   * value in between (f may run more than once). `f` returns the new value, or
+   * undefined to leave it: then `ok` is false. `value` is the value `f` last saw.
+   */
+  fetchUpdate(f: (value: V) => V | undefined): CompareExchange<V> {
+    checkUpdate(f, `${this.kindName}.fetchUpdate`);
+    const i = heap().i32;
+    for (let old = A.load(i, this.index); ; ) {
+      const next = f(this.read(old));
+      if (next === undefined) return { ok: false, value: this.read(old) };
+      const seen = A.cas(i, this.index, old, this.wire(next, 'fetchUpdate'));
+      if (seen === old) return { ok: true, value: this.read(old) };
+      old = seen;
+    }
+  }
   fetchAnd(v: V): V {
     return this.read(A.and(heap().i32, this.index, this.wire(v, 'fetchAnd')));
   }
@@ -73,6 +114,20 @@ abstract class Atomic32<V> extends Handle {
   }
   fetchXor(v: V): V {
     return this.read(A.xor(heap().i32, this.index, this.wire(v, 'fetchXor')));
+  }
+
+  /** Replaces the raw word `old` by `next(old)` in one atomic step; returns the word replaced. */
+  protected rmw(next: (old: number) => number): number {
+    const i = heap().i32;
+    for (let old = A.load(i, this.index); ; ) {
+      const v = next(old);
+      // Nothing to change: the load is the step (Rust's fetch_max on a larger value writes
+      // the same value back; no thread can tell the difference).
+      if (v === old) return old;
+      const seen = A.cas(i, this.index, old, v);
+      if (seen === old) return old;
+      old = seen;
+    }
   }
 }
 
@@ -83,6 +138,21 @@ abstract class AtomicInt32 extends Atomic32<number> {
   }
   fetchSub(v: number): number {
     return this.read(A.sub(heap().i32, this.index, this.wire(v, 'fetchSub')));
+  }
+  /** Stores `!(old & v)` (bitwise); returns the old value. */
+  fetchNand(v: number): number {
+    const w = this.wire(v, 'fetchNand');
+    return this.read(this.rmw((old) => ~(old & w)));
+  }
+  /** Stores the larger of the value and `v` (unsigned for AtomicU32); returns the old value. */
+  fetchMax(v: number): number {
+    const w = this.wire(v, 'fetchMax');
+    return this.read(this.rmw((old) => (this.read(old) >= v ? old : w)));
+  }
+  /** Stores the smaller of the value and `v` (unsigned for AtomicU32); returns the old value. */
+  fetchMin(v: number): number {
+    const w = this.wire(v, 'fetchMin');
+    return this.read(this.rmw((old) => (this.read(old) <= v ? old : w)));
   }
 }
 
@@ -131,49 +201,146 @@ export class AtomicBool extends Atomic32<boolean> {
   protected read(raw: number): boolean {
     return raw !== 0;
   }
+  /** Stores `!(old && v)`; returns the old value. */
+  fetchNand(v: boolean): boolean {
+    const w = this.wire(v, 'fetchNand');
+    return this.read(this.rmw((old) => ((old & w) === 0 ? 1 : 0)));
+  }
+  /** Negates the value; returns the old one. */
+  fetchNot(): boolean {
+    return this.read(A.xor(heap().i32, this.index, 1));
+  }
 }
 
-export class AtomicI64 extends Handle {
+/** The 64-bit atomics share one implementation over an i64 word; `wire`/`read` map values to it. */
+abstract class Atomic64 extends Handle {
   readonly #index: number;
 
-  constructor(v: bigint | number | Adopt = 0n) {
-    const initial = v instanceof Adopt ? 0n : int64(v, 'new AtomicI64');
-    const p = v instanceof Adopt ? v.offset : allocObject(Kind.AtomicI64, 8);
+  protected constructor(kind: number, initial: bigint | Adopt) {
+    const p = initial instanceof Adopt ? initial.offset : allocObject(kind, 8);
     super(p);
     this.#index = (p >> 3) + 1;
-    if (!(v instanceof Adopt)) A.store64(heap().i64, this.#index, initial);
+    if (!(initial instanceof Adopt)) A.store64(heap().i64, this.#index, initial);
+  }
+
+  /** The raw (signed) word for `v`; throws TypeError naming the call `what`. */
+  protected abstract wire(v: bigint | number, what: string): bigint;
+  protected abstract read(raw: bigint): bigint;
+
+  load(): bigint {
+    return this.read(A.load64(heap().i64, this.#index));
+  }
+  store(v: bigint | number): void {
+    A.store64(heap().i64, this.#index, this.wire(v, 'store'));
+  }
+  swap(v: bigint | number): bigint {
+    return this.read(A.exchange64(heap().i64, this.#index, this.wire(v, 'swap')));
+  }
+  compareExchange(expected: bigint | number, v: bigint | number): CompareExchange<bigint> {
+    const e = this.wire(expected, 'compareExchange');
+    const old = A.cas64(heap().i64, this.#index, e, this.wire(v, 'compareExchange'));
+    return { ok: old === e, value: this.read(old) };
+  }
+  /** compareExchange (it never fails spuriously here; Rust's weak form may, in a loop). */
+  compareExchangeWeak(expected: bigint | number, v: bigint | number): CompareExchange<bigint> {
+    const e = this.wire(expected, 'compareExchangeWeak');
+    const old = A.cas64(heap().i64, this.#index, e, this.wire(v, 'compareExchangeWeak'));
+    return { ok: old === e, value: this.read(old) };
+  }
+  /** Wrapping addition, as Rust's fetch_add. */
+  fetchAdd(v: bigint | number): bigint {
+    return this.read(A.add64(heap().i64, this.#index, this.wire(v, 'fetchAdd')));
+  }
+  fetchSub(v: bigint | number): bigint {
+    return this.read(A.sub64(heap().i64, this.#index, this.wire(v, 'fetchSub')));
+  }
+  fetchAnd(v: bigint | number): bigint {
+    return this.read(A.and64(heap().i64, this.#index, this.wire(v, 'fetchAnd')));
+  }
+  fetchOr(v: bigint | number): bigint {
+    return this.read(A.or64(heap().i64, this.#index, this.wire(v, 'fetchOr')));
+  }
+  fetchXor(v: bigint | number): bigint {
+    return this.read(A.xor64(heap().i64, this.#index, this.wire(v, 'fetchXor')));
+  }
+  /** Stores `!(old & v)` (bitwise); returns the old value. */
+  fetchNand(v: bigint | number): bigint {
+    const w = this.wire(v, 'fetchNand');
+    return this.read(this.#rmw((old) => BigInt.asIntN(64, ~(old & w))));
+  }
+  /** Stores the larger of the value and `v`; returns the old value. */
+  fetchMax(v: bigint | number): bigint {
+    const w = this.wire(v, 'fetchMax');
+    const x = this.read(w);
+    return this.read(this.#rmw((old) => (this.read(old) >= x ? old : w)));
+  }
+  /** Stores the smaller of the value and `v`; returns the old value. */
+  fetchMin(v: bigint | number): bigint {
+    const w = this.wire(v, 'fetchMin');
+    const x = this.read(w);
+    return this.read(this.#rmw((old) => (this.read(old) <= x ? old : w)));
+  }
+  /**
+   * Applies `f` to the value until it is stored without another thread changing the
+   * value in between (f may run more than once). `f` returns the new value, or
+   * undefined to leave it: then `ok` is false. `value` is the value `f` last saw.
+   */
+  fetchUpdate(f: (value: bigint) => bigint | number | undefined): CompareExchange<bigint> {
+    checkUpdate(f, `${this.kindName}.fetchUpdate`);
+    const i = heap().i64;
+    for (let old = A.load64(i, this.#index); ; ) {
+      const next = f(this.read(old));
+      if (next === undefined) return { ok: false, value: this.read(old) };
+      const seen = A.cas64(i, this.#index, old, this.wire(next, 'fetchUpdate'));
+      if (seen === old) return { ok: true, value: this.read(old) };
+      old = seen;
+    }
+  }
+
+  /** Replaces the raw word `old` by `next(old)` in one atomic step; returns the word replaced. */
+  #rmw(next: (old: bigint) => bigint): bigint {
+    const i = heap().i64;
+    for (let old = A.load64(i, this.#index); ; ) {
+      const v = next(old);
+      if (v === old) return old;
+      const seen = A.cas64(i, this.#index, old, v);
+      if (seen === old) return old;
+      old = seen;
+    }
+  }
+}
+
+export class AtomicI64 extends Atomic64 {
+  constructor(v: bigint | number | Adopt = 0n) {
+    super(Kind.AtomicI64, v instanceof Adopt ? v : int64(v, 'new AtomicI64'));
   }
   protected get kindName(): string {
     return 'AtomicI64';
   }
-  load(): bigint {
-    return A.load64(heap().i64, this.#index);
+  protected wire(v: bigint | number, what: string): bigint {
+    return int64(v, `AtomicI64.${what}`);
   }
-  store(v: bigint | number): void {
-    A.store64(heap().i64, this.#index, int64(v, 'AtomicI64.store'));
+  protected read(raw: bigint): bigint {
+    return raw;
   }
-  swap(v: bigint | number): bigint {
-    return A.exchange64(heap().i64, this.#index, int64(v, 'AtomicI64.swap'));
+}
+
+/**
+ * Rust's AtomicU64 (and the AtomicUsize of 64-bit targets), in bigint: values from 0 to
+ * 2^64 - 1, arithmetic wrapping at 2^64. Stored in the same i64 word as AtomicI64.
+ */
+export class AtomicU64 extends Atomic64 {
+  constructor(v: bigint | number | Adopt = 0n) {
+    super(Kind.AtomicU64, v instanceof Adopt ? v : BigInt.asIntN(64, uint64(v, 'new AtomicU64')));
   }
-  compareExchange(expected: bigint | number, v: bigint | number): CompareExchange<bigint> {
-    const e = int64(expected, 'AtomicI64.compareExchange');
-    const old = A.cas64(heap().i64, this.#index, e, int64(v, 'AtomicI64.compareExchange'));
-    return { ok: old === e, value: old };
+  protected get kindName(): string {
+    return 'AtomicU64';
   }
-  fetchAdd(v: bigint | number): bigint {
-    return A.add64(heap().i64, this.#index, int64(v, 'AtomicI64.fetchAdd'));
+  protected wire(v: bigint | number, what: string): bigint {
+    return BigInt.asIntN(64, uint64(v, `AtomicU64.${what}`));
   }
-  fetchSub(v: bigint | number): bigint {
-    return A.sub64(heap().i64, this.#index, int64(v, 'AtomicI64.fetchSub'));
-  }
-  fetchAnd(v: bigint | number): bigint {
-    return A.and64(heap().i64, this.#index, int64(v, 'AtomicI64.fetchAnd'));
-  }
-  fetchOr(v: bigint | number): bigint {
-    return A.or64(heap().i64, this.#index, int64(v, 'AtomicI64.fetchOr'));
-  }
-  fetchXor(v: bigint | number): bigint {
-    return A.xor64(heap().i64, this.#index, int64(v, 'AtomicI64.fetchXor'));
+  protected read(raw: bigint): bigint {
+    return BigInt.asUintN(64, raw);
   }
 }
 
@@ -181,3 +348,4 @@ defineKind(Kind.AtomicI32, { name: 'AtomicI32', wrap: (p) => new AtomicI32(new A
 defineKind(Kind.AtomicU32, { name: 'AtomicU32', wrap: (p) => new AtomicU32(new Adopt(p)) });
 defineKind(Kind.AtomicBool, { name: 'AtomicBool', wrap: (p) => new AtomicBool(new Adopt(p)) });
 defineKind(Kind.AtomicI64, { name: 'AtomicI64', wrap: (p) => new AtomicI64(new Adopt(p)) });
+defineKind(Kind.AtomicU64, { name: 'AtomicU64', wrap: (p) => new AtomicU64(new Adopt(p)) });
