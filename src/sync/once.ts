@@ -306,6 +306,23 @@ export class Once extends Handle {
     if (this.#completed()) return;
     await waitOnceAsync(this.offset, 'Once', false, signal);
   }
+
+  /**
+   * Blocks until some thread completed the Once, ignoring poison (Rust's wait_force): on
+   * a poisoned Once it waits on until a callOnceForce() completes it.
+   */
+  waitForce(): void {
+    assertCanBlock('Once.waitForce()', 'Once.waitForceAsync()');
+    if (this.#completed()) return;
+    waitOnce(this.offset, 'Once', true);
+  }
+
+  /** waitForce() keeping the event loop running. Aborting `signal` rejects with its reason. */
+  async waitForceAsync(options?: WaitOptions): Promise<void> {
+    const signal = checkSignal(options, 'Once.waitForceAsync()');
+    if (this.#completed()) return;
+    await waitOnceAsync(this.offset, 'Once', true, signal);
+  }
 }
 
 defineKind(Kind.Once, {

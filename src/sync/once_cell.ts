@@ -32,14 +32,30 @@ const STATE = 2, VALUE = 3, VERSION = 4;
 const CELL_BYTES = 20;
 const EMPTY = 0, INITIALIZING = 1, READY = 2, STATE_MASK = 3, READER = 4;
 
-/** OnceCell.set() on a cell that has (or is getting) a value. */
-export class SetError extends Error {
+/**
+ * OnceCell.set() on a cell that has (or is getting) a value. `value` is the value that
+ * was not set, handed back untouched (tokio's SetError carries it too): nothing in it
+ * was moved, so endpoints in it are still the caller's.
+ */
+export class SetError<T = unknown> extends Error {
   readonly kind: 'AlreadyInitialized' | 'Initializing';
+  readonly value: T;
 
-  constructor(kind: 'AlreadyInitialized' | 'Initializing') {
+  constructor(kind: 'AlreadyInitialized' | 'Initializing', value: T) {
     super(kind === 'AlreadyInitialized' ? 'the OnceCell already has a value' : 'the OnceCell is being initialised');
     this.name = 'SetError';
     this.kind = kind;
+    this.value = value;
+  }
+
+  /** tokio's is_already_init_err. */
+  isAlreadyInitError(): boolean {
+    return this.kind === 'AlreadyInitialized';
+  }
+
+  /** tokio's is_initializing_err. */
+  isInitializingError(): boolean {
+    return this.kind === 'Initializing';
   }
 }
 
@@ -80,6 +96,14 @@ export class OnceCell<T> extends Handle {
   #value: T | undefined;
   readonly #decoded: Decoded = [];
 
+  /**
+   * A cell holding `value`, or an empty one for undefined (tokio's `new_with(Option<T>)`).
+   * `new OnceCell(value)` is the form that stores undefined as a value.
+   */
+  static newWith<T>(value?: T): OnceCell<T> {
+    return value === undefined ? new OnceCell<T>() : new OnceCell<T>(value);
+  }
+
   constructor(...initial: [value?: T]) {
     const [first] = initial;
     let p: number;
@@ -117,19 +141,19 @@ export class OnceCell<T> extends Handle {
     return (load(words(this.offset), (this.offset >> 2) + STATE) & STATE_MASK) === READY;
   }
 
-  /** Sets the value; throws SetError if it has one or is being initialised. */
+  /** Sets the value; throws SetError (carrying `value` back) if it has one or is being initialised. */
   set(value: T): void {
     this.checkOpen();
     const i = words(this.offset);
     const at = (this.offset >> 2) + STATE;
     const s = load(i, at);
-    if (s !== EMPTY) throw setError(s);
+    if (s !== EMPTY) throw setError(s, value);
     // Encode first: an unencodable value throws with the cell untouched.
     const p = value === undefined ? 0 : storeValue(codecs.structured, value);
     const seen = cas(i, at, EMPTY, INITIALIZING);
     if (seen !== EMPTY) {
-      if (p !== 0) dropValue(p);
-      throw setError(seen);
+      // Lost the race: hand back a copy whose endpoints own the refs the encoding took.
+      throw setError(seen, (p === 0 ? undefined : loadValue(codecs.structured, p, true)) as T);
     }
     publish(this.offset, p);
   }
@@ -188,6 +212,13 @@ export class OnceCell<T> extends Handle {
     } finally {
       if (unholdRun(run)) settle(this.offset, EMPTY);
     }
+  }
+
+  /** take(), then close this handle (tokio's into_inner): the value, or undefined if the cell was empty. */
+  intoInner(): T | undefined {
+    const value = this.take();
+    this.close();
+    return value;
   }
 
   /** Runs `f` as the cell's initialiser (the state is INITIALIZING and ours). */
@@ -255,8 +286,8 @@ export class OnceCell<T> extends Handle {
   }
 }
 
-function setError(s: number): SetError {
-  return new SetError((s & STATE_MASK) === READY ? 'AlreadyInitialized' : 'Initializing');
+function setError<T>(s: number, value: T): SetError<T> {
+  return new SetError((s & STATE_MASK) === READY ? 'AlreadyInitialized' : 'Initializing', value);
 }
 
 defineKind(Kind.OnceCell, {

@@ -1,8 +1,15 @@
 // OnceLock<T> and LazyLock<T>: a value written once, by exactly one initialiser across
 // all threads (the Once machine of once.ts), then read by any thread. The value is
 // stored encoded in the heap beside the state word and decoded once per handle.
+//
+// Reading a complete OnceLock is a field read: readers do not count themselves, since
+// the value never changes once set. So take() and intoInner(), which empty it, need
+// what Rust's `&mut self` gives: no other reference at all. They check that this
+// handle holds the object's only ref (like Arc::get_mut); no other thread can then be
+// reading the value or make a new handle to it.
 
 import { codecs } from '../codec/index.ts';
+import { describeValue } from '../heap/describe.ts';
 import { loadValue, releaseDecoded, type Decoded } from '../codec/stored.ts';
 import { Adopt, allocObject, defineKind, Handle } from '../heap/handle.ts';
 import { heap } from '../heap/heap.ts';
@@ -13,7 +20,7 @@ import {
   checkFunction, COMPLETE, completeOnce, INCOMPLETE, onceState, POISONED, runOnce, runOnceAsync,
   waitOnce, waitOnceAsync, type RunOptions,
 } from './once.ts';
-import { allocWithValue, dropCell, writeCell } from './value_cell.ts';
+import { allocWithValue, dropCell, takeCell, writeCell } from './value_cell.ts';
 
 /** i32 index (relative to offset >> 2) of the stored value, after the Once state word. */
 const VALUE = 3;
@@ -38,6 +45,14 @@ const INIT: RunOptions = {
   onThrow: INCOMPLETE, ignorePoison: true, what: 'OnceLock', call: 'OnceLock.getOrInit()', alternative: 'OnceLock.getOrInitAsync()',
 };
 const SET: RunOptions = { ...INIT, call: 'OnceLock.set()' };
+const INSERT: RunOptions = { ...INIT, call: 'OnceLock.tryInsert()', alternative: 'OnceLock.tryInsertAsync()' };
+
+/**
+ * What OnceLock.tryInsert() did (Rust's `Result<&T, (&T, T)>`): `ok` when `value` is
+ * now the cell's; otherwise `value` is the cell's value and `rejected` the one handed
+ * back, untouched (endpoints in it were not moved).
+ */
+export type TryInsert<T> = { ok: true; value: T } | { ok: false; value: T; rejected: T };
 
 /** A new OnceLock-like object of `kind` that already holds `value` (encoded first: bad input allocates nothing). */
 function allocComplete(kind: number, value: unknown): number {
@@ -75,9 +90,7 @@ export class OnceLock<T> extends Handle {
   }
 
   protected override dropRef(): void {
-    this.#cached = false; // a closed handle answers nothing, not even from its cache
-    this.#value = undefined;
-    releaseDecoded(this.#decoded);
+    this.#forget(); // a closed handle answers nothing, not even from its cache
     super.dropRef();
   }
 
@@ -88,11 +101,43 @@ export class OnceLock<T> extends Handle {
     return onceState(this.offset) === COMPLETE ? this.#load() : undefined;
   }
 
-  /** Sets the value unless one is set (waiting while another thread initialises). True if this call set it. */
+  /**
+   * Sets the value unless one is set (waiting while another thread initialises). True
+   * if this call set it. False (Rust's `Err(value)`) leaves `value` untouched: nothing
+   * in it was encoded or moved, so it is still the caller's, endpoints included.
+   */
   set(value: T): boolean {
     if (this.#cached) return false;
     this.checkOpen();
     return runOnce(this.offset, () => writeValue(this.offset, value), SET);
+  }
+
+  /**
+   * Sets the value unless one is set (waiting while another thread initialises), and
+   * returns the cell's value either way, with the rejected value handed back (Rust's
+   * try_insert). See TryInsert.
+   */
+  tryInsert(value: T): TryInsert<T> {
+    if (!this.#cached) {
+      this.checkOpen();
+      const inserted = runOnce(this.offset, () => writeValue(this.offset, value), INSERT);
+      // Read back what was stored: endpoints in `value` have moved into the cell.
+      const current = this.#load();
+      if (inserted) return { ok: true, value: current };
+    }
+    return { ok: false, value: this.#value as T, rejected: value };
+  }
+
+  /** tryInsert() keeping the event loop running while another caller initialises; `signal` as for getOrInitAsync. */
+  async tryInsertAsync(value: T, options?: WaitOptions): Promise<TryInsert<T>> {
+    const signal = checkSignal(options, 'OnceLock.tryInsertAsync()');
+    if (!this.#cached) {
+      this.checkOpen();
+      const inserted = await runOnceAsync(this.offset, async () => writeValue(this.offset, value), INSERT, signal);
+      const current = this.#load();
+      if (inserted) return { ok: true, value: current };
+    }
+    return { ok: false, value: this.#value as T, rejected: value };
   }
 
   /** The value, made by `f` if no thread has made it; other callers wait meanwhile. */
@@ -118,6 +163,45 @@ export class OnceLock<T> extends Handle {
     return this.#load();
   }
 
+  /**
+   * getOrInit() for an `f` that may fail (Rust's get_or_try_init): if `f` throws, the
+   * error reaches this caller and the cell stays empty for the next one.
+   */
+  getOrTryInit(f: () => T): T {
+    checkFunction(f, 'OnceLock.getOrTryInit(f)');
+    return this.getOrInit(f);
+  }
+
+  /** getOrTryInit() with an async `f`: a rejection leaves the cell empty. `signal` as for getOrInitAsync. */
+  getOrTryInitAsync(f: () => Promise<T>, options?: WaitOptions): Promise<T> {
+    checkSignal(options, 'OnceLock.getOrTryInitAsync()');
+    checkFunction(f, 'OnceLock.getOrTryInitAsync(f)');
+    return this.getOrInitAsync(f, options);
+  }
+
+  /**
+   * Takes the value out, leaving the cell empty (undefined if it had none). Needs this
+   * handle to hold the only reference to the OnceLock (Rust takes `&mut self`): with
+   * other handles alive, anywhere, it throws and changes nothing. Handles read from
+   * the value before are closed; the value returned owns its own.
+   */
+  take(): T | undefined {
+    this.#checkSole('OnceLock.take()');
+    this.#forget();
+    if (onceState(this.offset) !== COMPLETE) return undefined; // empty, or this thread's own init still runs
+    // Empty first: a thread killed between the two leaves an empty cell whose stale
+    // block the next set() or the drop frees, never a set cell without its value.
+    completeOnce(this.offset, INCOMPLETE);
+    return takeCell<T>(valueIndex(this.offset));
+  }
+
+  /** take(), then close this handle (Rust's into_inner). Needs the only reference, as take() does. */
+  intoInner(): T | undefined {
+    const value = this.take();
+    this.close();
+    return value;
+  }
+
   /** Blocks until some thread has set the value. */
   wait(): T {
     assertCanBlock('OnceLock.wait()', 'OnceLock.waitAsync()');
@@ -133,6 +217,24 @@ export class OnceLock<T> extends Handle {
     this.checkOpen();
     await waitOnceAsync(this.offset, 'OnceLock', true, signal);
     return this.#load();
+  }
+
+  #checkSole(call: string): void {
+    this.checkOpen();
+    const refs = load(heap().i32, (this.offset >> 2) + 1);
+    if (refs !== 1) {
+      throw new Error(
+        `${call} needs the only reference to the OnceLock (Rust takes &mut self), but ${refs - 1} other ` +
+          `handle${refs === 2 ? '' : 's'} (here, in other threads, or inside values and messages) share it`,
+      );
+    }
+  }
+
+  /** Drops this handle's decoded copy and the handles it borrowed. */
+  #forget(): void {
+    this.#cached = false;
+    this.#value = undefined;
+    releaseDecoded(this.#decoded);
   }
 
   /** Decodes the (complete) value once for this handle. */
@@ -191,10 +293,40 @@ export class LazyLock<T> extends Handle {
     return this.#value;
   }
 
+  /** The value, made now if it is not yet (Rust's LazyLock::force): the same as `value`. */
+  force(): T {
+    return this.value;
+  }
+
+  /** The value if it has been made, else undefined, without making it (Rust's LazyLock::get). Undefined if poisoned. */
+  get(): T | undefined {
+    if (this.#cached) return this.#value;
+    this.checkOpen();
+    if (onceState(this.offset) !== COMPLETE) return undefined;
+    this.#value = readValue<T>(this.offset, this.#decoded);
+    this.#cached = true;
+    return this.#value;
+  }
+
+  /** `LazyLock.force(lazy)`, as Rust spells it: lazy.force(). */
+  static force<T>(lazy: LazyLock<T>): T {
+    return checkLazy(lazy, 'LazyLock.force(lazy)').force();
+  }
+
+  /** `LazyLock.get(lazy)`, as Rust spells it: lazy.get(). */
+  static get<T>(lazy: LazyLock<T>): T | undefined {
+    return checkLazy(lazy, 'LazyLock.get(lazy)').get();
+  }
+
   /** A LazyLock travels forced: its receivers have no initialiser. */
   override prepareShare(): void {
     void this.value;
   }
+}
+
+function checkLazy<T>(lazy: LazyLock<T>, call: string): LazyLock<T> {
+  if (!(lazy instanceof LazyLock)) throw new TypeError(`${call}: expected a LazyLock, got ${describeValue(lazy)}`);
+  return lazy;
 }
 
 const dropValue = (p: number): void => dropCell(valueIndex(p));

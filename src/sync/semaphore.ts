@@ -123,6 +123,55 @@ export class Permit extends Handle {
     this.close();
   }
 
+  /**
+   * Moves the permits of `other` into this Permit and closes `other` without returning
+   * them; they return when this Permit is released (tokio's SemaphorePermit::merge).
+   * Both must come from the same semaphore.
+   */
+  merge(other: Permit): void {
+    this.checkOpen();
+    if (!(other instanceof Permit)) throw new TypeError(`Permit.merge(other): expected a Permit, got ${describeValue(other)}`);
+    if (other === this) throw new TypeError('Permit.merge(other): a Permit cannot be merged into itself');
+    other.checkOpen();
+    const i = permitWords(this.offset);
+    const o = permitWords(other.offset);
+    if (load(o, (other.offset >> 2) + SEM) !== load(i, (this.offset >> 2) + SEM)) {
+      throw new TypeError('Permit.merge(other): other holds permits of a different semaphore');
+    }
+    // One kill-safe section: a kill between the two stores would count the permits in
+    // both Permits (returned twice) or in neither (lost).
+    enterCritical();
+    try {
+      store(o, (other.offset >> 2) + STATE, DONE);
+      add(i, (this.offset >> 2) + COUNT, load(o, (other.offset >> 2) + COUNT));
+    } finally {
+      leaveCritical();
+    }
+    other.close(); // DONE: its drop returns nothing
+  }
+
+  /**
+   * Splits `n` of this Permit's permits off into a new Permit, or undefined (nothing
+   * changed) if it holds fewer than `n` (tokio's SemaphorePermit::split).
+   */
+  split(n: number): Permit | undefined {
+    this.checkOpen();
+    checkCount(n, 'Permit.split(n)');
+    const i = permitWords(this.offset);
+    const count = load(i, (this.offset >> 2) + COUNT);
+    if (n > count) return undefined;
+    // The new Permit is made, holding n, in the same kill-safe section as this one
+    // gives them up: no kill can leave them counted twice or nowhere.
+    enterCritical();
+    try {
+      const part = makePermit(load(i, (this.offset >> 2) + SEM), n, HOLDING, false);
+      store(i, (this.offset >> 2) + COUNT, count - n);
+      return part;
+    } finally {
+      leaveCritical();
+    }
+  }
+
   override shareRef(): number {
     return this.moveRef();
   }
@@ -159,6 +208,24 @@ export class Semaphore extends Handle {
       if (cas(i, at, p, p + n) === p) break;
     }
     notify(i, at);
+  }
+
+  /**
+   * Takes up to `n` available permits away for good (tokio's forget_permits); returns
+   * how many it took (fewer than `n` if fewer were available). Permits held are untouched.
+   */
+  forgetPermits(n: number): number {
+    this.checkOpen();
+    checkCount(n, 'Semaphore.forgetPermits(n)');
+    const i = semWords(this.offset);
+    const at = (this.offset >> 2) + PERMITS;
+    for (let p = load(i, at); ; ) {
+      const take = Math.min(p, n);
+      if (take === 0) return 0;
+      const seen = cas(i, at, p, p - take);
+      if (seen === p) return take;
+      p = seen;
+    }
   }
 
   /** True once close() was called on the semaphore (by any thread): acquires then throw AcquireError. */
@@ -203,13 +270,31 @@ export class Semaphore extends Handle {
     return this.#fast(i, n) ?? (await runAsync(this.#queue(n), Infinity, signal));
   }
 
+  /** tokio's acquire_many(n), blocking: acquire(n) with `n` required. */
+  acquireMany(n: number): Permit {
+    checkCount(n, 'Semaphore.acquireMany(n)');
+    return this.acquire(n);
+  }
+
+  /** tokio's acquire_many(n): acquireAsync(n) with `n` required. */
+  async acquireManyAsync(n: number, options?: WaitOptions): Promise<Permit> {
+    checkCount(n, 'Semaphore.acquireManyAsync(n)');
+    return this.acquireAsync(n, options);
+  }
+
+  /** tokio's try_acquire_many(n): tryAcquire(n) with `n` required. */
+  tryAcquireMany(n: number): Permit | undefined {
+    checkCount(n, 'Semaphore.tryAcquireMany(n)');
+    return this.tryAcquire(n);
+  }
+
   /** No line, and enough permits free: takes them, as a Permit made in the same kill-safe section. */
   #fast(i: Int32Array, n: number): Permit | undefined {
     const b = this.offset >> 2;
     if (load(i, b + NEXT) !== load(i, b + SERVING)) return undefined;
     enterCritical();
     try {
-      return tryTake(i, b, n) ? this.#permit(n, HOLDING) : undefined;
+      return tryTake(i, b, n) ? makePermit(this.offset, n, HOLDING, true) : undefined;
     } finally {
       leaveCritical();
     }
@@ -220,7 +305,7 @@ export class Semaphore extends Handle {
     const i = semWords(this.offset);
     const b = this.offset >> 2;
     // The Permit first: once we hold a ticket, nothing may fail, and its drop gives the ticket up.
-    const permit = this.#permit(n, NEW);
+    const permit = makePermit(this.offset, n, NEW, false);
     try {
       const ticket = takeTicket(this.offset, permit.offset);
       for (let s; (s = load(i, b + SERVING)) !== ticket; ) {
@@ -251,30 +336,36 @@ export class Semaphore extends Handle {
     if (load(i, (this.offset >> 2) + CLOSED) !== 0) throw new AcquireError();
   }
 
-  /**
-   * Makes a Permit for `n` permits in `state` (NEW, or HOLDING for permits already
-   * taken), recorded in this thread's owned table, in one kill-safe section. If that
-   * fails (heap full), the permits a HOLDING one stands for are given back.
-   */
-  #permit(n: number, state: typeof NEW | typeof HOLDING): Permit {
-    enterCritical();
-    let p = -1;
-    try {
-      p = allocObject(Kind.SemaphorePermit, PERMIT_BYTES - 8);
-      const i = permitWords(p);
-      retain(this.offset);
-      store(i, (p >> 2) + SEM, this.offset);
-      store(i, (p >> 2) + TICKET, 0);
-      store(i, (p >> 2) + COUNT, n);
-      store(i, (p >> 2) + STATE, state);
-      return new Permit(new Adopt(p));
-    } catch (e) {
-      if (p >= 0) releaseRef(p); // its drop returns what it holds
-      else if (state === HOLDING) returnPermits(this.offset, n);
-      throw e;
-    } finally {
-      leaveCritical();
-    }
+}
+
+/**
+ * Makes a Permit of semaphore `sem` for `n` permits in `state` (NEW, or HOLDING for
+ * permits already taken), recorded in this thread's owned table, in one kill-safe
+ * section. If that fails (heap full), `giveBack` says where the permits of a HOLDING
+ * one go: back to the semaphore (they were just taken for it), or nowhere (split:
+ * they are still counted in the Permit being split).
+ */
+function makePermit(sem: number, n: number, state: typeof NEW | typeof HOLDING, giveBack: boolean): Permit {
+  enterCritical();
+  let p = -1;
+  try {
+    p = allocObject(Kind.SemaphorePermit, PERMIT_BYTES - 8);
+    const i = permitWords(p);
+    retain(sem);
+    store(i, (p >> 2) + SEM, sem);
+    store(i, (p >> 2) + TICKET, 0);
+    store(i, (p >> 2) + COUNT, n);
+    // It holds nothing until its handle is made: a failure there drops it returning nothing.
+    store(i, (p >> 2) + STATE, state === HOLDING ? DONE : state);
+    const permit = new Permit(new Adopt(p));
+    store(i, (p >> 2) + STATE, state);
+    return permit;
+  } catch (e) {
+    if (p >= 0) releaseRef(p);
+    if (state === HOLDING && giveBack) returnPermits(sem, n);
+    throw e;
+  } finally {
+    leaveCritical();
   }
 }
 
