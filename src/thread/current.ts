@@ -12,6 +12,7 @@ import { storeValue } from '../codec/stored.ts';
 
 let record = 0;
 let id = 0;
+let unwinding = false;
 
 whenAttached((h, created) => {
   if (!created) return;
@@ -26,6 +27,7 @@ whenAttached((h, created) => {
 function adopt(r: number, killable: boolean): void {
   record = r;
   id = recordId(r);
+  unwinding = false;
   setOwnedCell(recordField(r, R_OWNED));
   setCriticalWord(killable ? recordField(r, R_CRITICAL) : -1);
 }
@@ -54,4 +56,20 @@ export function setCurrentRecord(r: number, killable = false): void {
 
 export function mainRecord(): number {
   return load(heap().i32, I_MAIN_THREAD);
+}
+
+/**
+ * True while this thread ends in a panic (Rust's std::thread::panicking): from the
+ * moment its function threw (or its promise rejected) until it has ended, that is,
+ * while its thread-local destructors run. JavaScript cannot tell a `finally` block or a
+ * `using` disposal that an exception is passing through, so those see false. Always
+ * false on the main thread and on attached workers.
+ */
+export function panicking(): boolean {
+  return unwinding;
+}
+
+/** The running thread's function threw: it now ends in a panic (run.ts). */
+export function beginPanic(): void {
+  unwinding = true;
 }

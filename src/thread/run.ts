@@ -6,7 +6,7 @@ import { codecs } from '../codec/index.ts';
 import { loadValue } from '../codec/stored.ts';
 import { heap } from '../heap/heap.ts';
 import { exchange, store } from '../wait/futex.ts';
-import { setCurrentRecord } from './current.ts';
+import { beginPanic, setCurrentRecord } from './current.ts';
 import { completeRecord, storeOutcome } from './finish.ts';
 import { fromSources, tsxApiUrl } from './launch.ts';
 import { panicKnown } from './panic_report.ts';
@@ -70,6 +70,7 @@ export async function runThread(record: number): Promise<void> {
   } catch (e) {
     ok = false;
     value = e;
+    beginPanic(); // thread-local destructors see panicking()
     if (e instanceof RangeError && /call stack size/.test(e.message)) reason = Reason.StackOverflow;
     else if (e instanceof ReferenceError && spec?.source !== undefined && /is not defined/.test(e.message)) {
       e.message += CLOSURE_HINT;
