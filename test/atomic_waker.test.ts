@@ -3,6 +3,8 @@
 // by brute force across threads, plus the cross-thread parts tokio has no need for
 // (handles passed to threads, killed threads, async waits on the main thread).
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { describe, test } from 'node:test';
 import { AtomicI32, AtomicWaker, Barrier, channel, current, sleep, spawn, type JoinHandle, type Receiver } from '../src/index.ts';
 
@@ -409,5 +411,18 @@ describe('AtomicWaker across threads', () => {
       const got = await joinWithin(probe, 30_000, () => `round ${round}: the waker is stuck`);
       assert.deepEqual(got, { self: probe.thread.id, woke: true, again: false });
     }
+  });
+});
+
+describe('AtomicWaker in a user-made primitive', () => {
+  test('examples/ring_buffer.ts moves a million numbers through an SPSC ring and checks their sum', T, () => {
+    const example = fileURLToPath(new URL('../examples/ring_buffer.ts', import.meta.url));
+    const r = spawnSync(process.execPath, ['--conditions=weft-source', '--import', 'tsx', example], {
+      encoding: 'utf8',
+      timeout: 50_000,
+      env: { ...process.env, NODE_OPTIONS: '' },
+    });
+    assert.equal(r.status, 0, `exit ${r.status} ${r.signal ?? ''}\n${r.stdout}\n${r.stderr}`);
+    assert.match(r.stdout, /^ring buffer: 1000000 numbers through 1024 slots in \d+ ms .*sum 249999750000 is right\n$/);
   });
 });

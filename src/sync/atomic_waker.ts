@@ -7,29 +7,32 @@
 //   STATE    WAITING 0, or the bits REGISTERING 1 and WAKING 2 (tokio's state machine)
 //   WAKER    record of the registered thread (a counted reference: tokio's Waker clone), or 0
 //   PENDING  1 when a wake() found nobody registered: the next register() claims it
-//   SEQ      bumped by every wake() that takes a registration; waiters sleep on it
+//   WOKEN    what the last wake() did: a count of wakes (high 16 bits) and the low 16
+//            bits of the id of the thread it woke; waiters sleep on this word
 //
-// STATE is a small lock on WAKER and PENDING with two ways in. register() (and take())
-// enter by WAITING -> REGISTERING and must leave by REGISTERING -> WAITING; wake() enters
-// by setting WAKING, and only if it found WAITING. A wake() that finds REGISTERING
-// still sets WAKING and returns: the registering side sees WAKING when it tries to
-// leave and wakes itself (its next wait returns at once), so a wake concurrent with a
-// register is never lost and wake() never waits. A register() that finds WAKING does
-// the same (a wake is under way, which may or may not have seen it) without
+// STATE is a small lock on WAKER, PENDING and WOKEN with two ways in. register() (and
+// take()) enter by WAITING -> REGISTERING and must leave by REGISTERING -> WAITING;
+// wake() enters by setting WAKING, and only if it found WAITING. A wake() that finds
+// REGISTERING still sets WAKING and returns: the registering side sees WAKING when it
+// tries to leave and wakes itself (its next wait returns at once), so a wake concurrent
+// with a register is never lost and wake() never waits. A register() that finds WAKING
+// does the same (a wake is under way, which may or may not have seen it) without
 // registering. Unlike tokio, which drops a register() that races another, concurrent
 // register() calls are serialised: the later one spins until the window of the first
 // is over, then registers, so the last to get in is the registered thread.
 //
-// A wait sleeps on SEQ: the handle remembers the SEQ it read inside its last register()
-// window, and a wait returns once SEQ differs from it (or the handle was woken by its
-// own register(), above). The wake that takes a registration bumps SEQ before it leaves
-// its window and then notifies; the sleeper compared SEQ with its snapshot in the same
-// futex operation, so a bump between its check and its sleep ends the sleep at once.
-// Only one thread is registered at a time, so a SEQ change is a wake-up for it; a thread
-// whose registration was replaced by another's returns (spuriously) at a later wake,
-// never hangs because of it. A wait consumes the wake-ups seen so far (several
-// coalesce into one, as in tokio). A wake-up for this handle that arrives while it
-// does not wait is kept: a later register() carries it over to the next wait.
+// A wait sleeps on WOKEN. The handle remembers the WOKEN it read inside its last
+// register() window; the wake that takes a registration writes WOKEN (one more wake,
+// the woken thread's tag) before it leaves its window, then notifies. The sleeper
+// compares WOKEN with its snapshot in the futex operation itself, so a wake between its
+// check and its sleep ends the sleep at once. When WOKEN moved by exactly one wake and
+// that wake names another thread, the wake was not ours (our registration was replaced
+// before it): the waiter takes the new value as its snapshot and sleeps on. When it
+// moved by more (the waiter was not running in between), the waiter returns, a
+// permitted spurious wake-up rather than a guess. Tags are the low bits of thread ids,
+// so a collision can only make a wake-up spurious, never lose one. A wait consumes the
+// wake-ups seen so far (several coalesce into one, as in tokio); one that comes while
+// the handle does not wait is kept: a later register() carries it over.
 //
 // Memory ordering. JS Atomics are sequentially consistent, so every access here is at
 // least as strong as tokio's AcqRel/Acquire/Release; what the protocol needs is:
@@ -41,48 +44,65 @@
 //   are totally ordered. If wake()'s RMW comes first, register() reads a STATE written
 //   after it (a release sequence of RMWs), so the data written before the wake is
 //   visible to the consumer's check. If register()'s window came first, wake() finds
-//   WAITING and our record in WAKER, and delivers through SEQ. If wake() lands inside
-//   the window, it leaves WAKING, which register()'s closing CAS cannot miss: the
-//   REGISTERING/WAKING hand-off is where a lost wake-up would otherwise hide.
-// - SEQ is bumped inside the wake's window, so a register() that follows it reads the
-//   new value as its snapshot and is not woken by a wake that came before it.
+//   WAITING and our record in WAKER, and delivers through WOKEN. If wake() lands inside
+//   the window, it leaves WAKING, which register()'s closing CAS cannot miss. (The
+//   check after register() would see data written before such a wake anyway; the
+//   REGISTERING/WAKING hand-off is what keeps the promise for every wake that comes
+//   after register() began, data or not, and what lets wake() never wait.)
+// - WOKEN is written inside the wake's window, so a register() that follows it reads
+//   the new value as its snapshot and is not woken by a wake that came before it.
 //
 // Kill safety (thread/critical.ts): each window, together with taking or giving back
 // the record reference it moves, is one kill-safe section, so a thread killed in
 // register(), wake() or take() never leaves REGISTERING or WAKING set (which would
 // stall every later register, or drop every later wake) nor a reference uncounted.
-// A registered thread that dies leaves its record in WAKER: a wake then bumps SEQ for
-// nobody and gives the reference back, and the next register() replaces it. A thread
-// killed while waiting leaves nothing behind (a sleeper holds no shared state).
+// A registered thread that dies leaves its record in WAKER: a wake then names it in
+// WOKEN for nobody and gives the reference back, and the next register() replaces it.
+// A thread killed while waiting leaves nothing behind (a sleeper holds no shared state).
 
 import { describeValue } from '../heap/describe.ts';
 import { Adopt, adoptRef, allocObject, defineKind, releaseRef, retain } from '../heap/handle.ts';
 import { heapCovering } from '../heap/heap.ts';
 import { Kind } from '../heap/kinds.ts';
 import { enterCritical, leaveCritical } from '../thread/critical.ts';
-import { currentRecord } from '../thread/current.ts';
+import { currentRecord, currentThreadId } from '../thread/current.ts';
+import { recordId } from '../thread/record.ts';
 import type { Thread } from '../thread/thread.ts';
 import { Backoff } from '../wait/backoff.ts';
 import { checkSignal, deadlineOf, runAsync, runSync, SPIN, type Op, type WaitOptions } from '../wait/driver.ts';
-import { add, and, assertCanBlock, cas, checkTimeout, exchange, load, notify, or, store } from '../wait/futex.ts';
+import { and, assertCanBlock, cas, checkTimeout, exchange, load, notify, or, store } from '../wait/futex.ts';
 import { PIN, PinnedHandle, UNPIN } from './mutex.ts';
 
 // i32 fields after the [kind, refcount] header.
-const STATE = 2, WAKER = 3, PENDING = 4, SEQ = 5;
+const STATE = 2, WAKER = 3, PENDING = 4, WOKEN = 5;
 const OBJECT_BYTES = 24;
 const WAITING = 0, REGISTERING = 1, WAKING = 2;
+
+const TAG_MASK = 0xffff;
+const tagOf = (threadId: number): number => threadId & TAG_MASK;
+/** WOKEN after one more wake, of the thread tagged `tag`. */
+const nextWoken = (woken: number, tag: number): number => (((woken >>> 16) + 1) << 16) | tag;
+
+/**
+ * Whether the wakes between the WOKEN values `seen` and `now` may include one of the
+ * thread tagged `tag`. The only sure no: no wake, or exactly one, of another thread.
+ */
+function mayBeWoken(seen: number, now: number, tag: number): boolean {
+  if (now === seen) return false;
+  return (((now >>> 16) - (seen >>> 16)) & 0xffff) !== 1 || (now & TAG_MASK) === tag;
+}
 
 const words = (offset: number): Int32Array => heapCovering(offset + OBJECT_BYTES).i32;
 
 /** What one attempt at register() came to. */
-const BUSY = 0, REGISTERED = 1, WOKEN = 2;
-type Attempt = typeof BUSY | typeof REGISTERED | typeof WOKEN;
+const BUSY = 0, REGISTERED = 1, WOKEN_NOW = 2;
+type Attempt = typeof BUSY | typeof REGISTERED | typeof WOKEN_NOW;
 
 /**
  * One attempt to register the record `me`: BUSY if another register() or take() is in
- * its window (retry), else REGISTERED or WOKEN (a wake-up is already due: one that came
- * during the window, one under way, or one stored while nobody was registered).
- * `snapshot[0]` receives SEQ as read in the window.
+ * its window (retry), else REGISTERED or WOKEN_NOW (a wake-up is already due: one that
+ * came during the window, one under way, or one stored while nobody was registered).
+ * `snapshot[0]` receives WOKEN as read in the window.
  */
 function tryRegister(i: Int32Array, b: number, me: number, snapshot: [number]): Attempt {
   enterCritical();
@@ -91,18 +111,18 @@ function tryRegister(i: Int32Array, b: number, me: number, snapshot: [number]): 
     if (s === WAKING) {
       // A wake() is in its window; whether it saw our previous registration or not, it
       // happens after this register() began: count it as ours (tokio wakes the new waker).
-      snapshot[0] = load(i, b + SEQ);
-      return WOKEN;
+      snapshot[0] = load(i, b + WOKEN);
+      return WOKEN_NOW;
     }
     if (s !== WAITING) return BUSY;
     // The window: WAKER and PENDING are ours until STATE leaves REGISTERING.
-    snapshot[0] = load(i, b + SEQ);
+    snapshot[0] = load(i, b + WOKEN);
     const old = load(i, b + WAKER);
     if (old !== me) {
       retain(me);
       store(i, b + WAKER, me);
     }
-    let outcome: Attempt = exchange(i, b + PENDING, 0) === 1 ? WOKEN : REGISTERED;
+    let outcome: Attempt = exchange(i, b + PENDING, 0) === 1 ? WOKEN_NOW : REGISTERED;
     let woke = false;
     if (cas(i, b + STATE, REGISTERING, WAITING) !== REGISTERING) {
       // A wake() set WAKING during the window and left it to us: it takes our
@@ -110,7 +130,7 @@ function tryRegister(i: Int32Array, b: number, me: number, snapshot: [number]): 
       store(i, b + WAKER, 0);
       store(i, b + STATE, WAITING);
       woke = true;
-      outcome = WOKEN;
+      outcome = WOKEN_NOW;
     }
     // References given back once the window is closed, still in the section: a kill
     // in between would leave them counted forever.
@@ -122,28 +142,40 @@ function tryRegister(i: Int32Array, b: number, me: number, snapshot: [number]): 
   }
 }
 
-/** Sleeps until SEQ differs from `seen`; returns the new SEQ, or undefined once the deadline passed. */
-function* sleepOn(i: Int32Array, at: number, seen: number): Op<number | undefined> {
+/** Where a wait stands: the WOKEN value it has accounted for. */
+interface Watch {
+  seen: number;
+}
+
+/**
+ * Sleeps on WOKEN until it records a wake that may be ours (true), or until the
+ * deadline (false). Wakes of other threads move `watch.seen` on.
+ */
+function* sleepOn(i: Int32Array, at: number, tag: number, watch: Watch): Op<boolean> {
+  const ours = (): boolean => {
+    const now = load(i, at);
+    if (now === watch.seen) return false;
+    const mine = mayBeWoken(watch.seen, now, tag);
+    watch.seen = now;
+    return mine;
+  };
   // Spin a little first: a producer that is awake usually wakes us within a microsecond.
   for (;;) {
-    const s = load(i, at);
-    if (s !== seen) return s;
+    if (ours()) return true;
     if (yield SPIN) break;
   }
   for (;;) {
     let expired: boolean;
     try {
-      expired = yield { index: at, expected: seen };
+      expired = yield { index: at, expected: watch.seen };
     } catch (e) {
       // Aborted: a wake that came first is ours (the driver returns it), else nothing
       // was taken and the registration stays as it was.
-      const s = load(i, at);
-      if (s !== seen) return s;
+      if (ours()) return true;
       throw e;
     }
-    const s = load(i, at);
-    if (s !== seen) return s;
-    if (expired) return undefined;
+    if (ours()) return true;
+    if (expired) return false;
   }
 }
 
@@ -162,12 +194,13 @@ function checkMs(ms: unknown, call: string): number | undefined {
  * `register(); if (ready()) return; wait();` in a loop, and `makeReady(); wake();` on
  * the other side. One waiting thread at a time (for many waiters, Notify or Condvar).
  *
- * Wake-ups may be spurious (a wake-up stored earlier, a wake of a thread that replaced
- * this one): callers re-check their condition, as with Condvar.
+ * Wake-ups may be spurious (a wake-up stored earlier and not needed, a waiter that
+ * slept through several wakes): callers re-check their condition, as with Condvar.
  */
 export class AtomicWaker extends PinnedHandle {
-  // This handle's side of the protocol, in this thread: the SEQ read by its last
-  // register() (undefined before the first), and a wake-up its register() found due.
+  // This handle's side of the protocol, in this thread: the WOKEN value accounted for
+  // (read by its first register(), then moved on by register() and the waits), and a
+  // wake-up found due and not yet consumed by a wait.
   #seen: number | undefined;
   #woken = false;
 
@@ -197,12 +230,20 @@ export class AtomicWaker extends PinnedHandle {
     const me = currentRecord();
     const snapshot: [number] = [0];
     let outcome = tryRegister(i, b, me, snapshot);
-    // Another register() or take() is in its window: a few atomics, inside a kill-safe
-    // section of its thread, so it ends soon (and we spin outside any section of ours).
-    for (const backoff = new Backoff(); outcome === BUSY; outcome = tryRegister(i, b, me, snapshot)) backoff.snooze();
-    // SEQ moved since our previous register() (read in the window, so this covers a
-    // wake that took that registration just before it): a wake-up no wait consumed yet.
-    if (outcome === WOKEN || (this.#seen !== undefined && snapshot[0] !== this.#seen)) this.#woken = true;
+    if (outcome === BUSY) {
+      // Another register() or take() is in its window: a few atomics, inside a kill-safe
+      // section of its thread, so it ends soon (and we spin outside any section of ours).
+      const backoff = new Backoff();
+      do {
+        backoff.snooze();
+        outcome = tryRegister(i, b, me, snapshot);
+      } while (outcome === BUSY);
+    }
+    // A wake of our previous registration that no wait has consumed stays due. The
+    // snapshot was read in the window, so it covers a wake that took that registration
+    // just before this call got in.
+    const carried = this.#seen !== undefined && mayBeWoken(this.#seen, snapshot[0], tagOf(currentThreadId()));
+    if (outcome === WOKEN_NOW || carried) this.#woken = true;
     this.#seen = snapshot[0];
   }
 
@@ -215,18 +256,21 @@ export class AtomicWaker extends PinnedHandle {
     this.checkOpen();
     const i = words(this.offset);
     const b = this.offset >> 2;
-    let taken = 0;
+    // A wake-up is stored already (PENDING is 1 only while nobody is registered, or in a
+    // register() window that is about to claim it and wake itself): ours coalesces with
+    // it. This keeps a producer that wakes on every item down to one load per item.
+    if (load(i, b + PENDING) === 1) return;
     enterCritical();
     try {
       // Not WAITING: a register() in its window sees our WAKING bit and wakes itself,
       // or another wake() is in its window and does the job for both.
       if (or(i, b + STATE, WAKING) !== WAITING) return;
-      taken = exchange(i, b + WAKER, 0);
-      if (taken !== 0) add(i, b + SEQ, 1);
+      const taken = exchange(i, b + WAKER, 0);
+      if (taken !== 0) store(i, b + WOKEN, nextWoken(load(i, b + WOKEN), tagOf(recordId(taken))));
       else store(i, b + PENDING, 1);
       and(i, b + STATE, ~WAKING);
       if (taken !== 0) {
-        notify(i, b + SEQ);
+        notify(i, b + WOKEN);
         releaseRef(taken);
       }
     } finally {
@@ -278,14 +322,12 @@ export class AtomicWaker extends PinnedHandle {
     const timeout = checkMs(ms, 'AtomicWaker.wait()');
     this.checkOpen();
     assertCanBlock('AtomicWaker.wait()', 'AtomicWaker.waitAsync()');
-    const seen = this.#registered('AtomicWaker.wait()');
-    const i = words(this.offset);
-    const at = (this.offset >> 2) + SEQ;
-    if (this.#consumeDue(i, at, seen)) return true;
-    const s = runSync(sleepOn(i, at, seen), deadlineOf(timeout));
-    if (s === undefined) return false;
-    this.#seen = s;
-    return true;
+    this.#registered('AtomicWaker.wait()');
+    if (this.#consumeDue()) return true;
+    const watch: Watch = { seen: this.#seen! };
+    const woken = runSync(sleepOn(words(this.offset), (this.offset >> 2) + WOKEN, tagOf(currentThreadId()), watch), deadlineOf(timeout));
+    this.#seen = watch.seen;
+    return woken;
   }
 
   /**
@@ -296,37 +338,36 @@ export class AtomicWaker extends PinnedHandle {
   async waitAsync(options?: WaitOptions): Promise<void> {
     const signal = checkSignal(options, 'AtomicWaker.waitAsync()');
     this.checkOpen();
-    const seen = this.#registered('AtomicWaker.waitAsync()');
-    const i = words(this.offset);
-    const at = (this.offset >> 2) + SEQ;
-    if (this.#consumeDue(i, at, seen)) return;
+    this.#registered('AtomicWaker.waitAsync()');
+    if (this.#consumeDue()) return;
+    const start = this.#seen!;
+    const watch: Watch = { seen: start };
     this[PIN]();
     try {
-      const s = await runAsync(sleepOn(i, at, seen), Infinity, signal);
-      // Another waitAsync of this handle may have consumed later wake-ups meanwhile.
-      if (s !== undefined && this.#seen === seen) this.#seen = s;
+      await runAsync(sleepOn(words(this.offset), (this.offset >> 2) + WOKEN, tagOf(currentThreadId()), watch), Infinity, signal);
     } finally {
+      // Unless a register() or another wait of this handle moved it on meanwhile.
+      if (this.#seen === start) this.#seen = watch.seen;
       this[UNPIN]();
     }
   }
 
-  #registered(call: string): number {
+  #registered(call: string): void {
     if (this.#seen === undefined) {
       throw new TypeError(
         `${call}: this AtomicWaker handle was never registered; call register() first ` +
           '(then check your condition, then wait)',
       );
     }
-    return this.#seen;
   }
 
-  /** Takes a wake-up already due (from register(), or SEQ moved since); true if there was one. */
-  #consumeDue(i: Int32Array, at: number, seen: number): boolean {
-    const s = load(i, at);
-    if (!this.#woken && s === seen) return false;
+  /** Takes a wake-up already due (found by register(), or recorded in WOKEN since); true if there was one. */
+  #consumeDue(): boolean {
+    const now = load(words(this.offset), (this.offset >> 2) + WOKEN);
+    const due = this.#woken || mayBeWoken(this.#seen!, now, tagOf(currentThreadId()));
     this.#woken = false;
-    this.#seen = s;
-    return true;
+    this.#seen = now;
+    return due;
   }
 }
 
