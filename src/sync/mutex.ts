@@ -1,33 +1,69 @@
-// Mutex<T>: Rust's futex mutex (0 unlocked, 1 locked, 2 locked with waiters) in the
-// heap, plus the owner's thread id and a poison flag. The value is a stored value
-// beside them (value_cell.ts), decoded by a guard on first access and written back
-// when the guard unlocks.
+// Mutex<T>: Rust's futex mutex with the owner in the lock word. The state word is 0
+// when unlocked, else `owner << 1 | waiters`: `owner` names the holder's thread record
+// (its offset / 8) and the low bit says that threads may be asleep on the word (Rust's
+// CONTENDED). Beside it: a poison flag and the value's cell (value_cell.ts), where
+// numbers, booleans, short strings and the like live in place.
 //
-// A held lock is recorded in the holder's owned table (Role.Held). When the holder's
-// thread ends or is killed with the lock held, the runtime calls releaseRole, which
-// poisons the mutex and unlocks it, so no waiter is left blocked.
+// Owner died, with nothing but the lock word written on the fast path. A thread can
+// only hold a mutex through a guard, and a guard pins one of the thread's handles of
+// the mutex (a pinned handle's close waits for the unlock), whose ref is recorded in
+// the thread's owned table. Every ref to a mutex carries role LOCKER, so the runtime
+// calls releaseRole whenever one is given back, in particular for each ref of a
+// thread that ended or was killed, however it died. releaseRole then looks at the
+// word: a lock whose owner has ended is taken over, poisoned and released; one that
+// is free or held by a live thread is left as it is. So the hold needs no record of
+// its own, and no kill-safe section (critical.ts's would cost two read-modify-writes
+// on each side, about twice a bare CAS lock).
+//
+// - Every sleeper on the word is woken by releaseRole: one woken alone might be dying
+//   too (threads are often killed together), and a thread killed between its unlock's
+//   exchange and its notify would otherwise leave a sleeper that nobody wakes.
+// - "The owner has ended" is read from its record: a thread's outcome (R_RESULT) is
+//   stored before its table is drained (finish.ts), never while it runs user code. A
+//   record named by a lock word is not reused until that word is released, except in
+//   a race where the owner's own drain releases it and a new thread on a reused record
+//   takes it before releaseRole's compare-exchange: the taken-over lock is then given
+//   back unchanged, which the record's thread id (never reused) tells.
+// - A guard leaked unreleased and collected with its handle: the handle's ref is given
+//   back by the finalizer while the thread still holds the lock. releaseRole then
+//   records a new ref for the thread (unless another of its refs covers the hold), so
+//   the lock is still released when the thread ends.
 //
 // No path that throws leaves the lock taken, except the PoisonError of lock(),
 // tryLock() and lockAsync(), whose guard holds it on purpose (Rust's contract).
 
 import { describeValue } from '../heap/describe.ts';
-import { Adopt, currentOwnedCell, defineKind, Handle, Role } from '../heap/handle.ts';
+import { Adopt, currentOwnedCell, defineKind, Handle, releaseRef, retain, type Role } from '../heap/handle.ts';
 import { heapCovering } from '../heap/heap.ts';
 import { Kind } from '../heap/kinds.ts';
-import { ownedAdd, ownedRemove } from '../heap/owned.ts';
+import { ownedAdd, ownedRefs } from '../heap/owned.ts';
 import { enterCritical, leaveCritical } from '../thread/critical.ts';
-import { currentThreadId } from '../thread/current.ts';
+import { currentRecord } from '../thread/current.ts';
+import { recordField, recordId, R_RESULT } from '../thread/record.ts';
 import { checkSignal, runAsync, runSync, SPIN, type Op, type WaitOptions } from '../wait/driver.ts';
 import { assertCanBlock, cas, exchange, load, notify, store } from '../wait/futex.ts';
 import { PoisonError } from './poison.ts';
-import { allocWithValue, dropCell, GuardValue, takeCell } from './value_cell.ts';
+import { allocWithLockValue, cellViews, dropLockCell, ENCODED, fits, GuardValue, IN_PLACE_BYTES, peek, put, takeLockCell } from './value_cell.ts';
 
-// i32 fields after the [kind, refcount] header.
-const STATE = 2, OWNER = 3, POISON = 4, VALUE = 5;
-const OBJECT_BYTES = 24;
-const UNLOCKED = 0, LOCKED = 1, CONTENDED = 2;
-// A guard's slot when it has no entry in the owned table.
-const RELEASED = -1, WAITING = -2;
+// i32 fields after the [kind, refcount] header. VALUE is the lock cell's tag (odd, so
+// its payload, which follows it, is 8-aligned).
+const STATE = 2, POISON = 3, VALUE = 5;
+const OBJECT_BYTES = (VALUE + 1) * 4 + IN_PLACE_BYTES;
+const UNLOCKED = 0, WAITERS = 1;
+/** The owner the runtime names while it takes over a dead thread's lock (no record lies at offset 8). */
+const RUNTIME = 1 << 1;
+/**
+ * The role of every ref to a mutex (roles are per kind; channels use 1 for senders):
+ * its release asks whether the lock's owner has ended (see the header).
+ */
+const LOCKER = 1 as Role;
+/** A guard's #pending when no in-place value waits for the unlock. */
+const CLEAN: unique symbol = Symbol('clean');
+// What a guard is doing with the lock.
+const HELD = 0, RELEASED = -1, WAITING = -2;
+
+/** The lock word of a lock held by the calling thread, with no waiters. */
+const myWord = (): number => (currentRecord() >> 3) << 1;
 
 /** Access to a locked Mutex's value; unlock() (or `using`) releases it. */
 export interface MutexGuard<T> {
@@ -79,29 +115,39 @@ class Guard<T> implements MutexGuard<T>, SuspendableGuard {
   // Pinned while the lock is held: the object outlives a close() of the handle.
   readonly #mutex: Mutex<T>;
   readonly #i: Int32Array;
-  #slot: number;
-  // Made on first access: a lock used only for exclusion never touches the codec.
+  #state: typeof HELD | typeof RELEASED | typeof WAITING = HELD;
+  // Made for a stored value only: a lock used only for exclusion, or whose value lives
+  // in place, never touches the codec. An in-place value assigned waits in #pending
+  // for the unlock (CLEAN: none).
   #value: GuardValue<T> | undefined;
+  #pending: T | typeof CLEAN = CLEAN;
 
-  /** Called once the lock is ours and recorded in `slot`; throws PoisonError (holding the lock) if poisoned. */
-  constructor(mutex: Mutex<T>, i: Int32Array, slot: number) {
+  /** Called once the lock is ours; throws PoisonError (holding the lock) if poisoned. */
+  constructor(mutex: Mutex<T>, i: Int32Array) {
     this.#mutex = mutex;
     this.#i = i;
-    this.#slot = slot;
     mutex[PIN]();
-    this.#checkPoison();
+    // A plain read suffices: the poison store precedes the unlock that let us in.
+    if (i[(mutex.offset >> 2) + POISON] !== 0) this.#poisoned();
   }
 
   get value(): T {
     this.#checkHeld();
-    // An empty cell (Mutex<undefined>) reads as undefined without making a decoder.
-    if (this.#value === undefined && this.#i[(this.#mutex.offset >> 2) + VALUE] === 0) return undefined as T;
+    if (this.#value === undefined) {
+      if (this.#pending !== CLEAN) return this.#pending;
+      const v = peek(cellViews(this.#at()), this.#at());
+      if (v !== ENCODED) return v as T;
+    }
     return this.#cell().get();
   }
 
   set value(v: T) {
     this.#checkHeld();
-    this.#cell().set(v);
+    if (this.#value === undefined && fits(cellViews(this.#at()), this.#at(), v)) {
+      this.#pending = v;
+    } else {
+      this.#cell().set(v);
+    }
   }
 
   /**
@@ -110,14 +156,21 @@ class Guard<T> implements MutexGuard<T>, SuspendableGuard {
    * old value kept, then the error is thrown.
    */
   unlock(): void {
-    if (this.#slot === RELEASED) return;
-    this.#checkHeld();
-    const slot = this.#slot;
-    this.#slot = RELEASED;
+    if (this.#state !== HELD) {
+      if (this.#state === RELEASED) return;
+      this.#checkHeld();
+    }
+    this.#state = RELEASED;
+    if (this.#value === undefined) {
+      if (this.#pending !== CLEAN) this.#putPending();
+      release(this.#i, this.#mutex.offset);
+      this.#mutex[UNPIN]();
+      return;
+    }
     try {
-      this.#value?.flush();
+      this.#value.flush();
     } finally {
-      release(this.#i, this.#mutex.offset, slot);
+      release(this.#i, this.#mutex.offset);
       this.#mutex[UNPIN]();
     }
   }
@@ -128,13 +181,13 @@ class Guard<T> implements MutexGuard<T>, SuspendableGuard {
 
   /** withLock's panic path: poisons and releases; changes to the value are dropped. */
   abandon(): void {
-    const slot = this.#slot;
-    this.#slot = RELEASED;
+    this.#state = RELEASED;
+    this.#pending = CLEAN;
     try {
       this.#value?.forget();
     } finally {
       store(this.#i, (this.#mutex.offset >> 2) + POISON, 1);
-      release(this.#i, this.#mutex.offset, slot);
+      release(this.#i, this.#mutex.offset);
       this.#mutex[UNPIN]();
     }
   }
@@ -144,8 +197,9 @@ class Guard<T> implements MutexGuard<T>, SuspendableGuard {
     this.#checkHeld();
     this.#value?.forget();
     this.#value = undefined;
+    this.#pending = CLEAN;
     try {
-      return takeCell<T>((this.#mutex.offset >> 2) + VALUE);
+      return takeLockCell<T>(this.#at());
     } finally {
       this.unlock();
     }
@@ -154,141 +208,135 @@ class Guard<T> implements MutexGuard<T>, SuspendableGuard {
   /** Condvar, first: writes the value back. Throws (lock still held, nothing changed) if it cannot. */
   commit(): void {
     this.#checkHeld();
+    if (this.#pending !== CLEAN) this.#putPending();
     this.#value?.flush();
   }
 
   /** Condvar, once it has read its sequence: releases the lock; the guard waits for relock(). */
   suspend(): void {
-    const slot = this.#slot;
-    this.#slot = WAITING;
-    release(this.#i, this.#mutex.offset, slot);
+    this.#state = WAITING;
+    release(this.#i, this.#mutex.offset);
   }
 
   /** Condvar: blocks until the lock is ours again; throws PoisonError (holding it) if poisoned meanwhile. */
   relock(): void {
-    this.#resume(lockWord(this.#i, this.#mutex.offset));
+    lockWord(this.#i, this.#mutex.offset);
+    this.#resume();
   }
 
   async relockAsync(): Promise<void> {
-    this.#resume(await lockWordAsync(this.#i, this.#mutex.offset));
+    await lockWordAsync(this.#i, this.#mutex.offset);
+    this.#resume();
   }
 
-  #resume(slot: number): void {
-    this.#slot = slot;
-    this.#checkPoison();
+  #resume(): void {
+    this.#state = HELD;
+    if (this.#i[(this.#mutex.offset >> 2) + POISON] !== 0) this.#poisoned();
   }
 
-  #checkPoison(): void {
-    // A plain read suffices: the poison store precedes the unlock that let us in.
-    if (this.#i[(this.#mutex.offset >> 2) + POISON] !== 0) {
-      throw new PoisonError<MutexGuard<T>>('Mutex is poisoned: a thread panicked while holding it', this);
-    }
+  #poisoned(): never {
+    throw new PoisonError<MutexGuard<T>>('Mutex is poisoned: a thread panicked while holding it', this);
   }
 
+  #at(): number {
+    return (this.#mutex.offset >> 2) + VALUE;
+  }
+
+  /** Writes the assigned in-place value into the cell. */
+  #putPending(): void {
+    put(cellViews(this.#at()), this.#at(), this.#pending);
+    this.#pending = CLEAN;
+  }
+
+  /** The stored-value side; an assigned in-place value moves into it. */
   #cell(): GuardValue<T> {
-    return (this.#value ??= new GuardValue<T>((this.#mutex.offset >> 2) + VALUE));
+    if (this.#value !== undefined) return this.#value;
+    const cell = new GuardValue<T>(this.#at());
+    if (this.#pending !== CLEAN) {
+      cell.set(this.#pending);
+      this.#pending = CLEAN;
+    }
+    return (this.#value = cell);
   }
 
   #checkHeld(): void {
-    if (this.#slot === WAITING) throw new TypeError('MutexGuard used while a Condvar wait on it is in progress');
-    if (this.#slot < 0) throw new TypeError('MutexGuard used after unlock()');
+    if (this.#state === WAITING) throw new TypeError('MutexGuard used while a Condvar wait on it is in progress');
+    if (this.#state !== HELD) throw new TypeError('MutexGuard used after unlock()');
   }
 }
 
-/** Once the state word is ours: records the owner and the hold; returns the owned-table slot. */
-function hold(i: Int32Array, offset: number): number {
-  // OWNER is only ever compared with the reader's own id (see lock()), so plain
-  // accesses suffice: a thread always sees its own latest write.
-  i[(offset >> 2) + OWNER] = currentThreadId();
-  try {
-    return ownedAdd(currentOwnedCell(), offset + Role.Held);
-  } catch (e) {
-    unlockWord(i, offset); // the table could not grow (heap full): give the lock back
-    throw e;
-  }
+/** Releases the word and wakes a sleeper if there may be one. */
+function release(i: Int32Array, offset: number): void {
+  if ((exchange(i, (offset >> 2) + STATE, UNLOCKED) & WAITERS) !== 0) notify(i, (offset >> 2) + STATE, 1);
+}
+
+/** Takes the lock if it is free now. */
+const tryAcquire = (i: Int32Array, offset: number): boolean => cas(i, (offset >> 2) + STATE, UNLOCKED, myWord()) === UNLOCKED;
+
+/** Takes the lock, blocking this thread. */
+function lockWord(i: Int32Array, offset: number): void {
+  const me = myWord();
+  if (cas(i, (offset >> 2) + STATE, UNLOCKED, me) !== UNLOCKED) runSync(lockContended(i, offset, me), Infinity);
+}
+
+/** Takes the lock, keeping the event loop running. */
+async function lockWordAsync(i: Int32Array, offset: number, signal?: AbortSignal): Promise<void> {
+  const me = myWord();
+  if (cas(i, (offset >> 2) + STATE, UNLOCKED, me) !== UNLOCKED) await runAsync(lockContended(i, offset, me), Infinity, signal);
 }
 
 /**
- * Takes the state word and records the hold in one kill-safe section (critical.ts): a
- * thread killed between the two would leave a lock no cleanup can see. `to` is LOCKED
- * (a compare-exchange from UNLOCKED) or CONTENDED (Rust's exchange, which also marks
- * a held lock as having waiters). Returns the owned-table slot, or -1 if it was held.
- */
-function acquire(i: Int32Array, offset: number, to: typeof LOCKED | typeof CONTENDED): number {
-  const at = (offset >> 2) + STATE;
-  enterCritical();
-  try {
-    const was = to === LOCKED ? cas(i, at, UNLOCKED, LOCKED) : exchange(i, at, CONTENDED);
-    return was === UNLOCKED ? hold(i, offset) : -1;
-  } finally {
-    leaveCritical();
-  }
-}
-
-/** Forgets the hold and unlocks, in one kill-safe section. */
-function release(i: Int32Array, offset: number, slot: number): void {
-  enterCritical();
-  try {
-    ownedRemove(currentOwnedCell(), slot);
-    unlockWord(i, offset);
-  } finally {
-    leaveCritical();
-  }
-}
-
-function unlockWord(i: Int32Array, offset: number): void {
-  i[(offset >> 2) + OWNER] = 0;
-  if (exchange(i, (offset >> 2) + STATE, UNLOCKED) === CONTENDED) notify(i, (offset >> 2) + STATE, 1);
-}
-
-/** Takes the lock, blocking this thread; returns the hold's slot. */
-function lockWord(i: Int32Array, offset: number): number {
-  const slot = acquire(i, offset, LOCKED);
-  return slot >= 0 ? slot : runSync(lockContended(i, offset), Infinity);
-}
-
-/** Takes the lock, keeping the event loop running; returns the hold's slot. */
-async function lockWordAsync(i: Int32Array, offset: number, signal?: AbortSignal): Promise<number> {
-  const slot = acquire(i, offset, LOCKED);
-  return slot >= 0 ? slot : runAsync(lockContended(i, offset), Infinity, signal);
-}
-
-/**
- * Rust's lock_contended as a driver op (wait/driver.ts runs it blocking or async).
- * An abort registers nothing to undo: a CONTENDED mark it leaves costs one spurious
+ * Rust's lock_contended as a driver op (wait/driver.ts runs it blocking or async). Where Rust swaps in CONTENDED, which also
+ * takes a free lock, this sets the waiters bit on a held word (keeping its owner) and
+ * takes a free one as `me | WAITERS`: a sleeper may remain, and the unlock must wake it.
+ * An abort registers nothing to undo: a waiters bit it leaves costs one spurious
  * wake, and the driver wakes the word's other sleepers in case the unlocker's single
  * wake had gone to this one.
  */
-function* lockContended(i: Int32Array, offset: number): Op<number> {
+function* lockContended(i: Int32Array, offset: number, me: number): Op<void> {
   const at = (offset >> 2) + STATE;
-  let state = yield* spin(i, at);
-  if (state === UNLOCKED) {
-    const slot = acquire(i, offset, LOCKED);
-    if (slot >= 0) return slot;
-    state = load(i, at);
+  let s = yield* spin(i, at);
+  if (s === UNLOCKED) {
+    s = cas(i, at, UNLOCKED, me);
+    if (s === UNLOCKED) return;
   }
   for (;;) {
-    // Marking the word contended makes the unlocker wake a waiter; if it was unlocked, it is ours.
-    if (state !== CONTENDED) {
-      const slot = acquire(i, offset, CONTENDED);
-      if (slot >= 0) return slot;
+    if (s === UNLOCKED) {
+      s = cas(i, at, UNLOCKED, me | WAITERS);
+      if (s === UNLOCKED) return;
+      continue;
     }
-    yield { index: at, expected: CONTENDED };
-    state = yield* spin(i, at);
+    if ((s & WAITERS) === 0) {
+      const seen = cas(i, at, s, s | WAITERS);
+      if (seen !== s) {
+        s = seen;
+        continue;
+      }
+      s |= WAITERS;
+    }
+    yield { index: at, expected: s };
+    s = yield* spin(i, at);
   }
 }
 
 /** Spins while the lock is held without waiters: its holder may be about to release it. */
 function* spin(i: Int32Array, at: number): Op<number> {
   for (;;) {
-    const state = load(i, at);
-    if (state !== LOCKED || (yield SPIN)) return state;
+    const s = load(i, at);
+    if (s === UNLOCKED || (s & WAITERS) !== 0 || (yield SPIN)) return s;
   }
 }
 
 export class Mutex<T = undefined> extends PinnedHandle {
+  // Views covering the object, and this thread's locked word: a handle is only ever
+  // used by the thread that made it (Handle.checkOpen()), so both stay valid.
+  readonly #i: Int32Array;
+  readonly #me: number;
+
   constructor(value?: T | Adopt) {
-    super(value instanceof Adopt ? value.offset : allocWithValue(Kind.Mutex, OBJECT_BYTES - 8, VALUE, value));
+    super(value instanceof Adopt ? value.offset : allocWithLockValue(Kind.Mutex, OBJECT_BYTES - 8, VALUE, value), LOCKER);
+    this.#i = viewsOf(this.offset);
+    this.#me = myWord();
   }
 
   protected get kindName(): string {
@@ -303,18 +351,20 @@ export class Mutex<T = undefined> extends PinnedHandle {
   lock(): MutexGuard<T> {
     this.checkOpen();
     assertCanBlock('Mutex.lock()', 'lockAsync()');
-    const i = viewsOf(this.offset);
-    let slot = acquire(i, this.offset, LOCKED);
-    if (slot < 0) {
-      if (i[(this.offset >> 2) + OWNER] === currentThreadId()) {
+    const offset = this.offset;
+    const i = this.#i;
+    const me = this.#me;
+    const s = cas(i, (offset >> 2) + STATE, UNLOCKED, me);
+    if (s !== UNLOCKED) {
+      if ((s & ~WAITERS) === me) {
         throw new Error(
           'Mutex.lock(): this thread already holds the lock, waiting for it would deadlock; ' +
             'unlock the guard first (weft locks are not reentrant)',
         );
       }
-      slot = runSync(lockContended(i, this.offset), Infinity);
+      runSync(lockContended(i, offset, me), Infinity);
     }
-    return new Guard(this, i, slot);
+    return new Guard(this, i);
   }
 
   /**
@@ -327,16 +377,15 @@ export class Mutex<T = undefined> extends PinnedHandle {
     const signal = checkSignal(options, 'Mutex.lockAsync()');
     this.checkOpen();
     const i = viewsOf(this.offset);
-    const slot = acquire(i, this.offset, LOCKED);
-    if (slot >= 0) return new Guard(this, i, slot);
+    if (tryAcquire(i, this.offset)) return new Guard(this, i);
     this[PIN]();
     try {
-      const slot = await runAsync(lockContended(i, this.offset), Infinity, signal);
+      await runAsync(lockContended(i, this.offset, myWord()), Infinity, signal);
       if (this.released) {
-        release(i, this.offset, slot);
+        release(i, this.offset);
         throw new TypeError('Mutex was closed while lockAsync() waited for it');
       }
-      return new Guard(this, i, slot);
+      return new Guard(this, i);
     } finally {
       this[UNPIN]();
     }
@@ -346,8 +395,7 @@ export class Mutex<T = undefined> extends PinnedHandle {
   tryLock(): MutexGuard<T> | undefined {
     this.checkOpen();
     const i = viewsOf(this.offset);
-    const slot = acquire(i, this.offset, LOCKED);
-    return slot < 0 ? undefined : new Guard(this, i, slot);
+    return tryAcquire(i, this.offset) ? new Guard(this, i) : undefined;
   }
 
   /**
@@ -425,17 +473,66 @@ export function suspendable<T>(guard: MutexGuard<T>, call: string): SuspendableG
   return guard;
 }
 
+/**
+ * A ref to the mutex at `p` is being given back (see the header): if the lock's owner
+ * has ended, take the lock over, poison and release it; if it is this thread, which
+ * may have lost its last recorded ref while holding the lock, record a new one. Then
+ * wake every sleeper.
+ */
+function releaseLocker(p: number): void {
+  const i = viewsOf(p);
+  const at = (p >> 2) + STATE;
+  const s = load(i, at);
+  if (s !== UNLOCKED && (s & ~WAITERS) !== RUNTIME) {
+    const owner = (s >>> 1) << 3;
+    const id = recordId(owner);
+    if (load(heapCovering((recordField(owner, R_RESULT) + 1) << 2).i32, recordField(owner, R_RESULT)) !== 0) takeOver(i, p, s, owner, id);
+    else if (owner === currentRecord()) keepRecorded(p);
+  }
+  notify(i, at);
+}
+
+/** Takes over, poisons and releases the lock whose word was `s`, naming `owner` (thread `id`), which has ended. */
+function takeOver(i: Int32Array, p: number, s: number, owner: number, id: number): void {
+  const at = (p >> 2) + STATE;
+  for (;;) {
+    const seen = cas(i, at, s, RUNTIME);
+    if (seen === s) break;
+    if ((seen & ~WAITERS) !== (s & ~WAITERS)) return; // released meanwhile (by the owner's drain)
+    s = seen; // a waiter set its bit
+  }
+  if (recordId(owner) !== id) {
+    // The owner's drain released it and a new thread on the reused record took it: give it back.
+    for (let cur = load(i, at); (cur & ~WAITERS) === RUNTIME; cur = load(i, at)) {
+      if (cas(i, at, cur, (s & ~WAITERS) | (cur & WAITERS)) === cur) return;
+    }
+    return;
+  }
+  // The poison store precedes the unlock, so whoever takes the lock next sees it.
+  store(i, (p >> 2) + POISON, 1);
+  exchange(i, at, UNLOCKED);
+}
+
+/** Records one more ref to the mutex at `p` for this thread, which holds its lock, unless one is recorded already. */
+function keepRecorded(p: number): void {
+  const cell = currentOwnedCell();
+  if (ownedRefs(cell).includes(p + LOCKER)) return;
+  enterCritical();
+  try {
+    retain(p);
+    try {
+      ownedAdd(cell, p + LOCKER);
+    } catch {
+      releaseRef(p); // the table cannot grow (heap full): a plain give-back, nothing more to do
+    }
+  } finally {
+    leaveCritical();
+  }
+}
+
 defineKind(Kind.Mutex, {
   name: 'Mutex',
-  wrap: (p) => new Mutex(new Adopt(p)),
-  // The holder's thread ended or died with the lock held: poison it and let the
-  // waiters in. All of them: one woken alone might be dying too (threads are often
-  // killed together), and this path is rare.
-  releaseRole(p) {
-    const i = viewsOf(p);
-    store(i, (p >> 2) + POISON, 1);
-    i[(p >> 2) + OWNER] = 0;
-    if (exchange(i, (p >> 2) + STATE, UNLOCKED) === CONTENDED) notify(i, (p >> 2) + STATE);
-  },
-  drop: (p) => dropCell((p >> 2) + VALUE),
+  wrap: (p, role) => new Mutex(new Adopt(p, role)),
+  releaseRole: releaseLocker,
+  drop: (p) => dropLockCell((p >> 2) + VALUE),
 });

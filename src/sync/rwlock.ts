@@ -23,13 +23,16 @@ import { checkSignal, runAsync, runSync, SPIN, type Op, type WaitOptions } from 
 import { add, and, assertCanBlock, cas, load, notify, store } from '../wait/futex.ts';
 import { PIN, PinnedHandle, UNPIN } from './mutex.ts';
 import { PoisonError } from './poison.ts';
-import { allocWithValue, dropCell, GuardValue, takeCell } from './value_cell.ts';
+import {
+  allocWithLockValue, cellViews, dropLockCell, ENCODED, GuardValue, IN_PLACE_BYTES, peek, takeLockCell,
+} from './value_cell.ts';
 
 // i32 fields after the [kind, refcount] header.
 // WRITERS_ASLEEP counts writers between announcing themselves and taking the lock, so
-// that the last one to give up (an abort) knows to clear WRITERS_WAITING.
-const STATE = 2, WRITER_NOTIFY = 3, POISON = 4, VALUE = 5, WRITERS_ASLEEP = 6;
-const OBJECT_BYTES = 32;
+// that the last one to give up (an abort) knows to clear WRITERS_WAITING. VALUE is the
+// lock cell's tag (odd, so its payload, which follows it, is 8-aligned; value_cell.ts).
+const STATE = 2, WRITER_NOTIFY = 3, WRITERS_ASLEEP = 4, POISON = 5, VALUE = 7;
+const OBJECT_BYTES = (VALUE + 1) * 4 + IN_PLACE_BYTES;
 const MASK = (1 << 30) - 1;
 const WRITE_LOCKED = MASK;
 const MAX_READERS = MASK - 1;
@@ -46,7 +49,7 @@ const hasWritersWaiting = (s: number) => (s & WRITERS_WAITING) !== 0;
 // decides whom to wake.
 const isReadLockable = (s: number) => (s & MASK) < MAX_READERS && !hasReadersWaiting(s) && !hasWritersWaiting(s);
 
-/** Read access: `value` is a decoded copy; changes to it are not written back. */
+/** Read access: `value` is a decoded copy (or an in-place value); changes to it are not written back. */
 export interface RwLockReadGuard<T> {
   readonly value: T;
   unlock(): void;
@@ -101,7 +104,8 @@ class ReadGuard<T> implements RwLockReadGuard<T> {
   readonly #lock: RwLock<T>;
   readonly #i: Int32Array;
   #slot: number;
-  // Decoded on first access, never written back; its handles are borrowed until unlock.
+  // A stored value, decoded on first access and never written back; its handles are
+  // borrowed until unlock. An in-place value is read from the cell each time.
   #value: GuardValue<T> | undefined;
 
   /** Called once the read lock is ours and recorded in `slot`. */
@@ -115,7 +119,12 @@ class ReadGuard<T> implements RwLockReadGuard<T> {
 
   get value(): T {
     if (this.#slot < 0) throw new TypeError('RwLockReadGuard used after unlock()');
-    return (this.#value ??= new GuardValue<T>((this.#lock.offset >> 2) + VALUE)).get();
+    const at = (this.#lock.offset >> 2) + VALUE;
+    if (this.#value === undefined) {
+      const v = peek(cellViews(at), at);
+      if (v !== ENCODED) return v as T;
+    }
+    return (this.#value ??= new GuardValue<T>(at)).get();
   }
 
   unlock(): void {
@@ -141,7 +150,8 @@ class WriteGuard<T> implements RwLockWriteGuard<T> {
   readonly #lock: RwLock<T>;
   readonly #i: Int32Array;
   #slot: number;
-  // Made on first access: a lock used only for exclusion never touches the codec.
+  // Made on assignment or for a stored value: a lock used only for exclusion, or whose
+  // in-place value is only read, never makes one.
   #value: GuardValue<T> | undefined;
 
   /** Called once the write lock is ours and recorded in `slot`. */
@@ -155,14 +165,17 @@ class WriteGuard<T> implements RwLockWriteGuard<T> {
 
   get value(): T {
     this.#checkHeld();
-    // An empty cell (RwLock<undefined>) reads as undefined without making a decoder.
-    if (this.#value === undefined && this.#i[(this.#lock.offset >> 2) + VALUE] === 0) return undefined as T;
+    if (this.#value === undefined) {
+      const at = (this.#lock.offset >> 2) + VALUE;
+      const v = peek(cellViews(at), at);
+      if (v !== ENCODED) return v as T;
+    }
     return this.#cell().get();
   }
 
   set value(v: T) {
     this.#checkHeld();
-    this.#cell().set(v);
+    this.#cell().set(v); // written back at the unlock, in place if it fits (no codec then)
   }
 
   #cell(): GuardValue<T> {
@@ -440,7 +453,7 @@ function tryWriteHold(i: Int32Array, offset: number): number {
 
 export class RwLock<T = undefined> extends PinnedHandle {
   constructor(value?: T | Adopt) {
-    super(value instanceof Adopt ? value.offset : allocWithValue(Kind.RwLock, OBJECT_BYTES - 8, VALUE, value));
+    super(value instanceof Adopt ? value.offset : allocWithLockValue(Kind.RwLock, OBJECT_BYTES - 8, VALUE, value));
   }
 
   protected get kindName(): string {
@@ -545,7 +558,7 @@ export class RwLock<T = undefined> extends PinnedHandle {
     }
     let value: T;
     try {
-      value = takeCell<T>((this.offset >> 2) + VALUE);
+      value = takeLockCell<T>((this.offset >> 2) + VALUE);
     } finally {
       g.unlock();
     }
@@ -610,5 +623,5 @@ defineKind(Kind.RwLock, {
     store(i, (p >> 2) + POISON, 1);
     writeUnlock(i, p);
   },
-  drop: (p) => dropCell((p >> 2) + VALUE),
+  drop: (p) => dropLockCell((p >> 2) + VALUE),
 });

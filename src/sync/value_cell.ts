@@ -1,6 +1,31 @@
-// The value a lock protects: a stored value (codec bytes + handle refs) in the heap,
-// referenced from one i32 field of the lock. Guards decode it on first access and
-// write it back on release, so in-place changes to objects persist.
+// The value a lock protects, in one i32 field of the lock (its *tag*) and, for a
+// lock's cell, the IN_PLACE_BYTES after it (its *payload*).
+//
+// Stored cells (OnceLock, OnceCell) hold the offset of a stored value (codec bytes +
+// handle refs, codec/stored.ts), or 0 for undefined. Lock cells (Mutex, RwLock) also
+// keep the common small values in place, so that `g.value++` on a Mutex<number>
+// costs a few loads and stores instead of a codec round trip. The tag's low 3 bits
+// say which (heap offsets are 8-aligned, so an offset has them clear):
+//
+//   tag            value                  payload
+//   0              undefined              -
+//   offset         a stored value         -
+//   1              null                   -
+//   2 | b << 3     boolean b              -
+//   3              number (any f64)       f64: -0 and NaN kept
+//   4              bigint in 64 bits      i64
+//   5 | n << 3     string of n <= 16      UTF-16 code units, two per u32 (lone surrogates kept)
+//
+// Everything else (objects, longer strings, larger bigints) is stored. The payload is
+// read and written with plain accesses: only the lock's holder touches it, and the
+// lock word's atomic operations order those accesses between holders.
+//
+// Guards decode a stored value on first access (once per lock) and write it back on
+// release if it was read or assigned, so in-place changes to objects persist. An
+// in-place value is read from the cell (nothing to decode); one assigned is kept by
+// the guard and written at the release, like any write-back (a thread that ends
+// holding the guard changes nothing, and a value's handles leave it exactly at the
+// unlock).
 //
 // Handles inside the value (codec/stored.ts has the rule): the handles a guard decoded
 // are borrowed, each with a ref of its own, valid while the guard is held; the guard
@@ -12,7 +37,7 @@
 
 import { codecs } from '../codec/index.ts';
 import { Carry, dropValue, loadValue, releaseDecoded, storeValue, type Decoded } from '../codec/stored.ts';
-import { heap } from '../heap/heap.ts';
+import { heap, heapCovering, type Heap } from '../heap/heap.ts';
 import { allocObject } from '../heap/handle.ts';
 import { exchange, load, store } from '../wait/futex.ts';
 
@@ -61,24 +86,175 @@ export function takeCell<T>(at: number): T {
   return (p === 0 ? undefined : loadValue(codecs.structured, p, true)) as T;
 }
 
+// ---- Lock cells: small values in place -------------------------------------------
+
+/** Bytes of a lock cell's payload, right after its tag (which sits 4 bytes before an 8-aligned offset). */
+export const IN_PLACE_BYTES = 32;
+/** Longest string (in UTF-16 code units) a lock keeps in place; longer ones are stored. */
+export const IN_PLACE_CHARS = IN_PLACE_BYTES >> 1;
+
+const STORED = 0, NULL = 1, BOOLEAN = 2, NUMBER = 3, BIGINT = 4, STRING = 5;
+const KIND_BITS = 7;
+
+/** What peek() returns for a cell whose value is stored, not in place. */
+export const ENCODED: unique symbol = Symbol('encoded');
+
+/** The in-place kind `v` would take, or -1 if it must be stored. `undefined` is STORED with tag 0. */
+function inPlaceKind(v: unknown): number {
+  switch (typeof v) {
+    case 'number':
+      return NUMBER;
+    case 'boolean':
+      return BOOLEAN;
+    case 'undefined':
+      return STORED;
+    case 'string':
+      return v.length <= IN_PLACE_CHARS ? STRING : -1;
+    case 'bigint':
+      return BigInt.asIntN(64, v) === v ? BIGINT : -1;
+    case 'object':
+      return v === null ? NULL : -1;
+    default:
+      return -1;
+  }
+}
+
+/** True if the tag names a stored block (not empty, not in place). */
+const isStoredBlock = (tag: number): boolean => tag !== 0 && (tag & KIND_BITS) === STORED;
+
+/** Writes `v`, of in-place kind `kind`, into the cell whose tag is at i32 index `at`: payload first, then tag. */
+function writeInPlace(h: Heap, at: number, v: unknown, kind: number): void {
+  switch (kind) {
+    case STORED: // undefined
+      h.i32[at] = 0;
+      return;
+    case NULL:
+      h.i32[at] = NULL;
+      return;
+    case BOOLEAN:
+      h.i32[at] = BOOLEAN | ((v as boolean) ? 8 : 0);
+      return;
+    case NUMBER:
+      h.f64[(at + 1) >> 1] = v as number;
+      h.i32[at] = NUMBER;
+      return;
+    case BIGINT:
+      h.i64[(at + 1) >> 1] = v as bigint;
+      h.i32[at] = BIGINT;
+      return;
+    default: {
+      const s = v as string;
+      const n = s.length;
+      for (let k = 0, w = at + 1; k < n; k += 2, w++) h.u32[w] = s.charCodeAt(k) | ((k + 1 < n ? s.charCodeAt(k + 1) : 0) << 16);
+      h.i32[at] = STRING | (n << 3);
+    }
+  }
+}
+
+/** The value in place in the cell whose tag is `tag`, at i32 index `at`. */
+function readInPlace(h: Heap, at: number, tag: number): unknown {
+  switch (tag & KIND_BITS) {
+    case NULL:
+      return null;
+    case BOOLEAN:
+      return (tag & 8) !== 0;
+    case NUMBER:
+      return h.f64[(at + 1) >> 1];
+    case BIGINT:
+      return h.i64[(at + 1) >> 1];
+    default: {
+      const n = tag >>> 3;
+      let s = '';
+      for (let k = 0, w = at + 1; k < n; k += 2, w++) {
+        const pair = h.u32[w];
+        s += k + 1 < n ? String.fromCharCode(pair & 0xffff, pair >>> 16) : String.fromCharCode(pair & 0xffff);
+      }
+      return s;
+    }
+  }
+}
+
+/** Fixed-length views covering a lock cell whose tag is at i32 index `at`. */
+export const cellViews = (at: number): Heap => heapCovering((at + 1) * 4 + IN_PLACE_BYTES);
+
 /**
- * The guard side: lazily decoded value, written back on release when it was touched.
- * The caller holds the lock (exclusively, for flush()) while it uses this.
+ * Allocates an object of `kind` whose lock cell has its tag at i32 field `field` (odd,
+ * so the payload after it is 8-aligned) and holds `value`: in place when it can be,
+ * else stored first, so an unencodable value or a full heap throws with nothing left behind.
+ */
+export function allocWithLockValue(kind: number, bodyBytes: number, field: number, value: unknown): number {
+  const inPlace = inPlaceKind(value);
+  if (inPlace >= 0) {
+    const p = allocObject(kind, bodyBytes);
+    writeInPlace(cellViews((p >> 2) + field), (p >> 2) + field, value, inPlace);
+    return p;
+  }
+  return allocWithValue(kind, bodyBytes, field, value);
+}
+
+/**
+ * The value of the lock cell at `at` if it is in place (or undefined), else ENCODED.
+ * The caller holds the lock.
+ */
+export function peek(h: Heap, at: number): unknown {
+  const tag = h.i32[at];
+  if ((tag & KIND_BITS) !== STORED) return readInPlace(h, at, tag);
+  return tag === 0 ? undefined : ENCODED;
+}
+
+/**
+ * Whether `v` can be written with put() into the lock cell at `at`: it is of an
+ * in-place kind and the cell holds no stored value (whose handles a write-back must
+ * release, see GuardValue).
+ */
+export function fits(h: Heap, at: number, v: unknown): boolean {
+  return !isStoredBlock(h.i32[at]) && inPlaceKind(v) >= 0;
+}
+
+/** Writes `v`, which fits(), into the lock cell at `at`. The caller holds the lock exclusively. */
+export function put(h: Heap, at: number, v: unknown): void {
+  writeInPlace(h, at, v, inPlaceKind(v));
+}
+
+/** Empties the lock cell at `at`, releasing a stored value's handles. */
+export function dropLockCell(at: number): void {
+  const old = exchange(cellViews(at).i32, at, 0);
+  if (isStoredBlock(old)) dropValue(old);
+}
+
+/** Takes the value out of the lock cell at `at`, leaving it empty: a stored value's handle refs move into the result. */
+export function takeLockCell<T>(at: number): T {
+  const h = cellViews(at);
+  const tag = h.i32[at];
+  const v = isStoredBlock(tag) ? loadValue(codecs.structured, tag, true) : peek(h, at);
+  h.i32[at] = 0;
+  return v as T;
+}
+
+/**
+ * The guard side of a lock cell once a stored value is involved (guards handle an
+ * in-place value alone, see fits()): decoded lazily (once), written back on release
+ * when it was read or assigned, in place if it fits by then. The caller holds the
+ * lock (exclusively, for set() and flush()) while it uses this.
  */
 export class GuardValue<T> {
+  // True while #value is the value, to be written back at flush() (decoded or assigned).
   #loaded = false;
   #value: T | undefined;
   readonly #decoded: Decoded = [];
+  readonly #h: Heap;
 
-  constructor(private readonly at: number) {}
+  constructor(private readonly at: number) {
+    this.#h = cellViews(at);
+  }
 
   get(): T {
-    if (!this.#loaded) {
-      const p = load(heap().i32, this.at);
-      this.#value = (p === 0 ? undefined : loadValue(codecs.structured, p, false, this.#decoded)) as T;
-      this.#loaded = true;
-    }
-    return this.#value as T;
+    if (this.#loaded) return this.#value as T;
+    const tag = this.#h.i32[this.at];
+    if (!isStoredBlock(tag)) return peek(this.#h, this.at) as T;
+    this.#value = loadValue(codecs.structured, tag, false, this.#decoded) as T;
+    this.#loaded = true;
+    return this.#value;
   }
 
   set(v: T): void {
@@ -92,20 +268,29 @@ export class GuardValue<T> {
    * (TypeError for an unsendable value, RangeError for a full heap) the old value stays.
    */
   flush(): void {
-    if (!this.#loaded) return;
+    if (!this.#loaded) {
+      releaseDecoded(this.#decoded);
+      return;
+    }
     const v = this.#value;
     this.#loaded = false;
     this.#value = undefined;
     try {
-      const i = heap().i32;
-      const old = load(i, this.at);
-      if (v === undefined && old === 0) return;
-      const carry = old === 0 ? undefined : new Carry(old, this.#decoded);
-      const p = v === undefined ? 0 : storeValue(codecs.structured, v, carry);
+      const i = this.#h.i32;
+      const old = i[this.at];
+      const kind = inPlaceKind(v);
+      if (kind >= 0) {
+        // In place now: the old block (if any) goes, with the handles it held.
+        writeInPlace(this.#h, this.at, v, kind);
+        if (isStoredBlock(old)) dropValue(old);
+        return;
+      }
+      const carry = isStoredBlock(old) ? new Carry(old, this.#decoded) : undefined;
+      const p = storeValue(codecs.structured, v, carry);
       if (p === old) return; // encodes to what is there: nothing to swap
       // Swap first, drop after: the field never names a freed block.
       exchange(i, this.at, p);
-      if (old !== 0) dropValue(old, carry?.carried);
+      if (carry) dropValue(old, carry.carried);
     } finally {
       releaseDecoded(this.#decoded);
     }
