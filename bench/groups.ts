@@ -1,26 +1,39 @@
 // Every benchmark group, in run order. Each group's baseline is the tool a user has
-// without weft; weft's own cases join the groups they compete in.
+// without weft; weft's own cases join the groups they compete in, each marked with
+// the Rust std workload it faces (vsRust), whose row (rustStd) joins the group too.
 
 import { portOneWay } from './baselines/port-oneway.ts';
 import { portRoundTrip } from './baselines/port-roundtrip.ts';
 import { sabOneWay, sabRoundTrip } from './baselines/sab-mailbox.ts';
 import { spawnJs, spawnTs } from './baselines/worker-startup.ts';
-import { group, type Group } from './harness.ts';
+import { group, vsRust, type Group } from './harness.ts';
+import { rustStd } from './rust.ts';
 import {
   atomicLoadFloor, casLockContended, casLockUncontended, peerMutexUncontended, weftMutexContended,
-  weftMutexUncontended, weftOnceFastPath, weftOnceLockGet,
+  weftMutexIncrement, weftMutexUncontended, weftOnceFastPath, weftOnceLockGet,
 } from './weft/sync.ts';
 import { weftOneWay, weftRoundTrip } from './weft/channel.ts';
 import { weftParkRoundTrip, weftSpawnJoin } from './weft/threads.ts';
 
 export const groups: Group[] = [
-  group('channel one-way f64', [portOneWay('f64'), sabOneWay(), weftOneWay('f64'), weftOneWay('f64', 4)]),
+  group('channel one-way f64', [
+    portOneWay('f64'), sabOneWay(),
+    rustStd('channel_unbounded'), vsRust(weftOneWay('f64'), 'channel_unbounded'),
+    rustStd('channel_bounded'), vsRust(weftOneWay('f64', 1, 1024), 'channel_bounded'),
+    rustStd('channel_unbounded_4'), vsRust(weftOneWay('f64', 4), 'channel_unbounded_4'),
+  ]),
   group('channel one-way object', [portOneWay('object'), weftOneWay('object')]),
-  group('channel round trip', [portRoundTrip(), sabRoundTrip(), weftRoundTrip()]),
+  group('channel round trip', [portRoundTrip(), sabRoundTrip(), rustStd('ping_pong'), vsRust(weftRoundTrip(), 'ping_pong')]),
   group('wake round trip', [portRoundTrip(), sabRoundTrip(), weftParkRoundTrip()]),
-  group('uncontended lock+unlock', [casLockUncontended(), weftMutexUncontended(), peerMutexUncontended()]),
-  group('contended increments', [casLockContended(), weftMutexContended()]),
-  group('once and once-lock fast paths', [atomicLoadFloor(), weftOnceFastPath(), weftOnceLockGet()]),
+  group('uncontended lock+unlock', [
+    casLockUncontended(),
+    rustStd('mutex_uncontended'), vsRust(weftMutexUncontended(), 'mutex_uncontended'),
+    rustStd('mutex_increment'), vsRust(weftMutexIncrement('using'), 'mutex_increment'),
+    vsRust(weftMutexIncrement('unlock'), 'mutex_increment'),
+    peerMutexUncontended(),
+  ]),
+  group('contended increments', [casLockContended(), rustStd('mutex_contended'), vsRust(weftMutexContended(), 'mutex_contended')]),
+  group('once and once-lock fast paths', [atomicLoadFloor(), rustStd('once_completed'), vsRust(weftOnceFastPath(), 'once_completed'), weftOnceLockGet()]),
   group('spawn to first message', [spawnJs('message'), spawnTs('message')]),
-  group('spawn to exit', [spawnJs('exit'), spawnTs('exit'), weftSpawnJoin(false), weftSpawnJoin(true)]),
+  group('spawn to exit', [spawnJs('exit'), spawnTs('exit'), rustStd('spawn_join'), vsRust(weftSpawnJoin(false), 'spawn_join'), weftSpawnJoin(true)]),
 ];

@@ -1,6 +1,9 @@
 // The benchmark model: a group compares its cases against the one baseline case.
 // A case owns its own timing (it may run workers), and the harness only decides how
-// many operations a sample runs and how many samples to take.
+// many operations a sample runs and how many samples to take. A case measured outside
+// this process (the Rust std program, rust.ts) brings its own measure(). A weft case
+// names the Rust workload it is the counterpart of (`rust`), so the report can print
+// weft/Rust beside the baseline ratio.
 
 /** `ops/s` is a rate (higher is better); the others are time per operation (lower is better). */
 export type Metric = 'ops/s' | 'µs/op' | 'ms/op';
@@ -16,13 +19,24 @@ export interface Case {
   name: string;
   metric: Metric;
   baseline?: boolean;
+  /** The Rust std workload (rust.ts) this case is compared with. */
+  rust?: string;
+  /** Set for the Rust std row of workload `rust` itself (a case that measures outside this process). */
+  rustRow?: boolean;
   /** Set-up outside the timed region: start workers, allocate buffers. */
   open(): Promise<Session>;
+  /** Measures the case some other way than open() and the harness's calibration. */
+  measure?(settings: Settings): Promise<Measurement>;
 }
 
 export interface Group {
   name: string;
   cases: Case[];
+}
+
+/** `c`, compared with the Rust std workload `key` in the report. */
+export function vsRust(c: Case, key: string): Case {
+  return { ...c, rust: key };
 }
 
 /** A group whose first case is its one baseline, so ratios have one reference. */
@@ -55,17 +69,24 @@ export interface Measurement {
 }
 
 export async function measure(c: Case, settings: Settings = defaultSettings): Promise<Measurement> {
+  if (c.measure) return c.measure(settings);
   const session = await c.open();
   try {
     const ops = await calibrate(session, settings.sampleSeconds);
     for (let i = 0; i < settings.warmups; i++) await session.run(ops);
-    const samples: number[] = [];
-    for (let i = 0; i < settings.samples; i++) samples.push(inMetric(c.metric, ops, await session.run(ops)));
-    const sorted = [...samples].sort((a, b) => a - b);
-    return { value: median(sorted), min: sorted[0], max: sorted.at(-1)!, samples, opsPerSample: ops };
+    const seconds: number[] = [];
+    for (let i = 0; i < settings.samples; i++) seconds.push(await session.run(ops));
+    return summarize(c.metric, ops, seconds);
   } finally {
     await session.close?.();
   }
+}
+
+/** The measurement of samples that each ran `ops` operations in the given seconds. */
+export function summarize(metric: Metric, ops: number, seconds: number[]): Measurement {
+  const samples = seconds.map((s) => inMetric(metric, ops, s));
+  const sorted = [...samples].sort((a, b) => a - b);
+  return { value: median(sorted), min: sorted[0], max: sorted.at(-1)!, samples, opsPerSample: ops };
 }
 
 /** Relative performance against the baseline's value: above 1 is better, whatever the metric. */

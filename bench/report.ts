@@ -1,4 +1,5 @@
-// Presenting results: the console table, and the JSON and SVG written to bench/results.
+// Presenting results: the console table, and the JSON and SVG a run writes (to the
+// ignored bench/out/, or with --save to bench/results/, see run.ts).
 
 import { mkdir, rename, writeFile } from 'node:fs/promises';
 import os from 'node:os';
@@ -13,6 +14,11 @@ export interface Row {
   measurement?: Measurement;
   /** Performance relative to the group's baseline; above 1 is better. */
   speedup?: number;
+  /** The Rust std workload this row measures (rustRow) or faces. */
+  rust?: string;
+  rustRow?: boolean;
+  /** A weft row's performance relative to its Rust std row; above 1 is better. */
+  vsRust?: number;
   error?: string;
 }
 
@@ -24,6 +30,8 @@ export interface Machine {
   memoryGiB: number;
   loadAverage1m: number;
   date: string;
+  /** `rustc --version` when the Rust rows ran. */
+  rustc?: string;
 }
 
 export function machine(): Machine {
@@ -50,7 +58,20 @@ function formatValue(metric: Metric, value: number): string {
 function formatRatio(row: Row): string {
   if (row.speedup === undefined) return 'n/a';
   if (row.baseline) return 'baseline';
-  return row.speedup >= 1 ? `${row.speedup.toPrecision(3)}x faster` : `${(1 / row.speedup).toPrecision(3)}x slower`;
+  return faster(row.speedup);
+}
+
+const faster = (r: number): string => (r >= 1 ? `${r.toPrecision(3)}x faster` : `${(1 / r).toPrecision(3)}x slower`);
+
+function formatVsRust(row: Row): string {
+  if (row.rustRow) return row.measurement ? 'Rust std' : '';
+  return row.vsRust === undefined ? '' : faster(row.vsRust);
+}
+
+/** The machine line printed at the top of a run and of the chart. */
+export function describeMachine(info: Machine): string {
+  const rust = info.rustc ? `, ${info.rustc}` : '';
+  return `node ${info.node}${rust}, ${info.cpus}× ${info.cpuModel}, ${info.memoryGiB} GiB, ${info.platform}, load ${info.loadAverage1m}`;
 }
 
 // Median absolute deviation, relative to the median: robust to the odd sample a
@@ -74,15 +95,16 @@ export class Table {
       9,
       7,
     ];
-    this.line(['group', 'case', 'metric', 'value', 'spread', 'vs baseline']);
-    this.line(this.widths.map((w) => '-'.repeat(w)).concat('-'.repeat(14)));
+    this.widths.push(14);
+    this.line(['group', 'case', 'metric', 'value', 'spread', 'vs baseline', 'vs Rust std']);
+    this.line(this.widths.map((w) => '-'.repeat(w)).concat('-'.repeat(12)));
   }
 
   print(row: Row): void {
     const m = row.measurement;
     const value = m ? formatValue(row.metric, m.value) : 'failed';
-    const ratio = row.error ? row.error : formatRatio(row);
-    this.line([row.group, row.case, row.metric, value, m ? spread(m) : '', ratio]);
+    if (row.error) return this.line([row.group, row.case, row.metric, value, '', row.error]);
+    this.line([row.group, row.case, row.metric, value, m ? spread(m) : '', formatRatio(row), formatVsRust(row)]);
   }
 
   private line(cells: string[]): void {
@@ -97,7 +119,8 @@ export class Table {
 
 export const legend =
   'ops/s: higher is better; µs/op and ms/op: lower is better. value = median of samples; ' +
-  'spread = median absolute deviation of the samples.';
+  'spread = median absolute deviation of the samples. vs Rust std: a weft row against the Rust std ' +
+  'row of the same workload (bench/rust), measured in the same run.';
 
 /** Writes latest.json and latest.svg, each through a temporary file so a reader never sees half of one. */
 export async function writeResults(
@@ -121,8 +144,9 @@ export async function writeResults(
 }
 
 // Hand-written SVG: per group, one bar per case, its length the speedup over the
-// baseline on a linear scale, with a dashed line where the baseline (1x) falls.
-const WIDTH = 800;
+// baseline on a linear scale, with a dashed line where the baseline (1x) falls. Rust
+// std rows have their own colour, and a weft row facing one says how it compares.
+const WIDTH = 1000;
 const LABEL_X = 16;
 const BAR_X = 250;
 const BAR_MAX = 340;
@@ -134,7 +158,7 @@ function svg(rows: Row[], info: Machine): string {
   let y = 28;
   parts.push(text(LABEL_X, y, 'weft benchmarks: speed relative to each group’s baseline (longer bar is better)', 'font-size="15" font-weight="bold"'));
   y += 18;
-  parts.push(text(LABEL_X, y, `node ${info.node}, ${info.cpus}× ${info.cpuModel}, load ${info.loadAverage1m}, ${info.date}`, 'fill="#555"'));
+  parts.push(text(LABEL_X, y, `${describeMachine(info)}, ${info.date}`, 'fill="#555"'));
   y += 10;
 
   for (const name of [...new Set(rows.map((r) => r.group))]) {
@@ -146,11 +170,12 @@ function svg(rows: Row[], info: Machine): string {
     const top = y;
     for (const row of members) {
       const width = row.speedup === undefined ? 0 : Math.max(1, row.speedup * scale);
-      const colour = row.baseline ? '#8a8a8a' : (row.speedup ?? 0) >= 1 ? '#2e8b57' : '#d2691e';
+      const colour = row.baseline ? '#8a8a8a' : row.rustRow ? '#7b3f00' : (row.speedup ?? 0) >= 1 ? '#2e8b57' : '#d2691e';
       parts.push(text(LABEL_X, y + 15, row.case));
       parts.push(`<rect x="${BAR_X}" y="${y + 4}" width="${width.toFixed(1)}" height="14" fill="${colour}"/>`);
       const value = row.measurement ? ` (${formatValue(row.metric, row.measurement.value)} ${row.metric})` : '';
-      parts.push(text(BAR_X + width + 6, y + 15, row.error ? 'failed' : `${formatRatio(row)}${value}`));
+      const rust = row.vsRust === undefined ? '' : `; vs Rust std: ${faster(row.vsRust)}`;
+      parts.push(text(BAR_X + width + 6, y + 15, row.error ? 'failed' : `${formatRatio(row)}${value}${rust}`));
       y += ROW;
     }
     const one = (BAR_X + scale).toFixed(1);

@@ -2,14 +2,18 @@
 // one-way throughput (f64 and small objects, 1→1 and 4→1) between threads, and a
 // ping-pong round trip. Receivers keep the same checksum as the baselines' workers.
 
-import { channel, codecs, scope, spawn, type Receiver, type Sender } from 'weft';
+import { channel, codecs, scope, spawn, syncChannel, type Receiver, type Sender } from 'weft';
 import type { Case } from '../harness.ts';
 import { verify, type Shape } from '../payload.ts';
 
-/** `producers` threads send `n` messages in all; one thread receives and checks them. */
-export function weftOneWay(shape: Shape, producers = 1): Case {
+/**
+ * `producers` threads send `n` messages in all; one thread receives and checks them.
+ * With `bound`, through syncChannel(bound) instead of an unbounded channel.
+ */
+export function weftOneWay(shape: Shape, producers = 1, bound?: number): Case {
+  const kind = bound === undefined ? 'channel' : `syncChannel(${bound})`;
   return {
-    name: producers === 1 ? 'weft channel' : `weft channel, ${producers} senders`,
+    name: producers === 1 ? `weft ${kind}` : `weft ${kind}, ${producers} senders`,
     metric: 'ops/s',
     async open() {
       spawn(() => 0).join(); // warm the pool
@@ -17,7 +21,8 @@ export function weftOneWay(shape: Shape, producers = 1): Case {
         async run(n) {
           const share = Math.ceil(n / producers);
           const total = share * producers;
-          const [tx, rx] = shape === 'f64' ? channel<number>({ codec: codecs.f64 }) : channel<unknown>();
+          const options = shape === 'f64' ? { codec: codecs.f64 } : {};
+          const [tx, rx] = (bound === undefined ? channel<unknown>(options) : syncChannel<unknown>(bound, options)) as [Sender<unknown>, Receiver<unknown>];
           const start = performance.now();
           const checksum = scope((s) => {
             for (let p = 0; p < producers; p++) {
