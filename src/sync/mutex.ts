@@ -34,7 +34,7 @@
 
 import { describeValue } from '../heap/describe.ts';
 import { Adopt, currentOwnedCell, defineKind, Handle, releaseRef, retain, type Role } from '../heap/handle.ts';
-import { heapCovering } from '../heap/heap.ts';
+import { heapCovering, type Heap } from '../heap/heap.ts';
 import { Kind } from '../heap/kinds.ts';
 import { ownedAdd, ownedRefs } from '../heap/owned.ts';
 import { enterCritical, leaveCritical } from '../thread/critical.ts';
@@ -43,7 +43,7 @@ import { recordField, recordId, R_RESULT } from '../thread/record.ts';
 import { checkSignal, runAsync, runSync, SPIN, type Op, type WaitOptions } from '../wait/driver.ts';
 import { assertCanBlock, cas, exchange, load, notify, store } from '../wait/futex.ts';
 import { PoisonError } from './poison.ts';
-import { allocWithLockValue, cellViews, dropLockCell, ENCODED, fits, GuardValue, IN_PLACE_BYTES, peek, put, takeLockCell } from './value_cell.ts';
+import { allocWithLockValue, dropLockCell, ENCODED, fits, GuardValue, IN_PLACE_BYTES, peek, put, takeLockCell } from './value_cell.ts';
 
 // i32 fields after the [kind, refcount] header. VALUE is the lock cell's tag (odd, so
 // its payload, which follows it, is 8-aligned).
@@ -108,34 +108,39 @@ export abstract class PinnedHandle extends Handle {
   }
 }
 
-/** Fixed-length views covering the mutex object (the fast ones, see heap.ts). */
-const viewsOf = (offset: number): Int32Array => heapCovering(offset + OBJECT_BYTES).i32;
+/** Fixed-length views covering the mutex object, value cell included (the fast ones, see heap.ts). */
+const heapOf = (offset: number): Heap => heapCovering(offset + OBJECT_BYTES);
+const viewsOf = (offset: number): Int32Array => heapOf(offset).i32;
 
 class Guard<T> implements MutexGuard<T>, SuspendableGuard {
   // Pinned while the lock is held: the object outlives a close() of the handle.
   readonly #mutex: Mutex<T>;
-  readonly #i: Int32Array;
-  #state: typeof HELD | typeof RELEASED | typeof WAITING = HELD;
+  readonly #h: Heap; // views covering the whole object, value cell included
+  #state: typeof HELD | typeof RELEASED | typeof WAITING;
   // Made for a stored value only: a lock used only for exclusion, or whose value lives
   // in place, never touches the codec. An in-place value assigned waits in #pending
   // for the unlock (CLEAN: none).
   #value: GuardValue<T> | undefined;
-  #pending: T | typeof CLEAN = CLEAN;
+  #pending: T | typeof CLEAN;
 
   /** Called once the lock is ours; throws PoisonError (holding the lock) if poisoned. */
-  constructor(mutex: Mutex<T>, i: Int32Array) {
+  constructor(mutex: Mutex<T>, h: Heap) {
+    // Assigned here rather than by field initializers: one function call less per lock.
     this.#mutex = mutex;
-    this.#i = i;
+    this.#h = h;
+    this.#state = HELD;
+    this.#value = undefined;
+    this.#pending = CLEAN;
     mutex[PIN]();
     // A plain read suffices: the poison store precedes the unlock that let us in.
-    if (i[(mutex.offset >> 2) + POISON] !== 0) this.#poisoned();
+    if (h.i32[(mutex.offset >> 2) + POISON] !== 0) this.#poisoned();
   }
 
   get value(): T {
     this.#checkHeld();
     if (this.#value === undefined) {
       if (this.#pending !== CLEAN) return this.#pending;
-      const v = peek(cellViews(this.#at()), this.#at());
+      const v = peek(this.#h, this.#at());
       if (v !== ENCODED) return v as T;
     }
     return this.#cell().get();
@@ -143,7 +148,7 @@ class Guard<T> implements MutexGuard<T>, SuspendableGuard {
 
   set value(v: T) {
     this.#checkHeld();
-    if (this.#value === undefined && fits(cellViews(this.#at()), this.#at(), v)) {
+    if (this.#value === undefined && fits(this.#h, this.#at(), v)) {
       this.#pending = v;
     } else {
       this.#cell().set(v);
@@ -163,14 +168,14 @@ class Guard<T> implements MutexGuard<T>, SuspendableGuard {
     this.#state = RELEASED;
     if (this.#value === undefined) {
       if (this.#pending !== CLEAN) this.#putPending();
-      release(this.#i, this.#mutex.offset);
+      release(this.#h.i32, this.#mutex.offset);
       this.#mutex[UNPIN]();
       return;
     }
     try {
       this.#value.flush();
     } finally {
-      release(this.#i, this.#mutex.offset);
+      release(this.#h.i32, this.#mutex.offset);
       this.#mutex[UNPIN]();
     }
   }
@@ -186,8 +191,8 @@ class Guard<T> implements MutexGuard<T>, SuspendableGuard {
     try {
       this.#value?.forget();
     } finally {
-      store(this.#i, (this.#mutex.offset >> 2) + POISON, 1);
-      release(this.#i, this.#mutex.offset);
+      store(this.#h.i32, (this.#mutex.offset >> 2) + POISON, 1);
+      release(this.#h.i32, this.#mutex.offset);
       this.#mutex[UNPIN]();
     }
   }
@@ -215,23 +220,23 @@ class Guard<T> implements MutexGuard<T>, SuspendableGuard {
   /** Condvar, once it has read its sequence: releases the lock; the guard waits for relock(). */
   suspend(): void {
     this.#state = WAITING;
-    release(this.#i, this.#mutex.offset);
+    release(this.#h.i32, this.#mutex.offset);
   }
 
   /** Condvar: blocks until the lock is ours again; throws PoisonError (holding it) if poisoned meanwhile. */
   relock(): void {
-    lockWord(this.#i, this.#mutex.offset);
+    lockWord(this.#h.i32, this.#mutex.offset);
     this.#resume();
   }
 
   async relockAsync(): Promise<void> {
-    await lockWordAsync(this.#i, this.#mutex.offset);
+    await lockWordAsync(this.#h.i32, this.#mutex.offset);
     this.#resume();
   }
 
   #resume(): void {
     this.#state = HELD;
-    if (this.#i[(this.#mutex.offset >> 2) + POISON] !== 0) this.#poisoned();
+    if (this.#h.i32[(this.#mutex.offset >> 2) + POISON] !== 0) this.#poisoned();
   }
 
   #poisoned(): never {
@@ -244,7 +249,7 @@ class Guard<T> implements MutexGuard<T>, SuspendableGuard {
 
   /** Writes the assigned in-place value into the cell. */
   #putPending(): void {
-    put(cellViews(this.#at()), this.#at(), this.#pending);
+    put(this.#h, this.#at(), this.#pending);
     this.#pending = CLEAN;
   }
 
@@ -270,8 +275,8 @@ function release(i: Int32Array, offset: number): void {
   if ((exchange(i, (offset >> 2) + STATE, UNLOCKED) & WAITERS) !== 0) notify(i, (offset >> 2) + STATE, 1);
 }
 
-/** Takes the lock if it is free now. */
-const tryAcquire = (i: Int32Array, offset: number): boolean => cas(i, (offset >> 2) + STATE, UNLOCKED, myWord()) === UNLOCKED;
+/** Takes the lock for `me` (myWord()) if it is free now. */
+const tryAcquire = (i: Int32Array, offset: number, me: number): boolean => cas(i, (offset >> 2) + STATE, UNLOCKED, me) === UNLOCKED;
 
 /** Takes the lock, blocking this thread. */
 function lockWord(i: Int32Array, offset: number): void {
@@ -330,12 +335,12 @@ function* spin(i: Int32Array, at: number): Op<number> {
 export class Mutex<T = undefined> extends PinnedHandle {
   // Views covering the object, and this thread's locked word: a handle is only ever
   // used by the thread that made it (Handle.checkOpen()), so both stay valid.
-  readonly #i: Int32Array;
+  readonly #h: Heap;
   readonly #me: number;
 
   constructor(value?: T | Adopt) {
     super(value instanceof Adopt ? value.offset : allocWithLockValue(Kind.Mutex, OBJECT_BYTES - 8, VALUE, value), LOCKER);
-    this.#i = viewsOf(this.offset);
+    this.#h = heapOf(this.offset);
     this.#me = myWord();
   }
 
@@ -352,9 +357,9 @@ export class Mutex<T = undefined> extends PinnedHandle {
     this.checkOpen();
     assertCanBlock('Mutex.lock()', 'lockAsync()');
     const offset = this.offset;
-    const i = this.#i;
+    const h = this.#h;
     const me = this.#me;
-    const s = cas(i, (offset >> 2) + STATE, UNLOCKED, me);
+    const s = cas(h.i32, (offset >> 2) + STATE, UNLOCKED, me);
     if (s !== UNLOCKED) {
       if ((s & ~WAITERS) === me) {
         throw new Error(
@@ -362,9 +367,9 @@ export class Mutex<T = undefined> extends PinnedHandle {
             'unlock the guard first (weft locks are not reentrant)',
         );
       }
-      runSync(lockContended(i, offset, me), Infinity);
+      runSync(lockContended(h.i32, offset, me), Infinity);
     }
-    return new Guard(this, i);
+    return new Guard(this, h);
   }
 
   /**
@@ -376,16 +381,16 @@ export class Mutex<T = undefined> extends PinnedHandle {
   async lockAsync(options?: WaitOptions): Promise<MutexGuard<T>> {
     const signal = checkSignal(options, 'Mutex.lockAsync()');
     this.checkOpen();
-    const i = viewsOf(this.offset);
-    if (tryAcquire(i, this.offset)) return new Guard(this, i);
+    const h = this.#h;
+    if (tryAcquire(h.i32, this.offset, this.#me)) return new Guard(this, h);
     this[PIN]();
     try {
-      await runAsync(lockContended(i, this.offset, myWord()), Infinity, signal);
+      await runAsync(lockContended(h.i32, this.offset, this.#me), Infinity, signal);
       if (this.released) {
-        release(i, this.offset);
+        release(h.i32, this.offset);
         throw new TypeError('Mutex was closed while lockAsync() waited for it');
       }
-      return new Guard(this, i);
+      return new Guard(this, h);
     } finally {
       this[UNPIN]();
     }
@@ -394,8 +399,7 @@ export class Mutex<T = undefined> extends PinnedHandle {
   /** The guard if the lock is free now, else undefined. Throws PoisonError like lock(). */
   tryLock(): MutexGuard<T> | undefined {
     this.checkOpen();
-    const i = viewsOf(this.offset);
-    return tryAcquire(i, this.offset) ? new Guard(this, i) : undefined;
+    return tryAcquire(this.#h.i32, this.offset, this.#me) ? new Guard(this, this.#h) : undefined;
   }
 
   /**
