@@ -5,10 +5,13 @@
 // stored kinds any number of times without leaking heap, handles inside stored values
 // keep exact counts across those switches, and an assignment is written only at the
 // unlock, as for any value.
+//
+// The last describe covers how a Mutex learns that its owner died: every ref to a mutex
+// asks, when it is given back, whether the lock's owner has ended (mutex.ts).
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import {
-  channel, Condvar, heapStats, Mutex, RecvError, RwLock, scope, spawn, type Sender,
+  channel, Condvar, heapStats, Mutex, RecvError, RwLock, scope, spawn, type Receiver, type Sender,
 } from '../src/index.ts';
 import { heap } from '../src/heap/heap.ts';
 import { IN_PLACE_CHARS } from '../src/sync/value_cell.ts';
@@ -250,5 +253,66 @@ describe('lock values kept in place', () => {
     }, l).join();
     assert.equal(seen, 'v1');
     r.unlock();
+  });
+});
+
+describe('Mutex owner died, seen through the refs of the mutex', () => {
+  const handleModule = new URL('../src/heap/handle.ts', import.meta.url).href;
+
+  test('a guard leaked with its handle collected: the lock is still poisoned and released when the thread ends', T, () => {
+    const m = new Mutex(0);
+    const base = refs(m);
+    spawn(async (lock: Mutex<number>, url: string) => {
+      const { collectForTesting } = await import(url);
+      const g = lock.lock();
+      g.value = 1; // never unlocked, so never written
+      collectForTesting(lock); // what the finalizer does once the handle and its guard are garbage
+    }, m, handleModule).join();
+    assert.equal(m.isPoisoned(), true);
+    m.clearPoison();
+    const g = m.tryLock();
+    assert.ok(g !== undefined, 'the lock was released');
+    assert.equal(g.value, 0);
+    g.unlock();
+    assert.equal(refs(m), base);
+  });
+
+  test('closing a second handle while holding the lock through the first leaves the count exact and the lock held', T, () => {
+    const m = new Mutex(0);
+    const base = refs(m);
+    const [tx, rx] = channel<Mutex<number>>();
+    tx.send(m); // two messages: two handles of the mutex in the thread
+    tx.send(m);
+    tx.close();
+    spawn((inbox: Receiver<Mutex<number>>) => {
+      const a = inbox.recv();
+      const b = inbox.recv();
+      const g = a.lock();
+      b.close();
+      if (a.tryLock() !== undefined) throw new Error('the lock was released by a close');
+      g.value = 5;
+      g.unlock();
+    }, rx).join();
+    assert.equal(m.isPoisoned(), false);
+    assert.equal(m.withLock((v) => v), 5);
+    assert.equal(refs(m), base);
+  });
+
+  test('a handle closed while its own guard holds the lock is closed at the unlock; a thread ending meanwhile poisons', T, () => {
+    const m = new Mutex('a');
+    const base = refs(m);
+    spawn((lock: Mutex<string>) => {
+      const g = lock.lock();
+      lock.close(); // deferred: the guard still holds the lock through it
+      g.value = 'b';
+      g.unlock();
+    }, m).join();
+    assert.equal(m.withLock((v) => v), 'b');
+    spawn((lock: Mutex<string>) => {
+      lock.lock().value = 'c';
+      lock.close();
+    }, m).join();
+    assert.equal(m.isPoisoned(), true);
+    assert.equal(refs(m), base);
   });
 });
