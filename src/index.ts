@@ -28,3 +28,5 @@ export { Barrier, type BarrierWaitResult } from './sync/barrier.ts';
 export { Semaphore, Permit, AcquireError } from './sync/semaphore.ts';
 export * from './channel/index.ts';
 export { sharedArray, SharedArray, type SharedArrayType, type SharedArrayConstructor } from './heap/shared_array.ts';
+export { ThreadPool, type ThreadPoolOptions, type ThreadPoolStats } from './pool/thread_pool.ts';
+export { TaskHandle } from './pool/task_handle.ts';

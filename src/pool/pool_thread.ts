@@ -1,0 +1,184 @@
+// What each thread of a ThreadPool runs: take a task from the pool's queue (one MPMC
+// channel whose receiver every pool thread holds a clone of), claim it, run it, count
+// it, reply through the task's oneshot. It ends when the pool closed its sender and
+// the queue is drained.
+//
+// poolThreadMain is spawned as source text, so it must be self-contained: it sees
+// only its arguments and what it imports. Everything it shares with the pool side
+// (task states, statistics layout) is written out here as literals; layout.ts
+// holds the same numbers for the pool side, and a test checks that they agree.
+
+import type { AtomicI32, OneshotSender, Receiver, SharedArray } from '../index.ts';
+
+/** A queued task: [kind, source, args or chunk items, reply, state, enqueued at (ms, wall clock), index of the first item]. */
+export type TaskMessage = [number, string, unknown[], OneshotSender<Reply>, AtomicI32, number, number];
+
+/** What a task sends back: [1, value], or [0, payload, thread id, thread name, overflowed its stack]. */
+export type Reply = [1, unknown] | [0, unknown, number, string | undefined, boolean];
+
+/**
+ * Runs tasks from `queue` until it is closed and drained. `worker` is this thread's
+ * number in the pool (unique for the pool's life); `row` its row of `table`.
+ */
+export async function poolThreadMain(
+  queue: Receiver<TaskMessage>,
+  table: SharedArray<BigInt64Array>,
+  row: number,
+  worker: number,
+): Promise<void> {
+  // Task states (layout.ts): QUEUED 0, CANCELLED 1, DONE 2, KILLING 3, and
+  // RUNNING_BASE 4 + the pool-thread number while a thread runs it.
+  const QUEUED = 0;
+  const DONE = 2;
+  const running = 4 + worker;
+  // Statistics row (layout.ts): eight 64-bit words per pool thread, written by
+  // that thread only (no contention), read by the pool with Atomics.
+  const stats = table.array;
+  const at = row * 8;
+  const BUSY = at, COMPLETED = at + 1, FAILED = at + 2, CANCELLED = at + 3, WAIT_NS = at + 4, WAIT_MAX_NS = at + 5, RUN_NS = at + 6;
+
+  const { current, RecvError, SendError } = await import('weft');
+  const me = current();
+  const threadId = me.id;
+  const threadName = me.name;
+
+  // Task functions are compiled once per source text (a pool runs the same few
+  // functions over and over). Bounded, for pools fed ever new functions.
+  const compiled = new Map<string, (...args: unknown[]) => unknown>();
+  const compile = (source: string): ((...args: unknown[]) => unknown) => {
+    let f = compiled.get(source);
+    if (f !== undefined) return f;
+    try {
+      f = (0, eval)(`(${source}\n)`) as (...args: unknown[]) => unknown;
+    } catch (e) {
+      // Method shorthand (`run(x) { ... }`) is not an expression on its own.
+      if (!(e instanceof SyntaxError)) throw e;
+      const holder = (0, eval)(`({${source}\n})`) as Record<string, (...args: unknown[]) => unknown>;
+      f = Object.values(holder)[0];
+    }
+    if (typeof f !== 'function') throw new TypeError('a pool task must be a function');
+    if (compiled.size >= 256) compiled.clear();
+    compiled.set(source, f);
+    return f;
+  };
+  const isThenable = (v: unknown): v is PromiseLike<unknown> =>
+    (typeof v === 'object' || typeof v === 'function') && v !== null && typeof (v as { then?: unknown }).then === 'function';
+  const now = (): number => performance.timeOrigin + performance.now();
+  const ns = (ms: number): bigint => BigInt(Math.max(0, Math.round(ms * 1e6)));
+  // Handles that come with a task (its arguments, a map chunk's items) belong to the
+  // task: they are released when it ends, as a thread's are when the thread ends, so a
+  // Sender passed to a task disconnects its channel once the task is over. The class
+  // every weft handle extends is found from a handle this thread holds (the queue's
+  // receiver): it is the root of that class chain, as weft does not export it.
+  let Handle: abstract new (...args: never[]) => { [Symbol.dispose](): void } = queue.constructor as never;
+  while (Object.getPrototypeOf(Handle) !== Function.prototype) Handle = Object.getPrototypeOf(Handle);
+  const releaseHandles = (value: unknown, seen: Set<object>): void => {
+    if (typeof value !== 'object' || value === null) return;
+    if (value instanceof Handle) return value[Symbol.dispose]();
+    if (seen.has(value)) return;
+    seen.add(value);
+    if (Array.isArray(value)) {
+      for (const v of value) if (typeof v === 'object' && v !== null) releaseHandles(v, seen);
+    } else if (value instanceof Map) {
+      for (const [k, v] of value) {
+        releaseHandles(k, seen);
+        releaseHandles(v, seen);
+      }
+    } else if (value instanceof Set) {
+      for (const v of value) releaseHandles(v, seen);
+    } else if (!ArrayBuffer.isView(value) && !(value instanceof ArrayBuffer) && !(value instanceof Date) && !(value instanceof RegExp)) {
+      for (const k of Object.keys(value)) releaseHandles((value as Record<string, unknown>)[k], seen);
+      if (value instanceof Error && 'cause' in value) releaseHandles(value.cause, seen);
+    }
+  };
+
+  // A terminate() claimed this task to kill the thread running it: take no further
+  // step (no reply, no next task) until the kill lands.
+  const awaitKill = (): never => {
+    const word = new Int32Array(new SharedArrayBuffer(4));
+    for (;;) Atomics.wait(word, 0, 0);
+  };
+
+  for (;;) {
+    let task: TaskMessage;
+    try {
+      task = queue.recv();
+    } catch (e) {
+      if (e instanceof RecvError) return; // the pool closed and every task was taken
+      throw e;
+    }
+    const [kind, source, args, reply, state, enqueued, first] = task;
+    // Claiming the task and cancelling it are one CAS each on its state: a task
+    // cancelled while queued never starts, one started is never cancelled.
+    if (!state.compareExchange(QUEUED, running).ok) {
+      state.close();
+      reply.close();
+      releaseHandles(args, new Set());
+      Atomics.add(stats, CANCELLED, 1n);
+      continue;
+    }
+    const start = now();
+    const waited = ns(start - enqueued);
+    Atomics.store(stats, BUSY, 1n);
+    Atomics.add(stats, WAIT_NS, waited);
+    for (let max = Atomics.load(stats, WAIT_MAX_NS); waited > max; ) {
+      const seen = Atomics.compareExchange(stats, WAIT_MAX_NS, max, waited);
+      if (seen === max) break;
+      max = seen;
+    }
+
+    let ok = true;
+    let value: unknown;
+    try {
+      const f = compile(source);
+      if (kind === 0) {
+        value = f(...args);
+        if (isThenable(value)) value = await value;
+      } else {
+        const out = new Array<unknown>(args.length);
+        let pending = false;
+        for (let k = 0; k < args.length; k++) {
+          out[k] = f(args[k], first + k);
+          if (isThenable(out[k])) pending = true;
+        }
+        value = pending ? await Promise.all(out) : out;
+      }
+    } catch (e) {
+      ok = false;
+      value = e;
+      if (e instanceof ReferenceError && /is not defined/.test(e.message)) {
+        e.message +=
+          ' (functions given to ThreadPool.spawn() and map() are sent as source text, so closures are not carried: ' +
+          'pass the value as an argument instead, e.g. pool.spawn((x) => use(x), x))';
+      }
+    }
+    Atomics.add(stats, RUN_NS, ns(now() - start));
+    if (!state.compareExchange(running, DONE).ok) awaitKill();
+    state.close();
+    Atomics.add(stats, ok ? COMPLETED : FAILED, 1n);
+    Atomics.store(stats, BUSY, 0n);
+
+    const overflow = !ok && value instanceof RangeError && /call stack size/.test(value.message);
+    // Replied first: the result may be one of the arguments (a handle the reply shares
+    // or moves); then the task's handles go.
+    try {
+      try {
+        reply.send(ok ? [1, value] : [0, value, threadId, threadName, overflow]);
+      } catch (e) {
+        if (e instanceof SendError) continue; // the joiner is gone: nobody wants the outcome
+        // The result (or the thrown value) cannot be sent: the task fails with why.
+        if (ok) {
+          Atomics.add(stats, COMPLETED, -1n);
+          Atomics.add(stats, FAILED, 1n);
+          reply.send([0, e, threadId, threadName, false]);
+        } else {
+          reply.send([0, new Error(String(value)), threadId, threadName, false]);
+        }
+      }
+    } catch (e) {
+      if (!(e instanceof SendError)) throw e;
+    } finally {
+      releaseHandles(args, new Set());
+    }
+  }
+}

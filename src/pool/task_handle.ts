@@ -1,0 +1,215 @@
+// TaskHandle: the join handle of a pool task. A task is lighter than a thread: it has
+// no thread record, only a oneshot that carries its outcome and an AtomicI32 with its
+// state (queued, running on pool thread n, done, cancelled). So it cannot be a
+// JoinHandle (whose ref is a Join on a thread record, read by the runtime as one);
+// it has JoinHandle's methods with the same meaning instead: join() returns the
+// task's value or throws PanicError, joinAsync(), isFinished(), terminate().
+//
+// A pool thread that dies while running the task (killed, process.exit(), a crash)
+// releases the task's reply sender with everything else it owned, so the joiner wakes
+// with the oneshot disconnected and learns from the pool how the thread ended.
+
+import type { AtomicI32 } from '../sync/atomic.ts';
+import type { OneshotReceiver } from '../channel/oneshot.ts';
+import { RecvError } from '../channel/errors.ts';
+import { PanicError } from '../thread/errors.ts';
+import { checkSignal, type WaitOptions } from '../wait/driver.ts';
+import { assertCanBlock } from '../wait/futex.ts';
+import { TaskState } from './layout.ts';
+import type { Reply } from './pool_thread.ts';
+
+/** What a task handle needs of its pool. */
+export interface PoolControl {
+  /** Replaces pool threads that have ended (never blocks). */
+  reap(): void;
+  /** How pool thread `worker` ended, once it has; blocks until then (it is ending). */
+  deathOf(worker: number): PanicError | undefined;
+  deathOfAsync(worker: number): Promise<PanicError | undefined>;
+  /** Kills pool thread `worker`; a new thread takes its place. */
+  kill(worker: number): Promise<void>;
+}
+
+/**
+ * How often a waiting joiner also checks that the pool still has live threads. Only a
+ * backstop: a result or the death of the task's own thread wakes the joiner at once;
+ * this covers a queued task whose pool lost its threads while nobody else used it.
+ */
+const LIVENESS_MS = 100;
+
+type Outcome = { ok: true; value: unknown } | { ok: false; error: PanicError };
+
+function panicOf(reply: Reply): Outcome {
+  if (reply[0] === 1) return { ok: true, value: reply[1] };
+  const [, payload, threadId, threadName, overflow] = reply;
+  const who = `thread '${threadName ?? '<unnamed>'}'`;
+  let text: string;
+  try {
+    text = payload instanceof Error ? `${payload.name}: ${payload.message}` : String(payload);
+  } catch {
+    text = Object.prototype.toString.call(payload);
+  }
+  const message = overflow ? `${who} has overflowed its stack` : `${who} panicked: ${text}`;
+  return { ok: false, error: new PanicError(message, threadId, threadName, payload) };
+}
+
+export class TaskHandle<T> {
+  readonly #rx: OneshotReceiver<Reply>;
+  readonly #state: AtomicI32;
+  readonly #pool: PoolControl;
+  #outcome: Outcome | undefined;
+  #joined = false;
+  /** Pool thread number a terminate() killed for this task (-1: none), or -2 once cancelled by this handle. */
+  #ended = -1;
+
+  /** @internal Made by ThreadPool.spawn() and map(). */
+  constructor(rx: OneshotReceiver<Reply>, state: AtomicI32, pool: PoolControl) {
+    this.#rx = rx;
+    this.#state = state;
+    this.#pool = pool;
+  }
+
+  /** True once the task has ended (returned, thrown, been cancelled or lost its thread); never blocks. */
+  isFinished(): boolean {
+    if (this.#outcome !== undefined || this.#joined) return true;
+    let reply: Reply | undefined;
+    try {
+      reply = this.#rx.tryRecv();
+    } catch (e) {
+      if (!(e instanceof RecvError)) throw e;
+      // Disconnected: the outcome is known, though building it may wait for the
+      // dying thread's record (a few instructions away).
+      return true;
+    }
+    if (reply === undefined) return false;
+    this.#settle(panicOf(reply));
+    return true;
+  }
+
+  /** Blocks until the task ends; returns its value or throws its PanicError. */
+  join(): T {
+    this.#checkUsable('join()');
+    assertCanBlock('TaskHandle.join()', 'joinAsync()');
+    while (this.#outcome === undefined) {
+      let reply: Reply | undefined;
+      try {
+        reply = this.#rx.recvTimeout(LIVENESS_MS);
+      } catch (e) {
+        if (!(e instanceof RecvError)) throw e;
+        this.#settle(this.#lost(this.#pool.deathOf(this.#worker())));
+        break;
+      }
+      if (reply !== undefined) this.#settle(panicOf(reply));
+      else this.#pool.reap();
+    }
+    return this.#take();
+  }
+
+  /**
+   * Waits for the task without blocking the event loop. Aborting `signal` rejects with
+   * its reason and takes nothing: the task goes on and its outcome stays for the next join.
+   */
+  async joinAsync(options?: WaitOptions): Promise<T> {
+    this.#checkUsable('joinAsync()');
+    const signal = checkSignal(options, 'TaskHandle.joinAsync()');
+    while (this.#outcome === undefined) {
+      const tick = AbortSignal.timeout(LIVENESS_MS);
+      let reply: Reply;
+      try {
+        reply = await this.#rx.recvAsync({ signal: signal === undefined ? tick : AbortSignal.any([signal, tick]) });
+      } catch (e) {
+        if (e instanceof RecvError) {
+          if (this.#outcome === undefined) this.#settle(this.#lost(await this.#pool.deathOfAsync(this.#worker())));
+          break;
+        }
+        signal?.throwIfAborted();
+        if (!tick.aborted) throw e;
+        this.#pool.reap();
+        continue;
+      }
+      this.#settle(panicOf(reply));
+    }
+    return this.#take();
+  }
+
+  /**
+   * Cancels the task if it has not started: it will never run, and join() throws
+   * PanicError. Returns false if it had already started (or ended).
+   */
+  cancel(): boolean {
+    if (this.#outcome !== undefined || this.#ended === -2) return this.#ended === -2;
+    if (!this.#state.compareExchange(TaskState.QUEUED, TaskState.CANCELLED).ok) return false;
+    this.#ended = -2;
+    return true;
+  }
+
+  /**
+   * Ends the task: a queued task is cancelled; a running one is stopped by killing the
+   * pool thread that runs it (a new thread takes its place). join() then throws
+   * PanicError. Nothing happens to a task that has already ended.
+   */
+  async terminate(): Promise<void> {
+    if (this.isFinished() || this.cancel()) return;
+    for (;;) {
+      const s = this.#state.load();
+      if (s < TaskState.RUNNING_BASE) return; // ended meanwhile (or being killed by another call)
+      // Claimed with one CAS: the thread cannot finish the task meanwhile (it would
+      // see KILLING and wait to be killed), so the kill cannot hit a later task.
+      if (!this.#state.compareExchange(s, TaskState.KILLING).ok) continue;
+      const worker = s - TaskState.RUNNING_BASE;
+      this.#ended = worker;
+      await this.#pool.kill(worker);
+      return;
+    }
+  }
+
+  /** Gives up the outcome; the task itself goes on (as dropping a JoinHandle detaches the thread). Idempotent. */
+  close(): void {
+    this.#rx.close();
+    this.#state.close();
+  }
+
+  [Symbol.dispose](): void {
+    this.close();
+  }
+
+  /** Pool thread number that held the task when its reply was lost (-1: none). */
+  #worker(): number {
+    if (this.#ended !== -1) return this.#ended;
+    const s = this.#state.load();
+    return s >= TaskState.RUNNING_BASE ? s - TaskState.RUNNING_BASE : -1;
+  }
+
+  /** The outcome of a task whose reply will never come. */
+  #lost(death: PanicError | undefined): Outcome {
+    if (this.#ended === -2 || this.#state.load() === TaskState.CANCELLED) {
+      return { ok: false, error: new PanicError('the pool task was cancelled before it started', 0, undefined, undefined) };
+    }
+    if (this.#ended >= 0) {
+      const message = `the pool task was terminated${death ? ` (${death.message})` : ''}`;
+      return { ok: false, error: new PanicError(message, death?.threadId ?? 0, death?.threadName, death) };
+    }
+    if (death === undefined) {
+      return { ok: false, error: new PanicError('the pool task lost its thread', 0, undefined, undefined) };
+    }
+    return { ok: false, error: new PanicError(death.message, death.threadId, death.threadName, death) };
+  }
+
+  #settle(outcome: Outcome): void {
+    this.#outcome = outcome;
+    this.#state.close();
+  }
+
+  // As Rust's join consumes the handle, the outcome moves out to the first joiner.
+  #take(): T {
+    this.#joined = true;
+    const outcome = this.#outcome!;
+    this.#outcome = { ok: true, value: undefined };
+    this.#rx.close();
+    if (!outcome.ok) throw outcome.error;
+    return outcome.value as T;
+  }
+
+  #checkUsable(call: string): void {
+    if (this.#joined) throw new TypeError(`TaskHandle.${call}: the task was already joined; its result went to that join`);
+  }
+}

@@ -1,0 +1,433 @@
+// ThreadPool: a fixed set of weft threads taking tasks from one shared queue. The queue
+// is a weft channel made multi-consumer with Receiver.clone() (crossbeam semantics: each
+// task goes to exactly one thread); bounded (syncChannel(maxQueue)) when maxQueue is set.
+// A task is a message [kind, source, args, reply oneshot, state AtomicI32, ...], run by
+// poolThreadMain (pool_thread.ts); its TaskHandle holds the other end of the oneshot.
+//
+// The pool keeps a receiver of its own: the queue then outlives any one thread, so
+// tasks queued while every thread died wait for the replacements instead of failing.
+//
+// Dead threads (killed, process.exit() in a task, a crash) are noticed without a
+// watcher on the event loop (which would keep the process alive while the pool is
+// idle): at every spawn, map, stats() and close(), and by a joiner whose task lost its
+// thread or who waits long (task_handle.ts). The thread's task fails alone: the runtime
+// released the task's reply sender with the rest of what the thread owned.
+
+import { channel, syncChannel } from '../channel/channel.ts';
+import { oneshot } from '../channel/oneshot.ts';
+import type { Receiver } from '../channel/receiver.ts';
+import type { Sender, SyncSender } from '../channel/sender.ts';
+import { describeValue } from '../heap/describe.ts';
+import { sharedArray, type SharedArray } from '../heap/shared_array.ts';
+import { AtomicI32 } from '../sync/atomic.ts';
+import { PanicError, SpawnError } from '../thread/errors.ts';
+import type { JoinHandle } from '../thread/join_handle.ts';
+import { availableParallelism } from '../thread/sleep.ts';
+import { Builder } from '../thread/spawn.ts';
+import { checkSignal, type WaitOptions } from '../wait/driver.ts';
+import { ROW, Stat, TaskKind, TaskState } from './layout.ts';
+import { poolThreadMain, type Reply, type TaskMessage } from './pool_thread.ts';
+import { TaskHandle, type PoolControl } from './task_handle.ts';
+
+export interface ThreadPoolOptions {
+  /** Number of threads (default: availableParallelism()). */
+  threads?: number;
+  /** Threads are named `${name}-${index}` (default 'pool'). */
+  name?: string;
+  /** Most tasks waiting in the queue; spawn() throws RangeError beyond (default: unbounded). */
+  maxQueue?: number;
+  /** Stack size of each thread in bytes (see Builder.stackSize). */
+  stackSize?: number;
+}
+
+export interface ThreadPoolStats {
+  /** Live threads. */
+  threads: number;
+  /** Threads running a task now. */
+  busy: number;
+  /** Tasks waiting in the queue. */
+  queued: number;
+  /** Tasks (a map() chunk counts as one) that returned. */
+  completed: number;
+  /** Tasks that threw, or whose thread died under them. */
+  failed: number;
+  /** Tasks cancelled before they started. */
+  cancelled: number;
+  /** Time tasks waited in the queue before a thread took them, in milliseconds. */
+  waitTime: { mean: number; max: number };
+  /** Time tasks ran, in milliseconds. */
+  runTime: { mean: number };
+}
+
+/** One thread of the pool, by its number (unique for the pool's life). */
+interface Worker {
+  readonly handle: JoinHandle<void>;
+  readonly row: number;
+  /** Set once the thread has ended and has been joined. */
+  ended: boolean;
+  /** How it ended, if not by returning (the queue closed). */
+  death: PanicError | undefined;
+  /** A joinAsync in flight (close(), deathOfAsync()). */
+  waiting: Promise<void> | undefined;
+}
+
+const now = (): number => performance.timeOrigin + performance.now();
+
+/** Items per map() chunk: about four chunks per thread, so that uneven items still balance. */
+const CHUNKS_PER_THREAD = 4;
+/** Dead workers remembered for joiners that come late. */
+const DEATHS_KEPT = 64;
+
+function sourceOf(fn: unknown, call: string): string {
+  if (typeof fn !== 'function') throw new TypeError(`${call}: expected a function, got ${describeValue(fn)}`);
+  const source = Function.prototype.toString.call(fn);
+  if (/\{\s*\[native code\]\s*\}\s*$/.test(source)) {
+    throw new TypeError(`${call}: cannot run a native or bound function: its source is not available; pass an inline function`);
+  }
+  return source;
+}
+
+function positiveInteger(v: unknown, what: string): number {
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < 1) {
+    throw new RangeError(`new ThreadPool(): ${what} must be a positive integer, got ${describeValue(v)}`);
+  }
+  return v;
+}
+
+export class ThreadPool {
+  readonly #size: number;
+  readonly #name: string;
+  readonly #stackSize: number | undefined;
+  readonly #maxQueue: number;
+  readonly #tx: Sender<TaskMessage> | SyncSender<TaskMessage>;
+  readonly #queue: Receiver<TaskMessage>;
+  readonly #table: SharedArray<BigInt64Array>;
+  readonly #stats: BigInt64Array;
+  /** The worker in each row. */
+  readonly #rows: Worker[] = [];
+  readonly #workers = new Map<number, Worker>();
+  readonly #control: PoolControl;
+  #nextWorker = 0;
+  #closing: Promise<void> | undefined;
+
+  constructor(options: ThreadPoolOptions = {}) {
+    if (typeof options !== 'object' || options === null) {
+      throw new TypeError(`new ThreadPool(): options must be an object, got ${describeValue(options)}`);
+    }
+    const { threads = availableParallelism(), name = 'pool', maxQueue = Infinity, stackSize } = options;
+    this.#size = positiveInteger(threads, 'threads');
+    if (typeof name !== 'string') throw new TypeError(`new ThreadPool(): name must be a string, got ${describeValue(name)}`);
+    this.#name = name;
+    if (maxQueue !== Infinity && (typeof maxQueue !== 'number' || !Number.isInteger(maxQueue) || maxQueue < 0)) {
+      throw new RangeError(`new ThreadPool(): maxQueue must be a non-negative integer or Infinity, got ${describeValue(maxQueue)}`);
+    }
+    this.#maxQueue = maxQueue;
+    this.#stackSize = stackSize === undefined ? undefined : positiveInteger(stackSize, 'stackSize');
+
+    const [tx, rx] = maxQueue === Infinity ? channel<TaskMessage>() : syncChannel<TaskMessage>(maxQueue);
+    this.#tx = tx;
+    this.#queue = rx;
+    this.#table = sharedArray(BigInt64Array, this.#size * ROW);
+    this.#stats = this.#table.array;
+    this.#control = {
+      reap: () => this.#reap(),
+      deathOf: (w) => this.#deathOf(w),
+      deathOfAsync: (w) => this.#deathOfAsync(w),
+      kill: (w) => this.#kill(w),
+    };
+    try {
+      for (let row = 0; row < this.#size; row++) this.#start(row);
+    } catch (e) {
+      for (const w of this.#rows) void w.handle.terminate();
+      tx.close();
+      rx.close();
+      this.#table.close();
+      throw e;
+    }
+  }
+
+  /** Number of threads the pool keeps. */
+  get threads(): number {
+    return this.#size;
+  }
+
+  /**
+   * Queues `fn(...args)` to run on a pool thread. `fn` is sent as source, as with
+   * spawn(): it sees its arguments, globals and imports, not the caller's closure.
+   * Throws RangeError when `maxQueue` tasks are already waiting (spawnAsync() waits
+   * for room instead).
+   */
+  spawn<A extends unknown[], R>(fn: (...args: A) => R, ...args: A): TaskHandle<Awaited<R>> {
+    const source = sourceOf(fn, 'ThreadPool.spawn()');
+    this.#checkOpen('spawn()');
+    this.#reap();
+    return this.#submit(TaskKind.CALL, source, args, 0, (tx, message) => {
+      if ('trySend' in tx) {
+        if (!tx.trySend(message)) {
+          throw new RangeError(
+            `ThreadPool.spawn(): the queue is full (maxQueue ${this.#maxQueue} tasks waiting); ` +
+              'use spawnAsync() to wait for room, or raise maxQueue',
+          );
+        }
+      } else tx.send(message);
+    }) as TaskHandle<Awaited<R>>;
+  }
+
+  /**
+   * spawn() that waits (without blocking the event loop) for room in a full queue.
+   * Options go first: `spawnAsync({ signal }, fn, ...args)`; aborting while waiting
+   * queues nothing and rejects with the signal's reason.
+   */
+  spawnAsync<A extends unknown[], R>(fn: (...args: A) => R, ...args: A): Promise<TaskHandle<Awaited<R>>>;
+  spawnAsync<A extends unknown[], R>(options: WaitOptions, fn: (...args: A) => R, ...args: A): Promise<TaskHandle<Awaited<R>>>;
+  async spawnAsync(...all: unknown[]): Promise<TaskHandle<unknown>> {
+    const options = typeof all[0] === 'function' ? undefined : (all.shift() as WaitOptions);
+    const signal = checkSignal(options ?? {}, 'ThreadPool.spawnAsync()');
+    const source = sourceOf(all[0], 'ThreadPool.spawnAsync()');
+    this.#checkOpen('spawnAsync()');
+    this.#reap();
+    return this.#submitAsync(TaskKind.CALL, source, all.slice(1), 0, signal);
+  }
+
+  /**
+   * Runs `fn(item, index)` for every item on the pool and resolves with the results
+   * in the items' order. Items travel in chunks (a few per thread), so a small `fn`
+   * costs little more than the call. The first task that throws rejects the whole
+   * map with its PanicError; aborting `signal` rejects with its reason. Either way the
+   * chunks not yet started are cancelled.
+   */
+  async map<T, R>(items: Iterable<T>, fn: (item: T, index: number) => R, options?: WaitOptions): Promise<Awaited<R>[]> {
+    const signal = checkSignal(options, 'ThreadPool.map()');
+    const source = sourceOf(fn, 'ThreadPool.map()');
+    if (items === null || typeof (items as { [Symbol.iterator]?: unknown })?.[Symbol.iterator] !== 'function') {
+      throw new TypeError(`ThreadPool.map(): items must be iterable, got ${describeValue(items)}`);
+    }
+    this.#checkOpen('map()');
+    this.#reap();
+    const all = Array.isArray(items) ? (items as T[]) : Array.from(items);
+    if (all.length === 0) return [];
+    const size = Math.ceil(all.length / (this.#size * CHUNKS_PER_THREAD));
+    const tasks: Array<TaskHandle<unknown[]>> = [];
+    const cancelRest = (): void => {
+      for (const t of tasks) {
+        t.cancel();
+        t.close();
+      }
+    };
+    try {
+      for (let first = 0; first < all.length; first += size) {
+        const chunk = all.slice(first, first + size);
+        tasks.push((await this.#submitAsync(TaskKind.MAP_CHUNK, source, chunk, first, signal)) as TaskHandle<unknown[]>);
+      }
+      const out = new Array<Awaited<R>>(all.length);
+      for (let k = 0; k < tasks.length; k++) {
+        const part = await tasks[k].joinAsync({ signal });
+        for (let j = 0; j < part.length; j++) out[k * size + j] = part[j] as Awaited<R>;
+      }
+      return out;
+    } catch (e) {
+      cancelRest();
+      throw e;
+    }
+  }
+
+  /** What the pool is doing now, and what it has done. */
+  stats(): ThreadPoolStats {
+    this.#reap();
+    const s = this.#stats;
+    let busy = 0, completed = 0, failed = 0, cancelled = 0, waitNs = 0, waitMaxNs = 0, runNs = 0;
+    for (let row = 0; row < this.#size; row++) {
+      const at = row * ROW;
+      busy += Number(Atomics.load(s, at + Stat.BUSY));
+      completed += Number(Atomics.load(s, at + Stat.COMPLETED));
+      failed += Number(Atomics.load(s, at + Stat.FAILED));
+      cancelled += Number(Atomics.load(s, at + Stat.CANCELLED));
+      waitNs += Number(Atomics.load(s, at + Stat.WAIT_NS));
+      waitMaxNs = Math.max(waitMaxNs, Number(Atomics.load(s, at + Stat.WAIT_MAX_NS)));
+      runNs += Number(Atomics.load(s, at + Stat.RUN_NS));
+    }
+    const started = completed + failed + busy;
+    const closed = this.#queue.released;
+    return {
+      threads: this.#rows.filter((w) => !w.ended).length,
+      busy,
+      queued: closed ? 0 : this.#queue.len(),
+      completed,
+      failed,
+      cancelled,
+      waitTime: { mean: started === 0 ? 0 : waitNs / started / 1e6, max: waitMaxNs / 1e6 },
+      runTime: { mean: completed + failed === 0 ? 0 : runNs / (completed + failed) / 1e6 },
+    };
+  }
+
+  /**
+   * Takes no more tasks, lets the threads finish every task already queued, and
+   * resolves once they have ended. Idempotent.
+   */
+  close(): Promise<void> {
+    return (this.#closing ??= this.#shutDown());
+  }
+
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+
+  async #shutDown(): Promise<void> {
+    // The threads drain the queue, then see it disconnected and return.
+    this.#tx.close();
+    for (;;) {
+      const live = this.#rows.filter((w) => !w.ended);
+      if (live.length === 0) break;
+      await Promise.race(live.map((w) => this.#waitEnd(w)));
+      // A thread that died while tasks are still queued is replaced (see #reap).
+      this.#reap();
+    }
+    this.#queue.close();
+    this.#table.close();
+  }
+
+  #checkOpen(call: string): void {
+    if (this.#closing !== undefined) throw new TypeError(`ThreadPool.${call}: the pool is closed`);
+  }
+
+  #start(row: number): void {
+    const worker = this.#nextWorker++;
+    const builder = new Builder().name(`${this.#name}-${row}`);
+    if (this.#stackSize !== undefined) builder.stackSize(this.#stackSize);
+    const handle = builder.spawn(poolThreadMain, this.#queue.clone(), this.#table, row, worker) as JoinHandle<void>;
+    const w: Worker = { handle, row, ended: false, death: undefined, waiting: undefined };
+    this.#rows[row] = w;
+    this.#workers.set(worker, w);
+  }
+
+  /** Joins `w` if its thread has ended (never blocks); records how. */
+  #collect(w: Worker): boolean {
+    if (w.ended) return true;
+    if (!w.handle.isFinished()) return false;
+    try {
+      w.handle.join();
+    } catch (e) {
+      if (!(e instanceof PanicError)) throw e;
+      w.death = e;
+    }
+    this.#markEnded(w);
+    return true;
+  }
+
+  #markEnded(w: Worker): void {
+    if (w.ended) return;
+    w.ended = true;
+    // A task the thread had claimed failed with it: count it here, as the thread could not.
+    const at = w.row * ROW;
+    if (Atomics.exchange(this.#stats, at + Stat.BUSY, 0n) !== 0n) Atomics.add(this.#stats, at + Stat.FAILED, 1n);
+    if (w.death === undefined) {
+      for (const [k, v] of this.#workers) if (v === w) this.#workers.delete(k);
+    } else {
+      // Joiners whose task died with it ask for this later; keep the last few.
+      const dead = [...this.#workers].filter(([, v]) => v.ended);
+      for (const [k] of dead.slice(0, Math.max(0, dead.length - DEATHS_KEPT))) this.#workers.delete(k);
+    }
+  }
+
+  /** Replaces threads that have ended: always while open, while tasks remain once closing. */
+  #reap(): void {
+    for (const w of this.#rows) {
+      if (!this.#collect(w) || this.#rows[w.row] !== w) continue;
+      if (w.death === undefined && this.#closing !== undefined) continue; // it finished the queue
+      if (this.#closing !== undefined && (this.#queue.released || this.#queue.len() === 0)) continue;
+      try {
+        this.#start(w.row);
+      } catch (e) {
+        // The runtime cannot start threads now; the next reap tries again.
+        if (!(e instanceof SpawnError)) throw e;
+      }
+    }
+  }
+
+  /** Waits (without blocking) for `w` to end and records how. */
+  #waitEnd(w: Worker): Promise<void> {
+    return (w.waiting ??= w.handle.joinAsync().then(
+      () => this.#markEnded(w),
+      (e: unknown) => {
+        if (e instanceof PanicError) {
+          w.death = e;
+          this.#markEnded(w);
+        } else if (!w.ended) {
+          // Joined meanwhile by #collect (which recorded how it ended); anything else is a bug.
+          throw e;
+        }
+      },
+    ));
+  }
+
+  #deathOf(worker: number): PanicError | undefined {
+    const w = this.#workers.get(worker);
+    if (w === undefined) return undefined;
+    if (!w.ended) {
+      // Its task's reply sender is gone, so the thread is ending: its record turns
+      // terminal right after the runtime released what it owned.
+      try {
+        w.handle.join();
+      } catch (e) {
+        if (!(e instanceof PanicError)) throw e;
+        w.death = e;
+      }
+      this.#markEnded(w);
+    }
+    this.#reap();
+    return w.death;
+  }
+
+  async #deathOfAsync(worker: number): Promise<PanicError | undefined> {
+    const w = this.#workers.get(worker);
+    if (w === undefined) return undefined;
+    await this.#waitEnd(w);
+    this.#reap();
+    return w.death;
+  }
+
+  async #kill(worker: number): Promise<void> {
+    const w = this.#workers.get(worker);
+    if (w === undefined || w.ended) return;
+    await w.handle.terminate();
+    this.#collect(w);
+    this.#reap();
+  }
+
+  /** Makes the task's reply and state and sends its message with `send`; cleans up if that throws. */
+  #submit(
+    kind: number,
+    source: string,
+    args: unknown[],
+    first: number,
+    send: (tx: Sender<TaskMessage> | SyncSender<TaskMessage>, message: TaskMessage) => void,
+  ): TaskHandle<unknown> {
+    const [reply, rx] = oneshot<Reply>();
+    const state = new AtomicI32(TaskState.QUEUED);
+    try {
+      send(this.#tx, [kind, source, args, reply, state, now(), first]);
+    } catch (e) {
+      reply.close();
+      rx.close();
+      state.close();
+      throw e;
+    }
+    return new TaskHandle(rx, state, this.#control);
+  }
+
+  async #submitAsync(kind: number, source: string, args: unknown[], first: number, signal: AbortSignal | undefined): Promise<TaskHandle<unknown>> {
+    const [reply, rx] = oneshot<Reply>();
+    const state = new AtomicI32(TaskState.QUEUED);
+    try {
+      const message: TaskMessage = [kind, source, args, reply, state, now(), first];
+      if ('sendAsync' in this.#tx) await this.#tx.sendAsync(message, { signal });
+      else this.#tx.send(message);
+    } catch (e) {
+      reply.close();
+      rx.close();
+      state.close();
+      throw e;
+    }
+    return new TaskHandle(rx, state, this.#control);
+  }
+}
