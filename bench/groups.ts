@@ -14,6 +14,8 @@ import {
 } from './weft/sync.ts';
 import { weftOneWay, weftRoundTrip } from './weft/channel.ts';
 import { weftParkRoundTrip, weftSpawnJoin } from './weft/threads.ts';
+import { piscinaMap, piscinaRoundTrip } from './baselines/piscina.ts';
+import { weftPoolMap, weftPoolRoundTrip } from './weft/pool.ts';
 
 export const groups: Group[] = [
   group('channel one-way f64', [
@@ -36,4 +38,6 @@ export const groups: Group[] = [
   group('once and once-lock fast paths', [atomicLoadFloor(), rustStd('once_completed'), vsRust(weftOnceFastPath(), 'once_completed'), weftOnceLockGet()]),
   group('spawn to first message', [spawnJs('message'), spawnTs('message')]),
   group('spawn to exit', [spawnJs('exit'), spawnTs('exit'), rustStd('spawn_join'), vsRust(weftSpawnJoin(false), 'spawn_join'), weftSpawnJoin(true)]),
+  group('pool task round trip', [piscinaRoundTrip(), weftPoolRoundTrip(false), weftPoolRoundTrip(true)]),
+  group('pool map of 1e5 small items', [piscinaMap(100_000, false, true), piscinaMap(100_000, true), weftPoolMap(100_000)]),
 ];

@@ -27,14 +27,16 @@ export interface PoolControl {
   deathOfAsync(worker: number): Promise<PanicError | undefined>;
   /** Kills pool thread `worker`; a new thread takes its place. */
   kill(worker: number): Promise<void>;
+  /** Keeps replacing dead threads from the event loop until the returned function is called. */
+  watch(): () => void;
 }
 
 /**
- * How often a waiting joiner also checks that the pool still has live threads. Only a
+ * How often a blocked joiner also checks that the pool still has live threads. Only a
  * backstop: a result or the death of the task's own thread wakes the joiner at once;
  * this covers a queued task whose pool lost its threads while nobody else used it.
  */
-const LIVENESS_MS = 100;
+export const LIVENESS_MS = 100;
 
 type Outcome = { ok: true; value: unknown } | { ok: false; error: PanicError };
 
@@ -111,22 +113,17 @@ export class TaskHandle<T> {
   async joinAsync(options?: WaitOptions): Promise<T> {
     this.#checkUsable('joinAsync()');
     const signal = checkSignal(options, 'TaskHandle.joinAsync()');
-    while (this.#outcome === undefined) {
-      const tick = AbortSignal.timeout(LIVENESS_MS);
-      let reply: Reply;
+    if (this.#outcome === undefined) {
+      // While it waits, the pool replaces threads that die (the event loop is free here).
+      const unwatch = this.#pool.watch();
       try {
-        reply = await this.#rx.recvAsync({ signal: signal === undefined ? tick : AbortSignal.any([signal, tick]) });
+        this.#settle(panicOf(await this.#rx.recvAsync({ signal })));
       } catch (e) {
-        if (e instanceof RecvError) {
-          if (this.#outcome === undefined) this.#settle(this.#lost(await this.#pool.deathOfAsync(this.#worker())));
-          break;
-        }
-        signal?.throwIfAborted();
-        if (!tick.aborted) throw e;
-        this.#pool.reap();
-        continue;
+        if (!(e instanceof RecvError)) throw e;
+        if (this.#outcome === undefined) this.#settle(this.#lost(await this.#pool.deathOfAsync(this.#worker())));
+      } finally {
+        unwatch();
       }
-      this.#settle(panicOf(reply));
     }
     return this.#take();
   }

@@ -8,9 +8,9 @@
 // tasks queued while every thread died wait for the replacements instead of failing.
 //
 // Dead threads (killed, process.exit() in a task, a crash) are noticed without a
-// watcher on the event loop (which would keep the process alive while the pool is
-// idle): at every spawn, map, stats() and close(), and by a joiner whose task lost its
-// thread or who waits long (task_handle.ts). The thread's task fails alone: the runtime
+// watcher on an idle pool's event loop (which would keep the process alive): at every
+// spawn, map, stats() and close(), by a joiner whose task lost its thread or who waits
+// long (task_handle.ts), and by an unreferenced timer while async joiners wait. The thread's task fails alone: the runtime
 // released the task's reply sender with the rest of what the thread owned.
 
 import { channel, syncChannel } from '../channel/channel.ts';
@@ -27,7 +27,7 @@ import { Builder } from '../thread/spawn.ts';
 import { checkSignal, type WaitOptions } from '../wait/driver.ts';
 import { ROW, Stat, TaskKind, TaskState } from './layout.ts';
 import { poolThreadMain, type Reply, type TaskMessage } from './pool_thread.ts';
-import { TaskHandle, type PoolControl } from './task_handle.ts';
+import { LIVENESS_MS, TaskHandle, type PoolControl } from './task_handle.ts';
 
 export interface ThreadPoolOptions {
   /** Number of threads (default: availableParallelism()). */
@@ -109,6 +109,9 @@ export class ThreadPool {
   readonly #control: PoolControl;
   #nextWorker = 0;
   #closing: Promise<void> | undefined;
+  /** Async joiners waiting, and the timer that replaces dead threads meanwhile. */
+  #watchers = 0;
+  #watchTimer: ReturnType<typeof setInterval> | undefined;
 
   constructor(options: ThreadPoolOptions = {}) {
     if (typeof options !== 'object' || options === null) {
@@ -134,6 +137,7 @@ export class ThreadPool {
       deathOf: (w) => this.#deathOf(w),
       deathOfAsync: (w) => this.#deathOfAsync(w),
       kill: (w) => this.#kill(w),
+      watch: () => this.#watch(),
     };
     try {
       for (let row = 0; row < this.#size; row++) this.#start(row);
@@ -392,6 +396,20 @@ export class ThreadPool {
     await w.handle.terminate();
     this.#collect(w);
     this.#reap();
+  }
+
+  #watch(): () => void {
+    if (this.#watchers++ === 0) {
+      // Unreferenced: the joiners' own waits keep the process alive, this timer must not.
+      this.#watchTimer = setInterval(() => this.#reap(), LIVENESS_MS);
+      this.#watchTimer.unref();
+    }
+    let done = false;
+    return () => {
+      if (done) return;
+      done = true;
+      if (--this.#watchers === 0) clearInterval(this.#watchTimer);
+    };
   }
 
   /** Makes the task's reply and state and sends its message with `send`; cleans up if that throws. */
