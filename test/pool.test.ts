@@ -3,6 +3,12 @@
 // their thread down with them, and the numbers stats() reports. Coordination between a
 // test and its tasks goes through weft channels and atomics, never through sleeping.
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { describe, test } from 'node:test';
 import {
   AtomicI32, Barrier, channel, Mutex, PanicError, sharedArray, ThreadPool, TaskHandle,
@@ -475,6 +481,63 @@ describe('ThreadPool: stats and lifecycle', () => {
     });
     assert.equal(r.status, 0, r.stderr);
     assert.equal(r.stdout.trim(), '42');
+  });
+});
+
+/** Runs an example as a user would (`npm run example:*` runs the same command). */
+function runExample(name: string, args: string[], cwd: string): { status: number | null; stdout: string; stderr: string } {
+  const script = fileURLToPath(new URL(`../examples/${name}`, import.meta.url));
+  // tsx named by its URL: the example may run from any directory.
+  const r = spawnSync(process.execPath, ['--conditions=weft-source', '--import', import.meta.resolve('tsx'), script, ...args], {
+    cwd,
+    encoding: 'utf8',
+    timeout: 60_000,
+  });
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+describe('pool examples', () => {
+  test('pool_hash: the SHA-256 of every file, in list order, as node:crypto computes it on one thread', T, () => {
+    const dir = mkdtempSync(join(tmpdir(), 'weft-pool-hash-'));
+    try {
+      mkdirSync(join(dir, 'sub'));
+      const files: Record<string, Buffer> = {
+        'a.txt': Buffer.from('hello\n'),
+        'empty.bin': Buffer.alloc(0),
+        'sub/big.bin': Buffer.alloc(3 * (1 << 20) + 17, 7), // more than one read chunk
+        'sub/z.txt': Buffer.from('z'.repeat(1000)),
+      };
+      for (const [name, data] of Object.entries(files)) writeFileSync(join(dir, name), data);
+      const r = runExample('pool_hash.ts', ['.'], dir);
+      assert.equal(r.status, 0, r.stderr);
+      const expected = Object.keys(files)
+        .sort()
+        .map((name) => `${createHash('sha256').update(files[name]).digest('hex')}  ${name}`);
+      assert.deepEqual(r.stdout.trim().split('\n'), expected);
+      assert.match(r.stderr, /hashed 4 files \(3\.0 MiB\) in \d+ ms on \d+ threads/);
+      assert.match(r.stderr, /4 tasks completed, 0 failed/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test('pool_image: the blur of a shared image on the pool equals the one-thread blur', T, () => {
+    const dir = mkdtempSync(join(tmpdir(), 'weft-pool-image-'));
+    try {
+      const out = join(dir, 'blurred.ppm');
+      const r = runExample('pool_image.ts', ['--width', '203', '--height', '61', '--radius', '4', '--out', out], dir);
+      assert.equal(r.status, 0, r.stdout + r.stderr);
+      assert.match(r.stdout, /identical to the one-thread blur \(203x61, radius 4\)/);
+      assert.match(r.stdout, /\d+ threads: [\d.]+ ms \(bands of \d+ rows, 122 rows blurred per run\)/);
+      const header = 'P6\n203 61\n255\n';
+      assert.equal(statSync(out).size, header.length + 203 * 61 * 3);
+      assert.equal(readFileSync(out).subarray(0, header.length).toString(), header);
+      const bad = runExample('pool_image.ts', ['--radius', '0'], dir);
+      assert.notEqual(bad.status, 0);
+      assert.match(bad.stderr, /--radius must be a positive integer, got 0/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 
