@@ -14,7 +14,7 @@ import {
   AtomicI32, Barrier, channel, Mutex, PanicError, sharedArray, ThreadPool, TaskHandle,
   type Receiver, type Sender, type SharedArray,
 } from '../src/index.ts';
-import { ROW, Stat, TaskState } from '../src/pool/layout.ts';
+import { GEN_SHIFT, ROW, Stat, STATE_SLOTS, TaskState } from '../src/pool/layout.ts';
 import { poolThreadMain } from '../src/pool/pool_thread.ts';
 
 const T = { timeout: 60_000 };
@@ -287,6 +287,59 @@ describe('ThreadPool: failures', () => {
   });
 });
 
+describe('ThreadPool: task states', () => {
+  test('a cancelled task whose state slot is reused at once: the stale message is skipped, the new task runs once', T, async () => {
+    await using pool = new ThreadPool({ threads: 1 });
+    const [open, wait] = gate();
+    const [startedTx, started] = channel<number>();
+    const blocker = pool.spawn((w: Receiver<void>, s: Sender<number>) => {
+      s.send(1);
+      for (const _ of w);
+    }, wait, startedTx);
+    awaitStarted(started, 1);
+    const ran = new AtomicI32(0);
+    for (let round = 0; round < 20; round++) {
+      const stale = pool.spawn((r: AtomicI32) => r.fetchAdd(1000), ran);
+      assert.equal(stale.cancel(), true);
+      stale.close(); // its slot is free again, its message still queued
+    }
+    // Each of these takes a slot a stale message still names.
+    const fresh = Array.from({ length: 20 }, () => pool.spawn((r: AtomicI32) => r.fetchAdd(1), ran));
+    open();
+    blocker.join();
+    for (const h of fresh) h.join();
+    assert.equal(ran.load(), 20, 'each fresh task ran once, no stale one ran');
+    assert.equal(pool.stats().cancelled, 20);
+  });
+
+  test('more tasks outstanding than the state table holds: the rest get states of their own', T, async () => {
+    await using pool = new ThreadPool({ threads: 2 });
+    const [open, wait] = gate();
+    const [startedTx, started] = channel<number>();
+    const blockers = [0, 1].map(() =>
+      pool.spawn((w: Receiver<void>, s: Sender<number>) => {
+        s.send(1);
+        for (const _ of w);
+      }, wait.clone(), startedTx.clone()),
+    );
+    wait.close();
+    startedTx.close();
+    awaitStarted(started, 2);
+    const n = STATE_SLOTS + 100;
+    const hs = Array.from({ length: n }, (_, k) => pool.spawn((x: number) => x * 2, k));
+    // One beyond the table, cancelled while queued; and one dropped unjoined.
+    const extra = pool.spawn((x: number) => x, -1);
+    assert.equal(extra.cancel(), true);
+    open();
+    for (const b of blockers) b.join();
+    for (let k = 0; k < n; k++) assert.equal(hs[k].join(), 2 * k);
+    assert.throws(() => extra.join(), /cancelled before it started/);
+    // Every slot came back: a second round fits the table again.
+    const again = Array.from({ length: 100 }, (_, k) => pool.spawn((x: number) => x + 1, k));
+    assert.deepEqual(again.map((h) => h.join()), Array.from({ length: 100 }, (_, k) => k + 1));
+  });
+});
+
 describe('ThreadPool: the queue', () => {
   test('maxQueue: spawn throws RangeError when full and queues nothing; spawnAsync waits for room', T, async () => {
     await using pool = new ThreadPool({ threads: 1, maxQueue: 2 });
@@ -545,9 +598,9 @@ describe('ThreadPool internals', () => {
   test('the pool thread spells the shared numbers as layout.ts does', () => {
     // Whitespace-free: the transpiler may minify the function's source.
     const src = poolThreadMain.toString().replace(/\s+/g, '');
-    assert.ok(src.includes(`QUEUED=${TaskState.QUEUED};`));
-    assert.ok(src.includes(`DONE=${TaskState.DONE};`));
-    assert.ok(src.includes(`running=${TaskState.RUNNING_BASE}+worker;`));
+    for (const [name, value] of [['QUEUED', TaskState.QUEUED], ['DONE', TaskState.DONE], ['RUNNING', TaskState.RUNNING], ['GEN_SHIFT', GEN_SHIFT]] as const) {
+      assert.match(src, new RegExp(`(?:const|,)${name}=${value}[,;]`), name);
+    }
     assert.ok(src.includes(`at=row*${ROW};`));
     for (const [name, word] of Object.entries(Stat)) {
       assert.match(src, new RegExp(`(?:const|,)${name}=at${word === 0 ? '' : `\\+${word}`}[,;]`), name);

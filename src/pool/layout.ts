@@ -2,17 +2,31 @@
 // as source and cannot import them, so it spells the same numbers out; a test checks
 // that the two agree.
 
-/** A task's state word (an AtomicI32 that travels with the task). */
+/**
+ * A task's state: two i32 words, [state, thread], in a slot of the pool's state table
+ * (or, when every slot is taken, in a small SharedArray of the task's own).
+ *
+ * The state word is `gen << GEN_SHIFT | code`. A slot is reused once its task is over,
+ * with the next generation, so a stale message (a task cancelled and freed while still
+ * queued) fails every CAS it tries and is skipped. The thread word is `-1 - gen` until
+ * a pool thread claims the task, then that thread's number.
+ */
 export const TaskState = {
   QUEUED: 0,
-  /** Cancelled while queued (map's signal, terminate()): no thread will run it. */
+  /** Cancelled while queued (map's signal, cancel(), terminate()): no thread will run it. */
   CANCELLED: 1,
   DONE: 2,
   /** terminate() claimed the running task: its thread is being killed. */
   KILLING: 3,
-  /** RUNNING_BASE + n: pool thread number n runs it. */
-  RUNNING_BASE: 4,
+  /** A pool thread runs it; the thread word says which. */
+  RUNNING: 4,
 } as const;
+export const GEN_SHIFT = 3;
+export const CODE_MASK = (1 << GEN_SHIFT) - 1;
+/** Generations wrap here, so that `gen << GEN_SHIFT` stays a positive i32. */
+export const GEN_MASK = (1 << (31 - GEN_SHIFT)) - 1;
+/** Slots in a pool's state table: tasks queued, running or not yet joined at once beyond this get a table of their own. */
+export const STATE_SLOTS = 4096;
 
 /** 64-bit words per pool thread in the statistics table. */
 export const ROW = 8;

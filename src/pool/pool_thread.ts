@@ -8,29 +8,33 @@
 // (task states, statistics layout) is written out here as literals; layout.ts
 // holds the same numbers for the pool side, and a test checks that they agree.
 
-import type { AtomicI32, OneshotSender, Receiver, SharedArray } from '../index.ts';
+import type { OneshotSender, Receiver, SharedArray } from '../index.ts';
 
-/** A queued task: [kind, source, args or chunk items, reply, state, enqueued at (ms, wall clock), index of the first item]. */
-export type TaskMessage = [number, string, unknown[], OneshotSender<Reply>, AtomicI32, number, number];
+/**
+ * A queued task: [kind, source, args or chunk items, reply, its own state words (null:
+ * slot `slot` of the pool's state table), slot, generation, enqueued at (ms, wall clock),
+ * index of the first item].
+ */
+export type TaskMessage = [number, string, unknown[], OneshotSender<Reply>, SharedArray<Int32Array> | null, number, number, number, number];
 
 /** What a task sends back: [1, value], or [0, payload, thread id, thread name, overflowed its stack]. */
 export type Reply = [1, unknown] | [0, unknown, number, string | undefined, boolean];
 
 /**
  * Runs tasks from `queue` until it is closed and drained. `worker` is this thread's
- * number in the pool (unique for the pool's life); `row` its row of `table`.
+ * number in the pool (unique for the pool's life); `row` its row of `table`; `states`
+ * the pool's task state table.
  */
 export async function poolThreadMain(
   queue: Receiver<TaskMessage>,
   table: SharedArray<BigInt64Array>,
+  states: SharedArray<Int32Array>,
   row: number,
   worker: number,
 ): Promise<void> {
-  // Task states (layout.ts): QUEUED 0, CANCELLED 1, DONE 2, KILLING 3, and
-  // RUNNING_BASE 4 + the pool-thread number while a thread runs it.
-  const QUEUED = 0;
-  const DONE = 2;
-  const running = 4 + worker;
+  // Task state codes and layout (layout.ts): the state word is gen << 3 | code.
+  const QUEUED = 0, DONE = 2, RUNNING = 4, GEN_SHIFT = 3;
+  const slots = states.array;
   // Statistics row (layout.ts): eight 64-bit words per pool thread, written by
   // that thread only (no contention), read by the pool with Atomics.
   const stats = table.array;
@@ -107,11 +111,19 @@ export async function poolThreadMain(
       if (e instanceof RecvError) return; // the pool closed and every task was taken
       throw e;
     }
-    const [kind, source, args, reply, state, enqueued, first] = task;
+    const [kind, source, args, reply, own, slot, gen, enqueued, first] = task;
+    const words = own === null ? slots : own.array;
+    const word = own === null ? slot * 2 : 0;
+    const running = (gen << GEN_SHIFT) | RUNNING;
     // Claiming the task and cancelling it are one CAS each on its state: a task
-    // cancelled while queued never starts, one started is never cancelled.
-    if (!state.compareExchange(QUEUED, running).ok) {
-      state.close();
+    // cancelled while queued never starts, one started is never cancelled. The thread
+    // word is set first, with a CAS that fails if the slot has moved on to another task
+    // (this one was cancelled and its slot reused), so terminate() always finds it.
+    if (
+      Atomics.compareExchange(words, word + 1, -1 - gen, worker) !== -1 - gen ||
+      Atomics.compareExchange(words, word, (gen << GEN_SHIFT) | QUEUED, running) !== ((gen << GEN_SHIFT) | QUEUED)
+    ) {
+      own?.close();
       reply.close();
       releaseHandles(args, new Set());
       Atomics.add(stats, CANCELLED, 1n);
@@ -153,8 +165,8 @@ export async function poolThreadMain(
       }
     }
     Atomics.add(stats, RUN_NS, ns(now() - start));
-    if (!state.compareExchange(running, DONE).ok) awaitKill();
-    state.close();
+    if (Atomics.compareExchange(words, word, running, (gen << GEN_SHIFT) | DONE) !== running) awaitKill();
+    own?.close();
     Atomics.add(stats, ok ? COMPLETED : FAILED, 1n);
     Atomics.store(stats, BUSY, 0n);
 

@@ -1,6 +1,6 @@
 // TaskHandle: the join handle of a pool task. A task is lighter than a thread: it has
-// no thread record, only a oneshot that carries its outcome and an AtomicI32 with its
-// state (queued, running on pool thread n, done, cancelled). So it cannot be a
+// no thread record, only a oneshot that carries its outcome and a slot of the pool's
+// state table (queued, running on pool thread n, done, cancelled). So it cannot be a
 // JoinHandle (whose ref is a Join on a thread record, read by the runtime as one);
 // it has JoinHandle's methods with the same meaning instead: join() returns the
 // task's value or throws PanicError, joinAsync(), isFinished(), terminate().
@@ -9,14 +9,24 @@
 // releases the task's reply sender with everything else it owned, so the joiner wakes
 // with the oneshot disconnected and learns from the pool how the thread ended.
 
-import type { AtomicI32 } from '../sync/atomic.ts';
 import type { OneshotReceiver } from '../channel/oneshot.ts';
 import { RecvError } from '../channel/errors.ts';
 import { PanicError } from '../thread/errors.ts';
 import { checkSignal, type WaitOptions } from '../wait/driver.ts';
-import { assertCanBlock } from '../wait/futex.ts';
-import { TaskState } from './layout.ts';
+import { assertCanBlock, cas, load } from '../wait/futex.ts';
+import { CODE_MASK, GEN_SHIFT, TaskState } from './layout.ts';
 import type { Reply } from './pool_thread.ts';
+
+/** Where a task's state lives (layout.ts): words[at] is its state, words[at + 1] its thread. */
+export interface TaskSlot {
+  readonly words: Int32Array;
+  readonly at: number;
+  readonly gen: number;
+  /** Gives the slot back once no thread will touch it again for this task. */
+  release(): void;
+  /** Gives it back later, once the task is over: its handle was dropped before. */
+  abandon(): void;
+}
 
 /** What a task handle needs of its pool. */
 export interface PoolControl {
@@ -56,18 +66,32 @@ function panicOf(reply: Reply): Outcome {
 
 export class TaskHandle<T> {
   readonly #rx: OneshotReceiver<Reply>;
-  readonly #state: AtomicI32;
+  readonly #slot: TaskSlot;
   readonly #pool: PoolControl;
   #outcome: Outcome | undefined;
   #joined = false;
   /** Pool thread number a terminate() killed for this task (-1: none), or -2 once cancelled by this handle. */
   #ended = -1;
+  /** Whether the state slot was given back (or handed to the pool to give back). */
+  #released = false;
 
   /** @internal Made by ThreadPool.spawn() and map(). */
-  constructor(rx: OneshotReceiver<Reply>, state: AtomicI32, pool: PoolControl) {
+  constructor(rx: OneshotReceiver<Reply>, slot: TaskSlot, pool: PoolControl) {
     this.#rx = rx;
-    this.#state = state;
+    this.#slot = slot;
     this.#pool = pool;
+  }
+
+  /** The task's state code (TaskState). */
+  #code(): number {
+    return load(this.#slot.words, this.#slot.at) & CODE_MASK;
+  }
+
+  /** Moves the state from code `from` to `to` in one CAS; false if it was not `from`. */
+  #move(from: number, to: number): boolean {
+    const { words, at, gen } = this.#slot;
+    const expected = (gen << GEN_SHIFT) | from;
+    return cas(words, at, expected, (gen << GEN_SHIFT) | to) === expected;
   }
 
   /** True once the task has ended (returned, thrown, been cancelled or lost its thread); never blocks. */
@@ -133,8 +157,8 @@ export class TaskHandle<T> {
    * PanicError. Returns false if it had already started (or ended).
    */
   cancel(): boolean {
-    if (this.#outcome !== undefined || this.#ended === -2) return this.#ended === -2;
-    if (!this.#state.compareExchange(TaskState.QUEUED, TaskState.CANCELLED).ok) return false;
+    if (this.#outcome !== undefined || this.#joined || this.#ended === -2) return this.#ended === -2;
+    if (!this.#move(TaskState.QUEUED, TaskState.CANCELLED)) return false;
     this.#ended = -2;
     return true;
   }
@@ -146,23 +170,22 @@ export class TaskHandle<T> {
    */
   async terminate(): Promise<void> {
     if (this.isFinished() || this.cancel()) return;
-    for (;;) {
-      const s = this.#state.load();
-      if (s < TaskState.RUNNING_BASE) return; // ended meanwhile (or being killed by another call)
-      // Claimed with one CAS: the thread cannot finish the task meanwhile (it would
-      // see KILLING and wait to be killed), so the kill cannot hit a later task.
-      if (!this.#state.compareExchange(s, TaskState.KILLING).ok) continue;
-      const worker = s - TaskState.RUNNING_BASE;
-      this.#ended = worker;
-      await this.#pool.kill(worker);
-      return;
-    }
+    // Claimed with one CAS: the thread cannot finish the task meanwhile (it would see
+    // KILLING and wait to be killed), so the kill cannot hit a later task. The thread
+    // word was set before the task became RUNNING.
+    if (!this.#move(TaskState.RUNNING, TaskState.KILLING)) return; // ended meanwhile
+    const worker = load(this.#slot.words, this.#slot.at + 1);
+    this.#ended = worker;
+    await this.#pool.kill(worker);
   }
 
   /** Gives up the outcome; the task itself goes on (as dropping a JoinHandle detaches the thread). Idempotent. */
   close(): void {
     this.#rx.close();
-    this.#state.close();
+    if (this.#outcome === undefined && !this.#joined && !this.#released) {
+      this.#released = true;
+      this.#slot.abandon();
+    }
   }
 
   [Symbol.dispose](): void {
@@ -172,13 +195,13 @@ export class TaskHandle<T> {
   /** Pool thread number that held the task when its reply was lost (-1: none). */
   #worker(): number {
     if (this.#ended !== -1) return this.#ended;
-    const s = this.#state.load();
-    return s >= TaskState.RUNNING_BASE ? s - TaskState.RUNNING_BASE : -1;
+    const code = this.#code();
+    return code === TaskState.RUNNING || code === TaskState.KILLING ? load(this.#slot.words, this.#slot.at + 1) : -1;
   }
 
   /** The outcome of a task whose reply will never come. */
   #lost(death: PanicError | undefined): Outcome {
-    if (this.#ended === -2 || this.#state.load() === TaskState.CANCELLED) {
+    if (this.#ended === -2 || this.#code() === TaskState.CANCELLED) {
       return { ok: false, error: new PanicError('the pool task was cancelled before it started', 0, undefined, undefined) };
     }
     if (this.#ended >= 0) {
@@ -191,9 +214,15 @@ export class TaskHandle<T> {
     return { ok: false, error: new PanicError(death.message, death.threadId, death.threadName, death) };
   }
 
+  // The outcome is known, so no thread will touch the task's state again: a reply comes
+  // after the thread's last CAS, a lost reply after its thread's death, and a cancelled
+  // task's stale message fails its CAS once the slot has a new generation.
   #settle(outcome: Outcome): void {
     this.#outcome = outcome;
-    this.#state.close();
+    if (!this.#released) {
+      this.#released = true;
+      this.#slot.release();
+    }
   }
 
   // As Rust's join consumes the handle, the outcome moves out to the first joiner.

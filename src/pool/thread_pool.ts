@@ -1,8 +1,11 @@
 // ThreadPool: a fixed set of weft threads taking tasks from one shared queue. The queue
 // is a weft channel made multi-consumer with Receiver.clone() (crossbeam semantics: each
 // task goes to exactly one thread); bounded (syncChannel(maxQueue)) when maxQueue is set.
-// A task is a message [kind, source, args, reply oneshot, state AtomicI32, ...], run by
+// A task is a message [kind, source, args, reply oneshot, state slot, ...], run by
 // poolThreadMain (pool_thread.ts); its TaskHandle holds the other end of the oneshot.
+// Task states live in slots of one table the pool threads get at start (layout.ts), so
+// a task costs no heap object besides its oneshot; a slot is reused once its task is
+// over (the pool thread alone never frees: only the pool knows when a handle is done).
 //
 // The pool keeps a receiver of its own: the queue then outlives any one thread, so
 // tasks queued while every thread died wait for the replacements instead of failing.
@@ -14,20 +17,20 @@
 // released the task's reply sender with the rest of what the thread owned.
 
 import { channel, syncChannel } from '../channel/channel.ts';
-import { oneshot } from '../channel/oneshot.ts';
+import { oneshot, type OneshotReceiver } from '../channel/oneshot.ts';
 import type { Receiver } from '../channel/receiver.ts';
 import type { Sender, SyncSender } from '../channel/sender.ts';
 import { describeValue } from '../heap/describe.ts';
 import { sharedArray, type SharedArray } from '../heap/shared_array.ts';
-import { AtomicI32 } from '../sync/atomic.ts';
 import { PanicError, SpawnError } from '../thread/errors.ts';
 import type { JoinHandle } from '../thread/join_handle.ts';
 import { availableParallelism } from '../thread/sleep.ts';
 import { Builder } from '../thread/spawn.ts';
 import { checkSignal, type WaitOptions } from '../wait/driver.ts';
-import { ROW, Stat, TaskKind, TaskState } from './layout.ts';
+import { load, store } from '../wait/futex.ts';
+import { CODE_MASK, GEN_MASK, GEN_SHIFT, ROW, Stat, STATE_SLOTS, TaskKind, TaskState } from './layout.ts';
 import { poolThreadMain, type Reply, type TaskMessage } from './pool_thread.ts';
-import { LIVENESS_MS, TaskHandle, type PoolControl } from './task_handle.ts';
+import { LIVENESS_MS, TaskHandle, type PoolControl, type TaskSlot } from './task_handle.ts';
 
 export interface ThreadPoolOptions {
   /** Number of threads (default: availableParallelism()). */
@@ -103,12 +106,21 @@ export class ThreadPool {
   readonly #queue: Receiver<TaskMessage>;
   readonly #table: SharedArray<BigInt64Array>;
   readonly #stats: BigInt64Array;
+  readonly #states: SharedArray<Int32Array>;
+  readonly #slots: Int32Array;
+  /** Free state slots, and each slot's last generation. */
+  readonly #freeSlots: number[] = [];
+  readonly #gens = new Int32Array(STATE_SLOTS);
+  /** Slots whose handle was dropped before the task ended: freed once it has. */
+  readonly #abandoned = new Set<number>();
   /** The worker in each row. */
   readonly #rows: Worker[] = [];
   readonly #workers = new Map<number, Worker>();
   readonly #control: PoolControl;
   #nextWorker = 0;
   #closing: Promise<void> | undefined;
+  /** The statistics once the pool has closed. */
+  #final: ThreadPoolStats | undefined;
   /** Async joiners waiting, and the timer that replaces dead threads meanwhile. */
   #watchers = 0;
   #watchTimer: ReturnType<typeof setInterval> | undefined;
@@ -132,6 +144,9 @@ export class ThreadPool {
     this.#queue = rx;
     this.#table = sharedArray(BigInt64Array, this.#size * ROW);
     this.#stats = this.#table.array;
+    this.#states = sharedArray(Int32Array, STATE_SLOTS * 2);
+    this.#slots = this.#states.array;
+    for (let slot = STATE_SLOTS - 1; slot >= 0; slot--) this.#freeSlots.push(slot);
     this.#control = {
       reap: () => this.#reap(),
       deathOf: (w) => this.#deathOf(w),
@@ -146,6 +161,7 @@ export class ThreadPool {
       tx.close();
       rx.close();
       this.#table.close();
+      this.#states.close();
       throw e;
     }
   }
@@ -237,6 +253,7 @@ export class ThreadPool {
 
   /** What the pool is doing now, and what it has done. */
   stats(): ThreadPoolStats {
+    if (this.#final !== undefined) return structuredClone(this.#final);
     this.#reap();
     const s = this.#stats;
     let busy = 0, completed = 0, failed = 0, cancelled = 0, waitNs = 0, waitMaxNs = 0, runNs = 0;
@@ -251,11 +268,10 @@ export class ThreadPool {
       runNs += Number(Atomics.load(s, at + Stat.RUN_NS));
     }
     const started = completed + failed + busy;
-    const closed = this.#queue.released;
     return {
       threads: this.#rows.filter((w) => !w.ended).length,
       busy,
-      queued: closed ? 0 : this.#queue.len(),
+      queued: this.#queue.len(),
       completed,
       failed,
       cancelled,
@@ -286,8 +302,11 @@ export class ThreadPool {
       // A thread that died while tasks are still queued is replaced (see #reap).
       this.#reap();
     }
+    // The table's memory goes back to the heap: what it said last is kept for stats().
+    this.#final = this.stats();
     this.#queue.close();
     this.#table.close();
+    this.#states.close();
   }
 
   #checkOpen(call: string): void {
@@ -298,7 +317,7 @@ export class ThreadPool {
     const worker = this.#nextWorker++;
     const builder = new Builder().name(`${this.#name}-${row}`);
     if (this.#stackSize !== undefined) builder.stackSize(this.#stackSize);
-    const handle = builder.spawn(poolThreadMain, this.#queue.clone(), this.#table, row, worker) as JoinHandle<void>;
+    const handle = builder.spawn(poolThreadMain, this.#queue.clone(), this.#table, this.#states, row, worker) as JoinHandle<void>;
     const w: Worker = { handle, row, ended: false, death: undefined, waiting: undefined };
     this.#rows[row] = w;
     this.#workers.set(worker, w);
@@ -412,6 +431,68 @@ export class ThreadPool {
     };
   }
 
+  /** A state slot for a new task: one of the table's, or a table of its own when all are taken. */
+  #takeSlot(): [TaskSlot, SharedArray<Int32Array> | null] {
+    if (this.#freeSlots.length === 0) this.#sweepAbandoned();
+    const slot = this.#freeSlots.pop();
+    if (slot === undefined) {
+      const own = sharedArray(Int32Array, 2);
+      store(own.array, 0, TaskState.QUEUED);
+      store(own.array, 1, -1);
+      let live = true;
+      const give = (): void => {
+        if (live) {
+          live = false;
+          own.close();
+        }
+      };
+      return [{ words: own.array, at: 0, gen: 0, release: give, abandon: give }, own];
+    }
+    const gen = (this.#gens[slot] + 1) & GEN_MASK;
+    this.#gens[slot] = gen;
+    const at = slot * 2;
+    store(this.#slots, at + 1, -1 - gen);
+    store(this.#slots, at, (gen << GEN_SHIFT) | TaskState.QUEUED);
+    let live = true;
+    return [
+      {
+        words: this.#slots,
+        at,
+        gen,
+        release: () => {
+          if (live) {
+            live = false;
+            this.#freeSlots.push(slot);
+          }
+        },
+        abandon: () => {
+          if (live) {
+            live = false;
+            this.#abandoned.add(slot);
+          }
+        },
+      },
+      null,
+    ];
+  }
+
+  /** Frees the abandoned slots whose task is over: done, cancelled, or its thread dead. */
+  #sweepAbandoned(): void {
+    this.#reap();
+    for (const slot of this.#abandoned) {
+      const code = load(this.#slots, slot * 2) & CODE_MASK;
+      let over = code === TaskState.DONE || code === TaskState.CANCELLED;
+      if (code === TaskState.RUNNING || code === TaskState.KILLING) {
+        const w = this.#workers.get(load(this.#slots, slot * 2 + 1));
+        over = w === undefined || w.ended;
+      }
+      if (over) {
+        this.#abandoned.delete(slot);
+        this.#freeSlots.push(slot);
+      }
+    }
+  }
+
   /** Makes the task's reply and state and sends its message with `send`; cleans up if that throws. */
   #submit(
     kind: number,
@@ -421,31 +502,40 @@ export class ThreadPool {
     send: (tx: Sender<TaskMessage> | SyncSender<TaskMessage>, message: TaskMessage) => void,
   ): TaskHandle<unknown> {
     const [reply, rx] = oneshot<Reply>();
-    const state = new AtomicI32(TaskState.QUEUED);
+    const [slot, own] = this.#takeSlot();
     try {
-      send(this.#tx, [kind, source, args, reply, state, now(), first]);
+      send(this.#tx, [kind, source, args, reply, own, slot.at >> 1, slot.gen, now(), first]);
     } catch (e) {
       reply.close();
       rx.close();
-      state.close();
+      slot.release();
       throw e;
     }
-    return new TaskHandle(rx, state, this.#control);
+    return this.#handle(rx, slot);
   }
 
   async #submitAsync(kind: number, source: string, args: unknown[], first: number, signal: AbortSignal | undefined): Promise<TaskHandle<unknown>> {
     const [reply, rx] = oneshot<Reply>();
-    const state = new AtomicI32(TaskState.QUEUED);
+    const [slot, own] = this.#takeSlot();
     try {
-      const message: TaskMessage = [kind, source, args, reply, state, now(), first];
+      const message: TaskMessage = [kind, source, args, reply, own, slot.at >> 1, slot.gen, now(), first];
       if ('sendAsync' in this.#tx) await this.#tx.sendAsync(message, { signal });
       else this.#tx.send(message);
     } catch (e) {
       reply.close();
       rx.close();
-      state.close();
+      slot.release();
       throw e;
     }
-    return new TaskHandle(rx, state, this.#control);
+    return this.#handle(rx, slot);
+  }
+
+  #handle(rx: OneshotReceiver<Reply>, slot: TaskSlot): TaskHandle<unknown> {
+    const h = new TaskHandle(rx, slot, this.#control);
+    // A handle collected unjoined and unclosed gives its slot back once its task is over.
+    dropped.register(h, slot);
+    return h;
   }
 }
+
+const dropped = new FinalizationRegistry<TaskSlot>((slot) => slot.abandon());
