@@ -35,6 +35,8 @@ export const UNNAMED_WORKER = 'weft';
 interface Slot {
   worker: HostWorker;
   name: string;
+  /** Returns to the pool after its thread (not a worker dedicated to one thread's stack size). */
+  pooled: boolean;
   record: number;
   booted: boolean;
   terminated: boolean;
@@ -120,6 +122,7 @@ export async function runSupervisor(sab: SharedArrayBuffer): Promise<never> {
       panic(record, new Error(`${describeThread(record)} ${why}`), Reason.Killed);
     }
     done(record);
+    dispatch(); // threads may have waited for this worker to come back
   };
 
   /** Idle workers beyond MAX_IDLE are let go, those of other names (the rarest reused) first. */
@@ -134,7 +137,7 @@ export async function runSupervisor(sab: SharedArrayBuffer): Promise<never> {
   /** Boots a worker named `name`: for the pool (record 0), or dedicated to `record` (own stack size). */
   const start = (name: string, record = 0, stackBytes = 0): void => {
     // spawn() rounded the stack size up to one the worker can boot with.
-    const slot: Slot = { worker: undefined!, name, record, booted: false, terminated: false, error: undefined };
+    const slot: Slot = { worker: undefined!, name, pooled: stackBytes === 0, record, booted: false, terminated: false, error: undefined };
     slot.worker = launch({ role: 'thread', sab }, { name, stackBytes: stackBytes || undefined }, {
       error: (e) => (slot.error = e),
       exit: (code) => exited(slot, code),
@@ -179,10 +182,16 @@ export async function runSupervisor(sab: SharedArrayBuffer): Promise<never> {
       byRecord.set(record, slot);
       slot.worker.post(record);
     }
-    // Boot workers only for threads that have none coming, and to keep POOL_SIZE
-    // unnamed workers in all: busy ones come back to the pool when their thread ends,
-    // and a boot running beside them would take CPU from the threads doing the work.
-    for (const [name, n] of waiting) for (let k = booting.get(name) ?? 0; k < n; k++) start(name);
+    // Boot workers only for threads that have none coming (booting, or about to come
+    // back: their thread has ended), and to keep POOL_SIZE unnamed workers in all: busy
+    // ones come back to the pool when their thread ends, and a boot running beside
+    // them would take CPU from the threads doing the work.
+    const coming = new Map(booting);
+    const i = heap().i32;
+    for (const slot of byRecord.values()) {
+      if (slot.pooled && slot.booted && isTerminal(load(i, recordField(slot.record, R_STATE)))) count(coming, slot.name, 1);
+    }
+    for (const [name, n] of waiting) for (let k = coming.get(name) ?? 0; k < n; k++) start(name);
     if (poolBootFailures >= MAX_POOL_BOOT_FAILURES) return;
     const idle = pool.filter((s) => s.name === UNNAMED_WORKER).length;
     for (let k = idle + (booting.get(UNNAMED_WORKER) ?? 0) + byRecord.size; k < POOL_SIZE; k++) start(UNNAMED_WORKER);
