@@ -471,17 +471,38 @@ describe('ThreadPool: stats and lifecycle', () => {
   test('close() finishes every queued task, then ends the threads; the pool refuses new tasks', T, async () => {
     const pool = new ThreadPool({ threads: 2 });
     const done = new AtomicI32(0);
+    const [open, wait] = gate();
+    const [startedTx, started] = channel<number>();
+    const blockers = [0, 1].map(() =>
+      pool.spawn((w: Receiver<void>, s: Sender<number>) => {
+        s.send(1);
+        for (const _ of w);
+      }, wait.clone(), startedTx.clone()),
+    );
+    wait.close();
+    startedTx.close();
+    awaitStarted(started, 2);
     const hs = Array.from({ length: 50 }, () => pool.spawn((d: AtomicI32) => d.fetchAdd(1), done));
+    const dropped = pool.spawn((d: AtomicI32) => d.fetchAdd(1000), done);
+    assert.equal(dropped.cancel(), true);
     const closing = pool.close();
+    open();
     assert.throws(() => pool.spawn(() => 1), /ThreadPool.spawn\(\): the pool is closed/);
     await assert.rejects(pool.map([1], (x: number) => x), /the pool is closed/);
     await closing;
     assert.equal(done.load(), 50);
     assert.equal(await hs[49].joinAsync() >= 0, true, 'results of queued tasks are kept after close');
+    // Handles outlive the pool: their final states are still read right.
+    assert.equal(hs[0].cancel(), false);
+    await hs[1].terminate();
+    assert.equal(typeof hs[1].join(), 'number');
+    assert.throws(() => dropped.join(), /cancelled before it started/);
+    for (const b of blockers) b.join();
     assert.equal(pool.close(), closing, 'close() is idempotent');
     const s = pool.stats();
     assert.equal(s.threads, 0);
-    assert.equal(s.completed, 50);
+    assert.equal(s.completed, 52);
+    assert.equal(s.cancelled, 1);
   });
 
   test('await using closes the pool at the end of the block', T, async () => {

@@ -107,7 +107,8 @@ export class ThreadPool {
   readonly #table: SharedArray<BigInt64Array>;
   readonly #stats: BigInt64Array;
   readonly #states: SharedArray<Int32Array>;
-  readonly #slots: Int32Array;
+  /** The state table's words; a plain copy once the pool has closed and freed the table. */
+  #slots: Int32Array;
   /** Free state slots, and each slot's last generation. */
   readonly #freeSlots: number[] = [];
   readonly #gens = new Int32Array(STATE_SLOTS);
@@ -306,6 +307,9 @@ export class ThreadPool {
     this.#final = this.stats();
     this.#queue.close();
     this.#table.close();
+    // Every task is over now; handles may still read their final state (cancel(), a
+    // lost reply), so they read a copy once the table's memory is back in the heap.
+    this.#slots = this.#slots.slice();
     this.#states.close();
   }
 
@@ -454,9 +458,12 @@ export class ThreadPool {
     store(this.#slots, at + 1, -1 - gen);
     store(this.#slots, at, (gen << GEN_SHIFT) | TaskState.QUEUED);
     let live = true;
+    const pool = this;
     return [
       {
-        words: this.#slots,
+        get words(): Int32Array {
+          return pool.#slots;
+        },
         at,
         gen,
         release: () => {
