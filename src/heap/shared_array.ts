@@ -26,6 +26,10 @@ export type SharedArrayType =
 /** A typed-array constructor, as `sharedArray()` takes it (`Float64Array`, `Int32Array`, ...). */
 export interface SharedArrayConstructor<A extends SharedArrayType> {
   new (buffer: ArrayBufferLike, byteOffset: number, length: number): A;
+}
+
+/** What weft reads of a typed-array constructor it accepted. */
+interface KnownType extends SharedArrayConstructor<SharedArrayType> {
   readonly BYTES_PER_ELEMENT: number;
   readonly name: string;
 }
@@ -35,7 +39,7 @@ const DATA = 16;
 
 // Type codes are stored in the heap, so they are fixed numbers; each thread maps them
 // to its own realm's constructors.
-const TYPES: ReadonlyArray<SharedArrayConstructor<SharedArrayType>> = [
+const TYPES: readonly KnownType[] = [
   Float64Array, Float32Array, Int32Array, Uint32Array, Int16Array, Uint16Array,
   Int8Array, Uint8Array, Uint8ClampedArray, BigInt64Array, BigUint64Array,
 ];
@@ -52,7 +56,7 @@ function typeCode(type: unknown): number {
   return code;
 }
 
-function checkLength(length: unknown, type: SharedArrayConstructor<SharedArrayType>): number {
+function checkLength(length: unknown, type: KnownType): number {
   if (typeof length !== 'number' || !Number.isInteger(length) || length < 0) {
     throw new RangeError(`sharedArray(): length must be a non-negative integer number of elements, got ${describeValue(length)}`);
   }
@@ -110,7 +114,7 @@ export class SharedArray<A extends SharedArrayType = SharedArrayType> extends Ha
  */
 export function sharedArray<A extends SharedArrayType>(type: SharedArrayConstructor<A>, length: number): SharedArray<A> {
   const code = typeCode(type);
-  const bytes = checkLength(length, type as unknown as SharedArrayConstructor<SharedArrayType>);
+  const bytes = checkLength(length, TYPES[code - 1]);
   let array: SharedArray<A>;
   // Allocating and recording the ref run in one kill-safe section, so a killed thread
   // cannot leak the block (it may be hundreds of MB). Zeroing runs after: the block is
