@@ -538,6 +538,8 @@ describe('ThreadPool: stats and lifecycle', () => {
     assert.throws(() => pool.spawn(Math.max), /native or bound function/);
     await assert.rejects(pool.map(5 as never, (x: number) => x), /items must be iterable, got number 5/);
     await assert.rejects(pool.map([1], 'x' as never), /expected a function/);
+    await assert.rejects(pool.spawnAsync(7 as never), /ThreadPool.spawnAsync\(\): expected a function, got number 7/);
+    await assert.rejects(pool.spawnAsync({ signal: 'no' } as never, () => 1), /options.signal must be an AbortSignal/);
     assert.throws(() => pool.spawn((f: unknown) => f, () => 1), TypeError, 'a function argument cannot be sent');
     assert.equal(pool.stats().queued, 0);
     assert.equal(pool.spawn(() => 'fine').join(), 'fine');

@@ -202,8 +202,8 @@ export class ThreadPool {
   spawnAsync<A extends unknown[], R>(fn: (...args: A) => R, ...args: A): Promise<TaskHandle<Awaited<R>>>;
   spawnAsync<A extends unknown[], R>(options: WaitOptions, fn: (...args: A) => R, ...args: A): Promise<TaskHandle<Awaited<R>>>;
   async spawnAsync(...all: unknown[]): Promise<TaskHandle<unknown>> {
-    const options = typeof all[0] === 'function' ? undefined : (all.shift() as WaitOptions);
-    const signal = checkSignal(options ?? {}, 'ThreadPool.spawnAsync()');
+    const options = typeof all[0] === 'object' && all[0] !== null ? (all.shift() as WaitOptions) : undefined;
+    const signal = checkSignal(options, 'ThreadPool.spawnAsync()');
     const source = sourceOf(all[0], 'ThreadPool.spawnAsync()');
     this.#checkOpen('spawnAsync()');
     this.#reap();
