@@ -27,7 +27,7 @@ import type { JoinHandle } from '../thread/join_handle.ts';
 import { availableParallelism } from '../thread/sleep.ts';
 import { Builder } from '../thread/spawn.ts';
 import { checkSignal, type WaitOptions } from '../wait/driver.ts';
-import { load, store } from '../wait/futex.ts';
+import { add64, exchange64, load, load64, store } from '../wait/futex.ts';
 import { CODE_MASK, GEN_MASK, GEN_SHIFT, ROW, Stat, STATE_SLOTS, TaskKind, TaskState } from './layout.ts';
 import { poolThreadMain, type Reply, type TaskMessage } from './pool_thread.ts';
 import { LIVENESS_MS, TaskHandle, type PoolControl, type TaskSlot } from './task_handle.ts';
@@ -260,13 +260,13 @@ export class ThreadPool {
     let busy = 0, completed = 0, failed = 0, cancelled = 0, waitNs = 0, waitMaxNs = 0, runNs = 0;
     for (let row = 0; row < this.#size; row++) {
       const at = row * ROW;
-      busy += Number(Atomics.load(s, at + Stat.BUSY));
-      completed += Number(Atomics.load(s, at + Stat.COMPLETED));
-      failed += Number(Atomics.load(s, at + Stat.FAILED));
-      cancelled += Number(Atomics.load(s, at + Stat.CANCELLED));
-      waitNs += Number(Atomics.load(s, at + Stat.WAIT_NS));
-      waitMaxNs = Math.max(waitMaxNs, Number(Atomics.load(s, at + Stat.WAIT_MAX_NS)));
-      runNs += Number(Atomics.load(s, at + Stat.RUN_NS));
+      busy += Number(load64(s, at + Stat.BUSY));
+      completed += Number(load64(s, at + Stat.COMPLETED));
+      failed += Number(load64(s, at + Stat.FAILED));
+      cancelled += Number(load64(s, at + Stat.CANCELLED));
+      waitNs += Number(load64(s, at + Stat.WAIT_NS));
+      waitMaxNs = Math.max(waitMaxNs, Number(load64(s, at + Stat.WAIT_MAX_NS)));
+      runNs += Number(load64(s, at + Stat.RUN_NS));
     }
     const started = completed + failed + busy;
     return {
@@ -346,7 +346,7 @@ export class ThreadPool {
     w.ended = true;
     // A task the thread had claimed failed with it: count it here, as the thread could not.
     const at = w.row * ROW;
-    if (Atomics.exchange(this.#stats, at + Stat.BUSY, 0n) !== 0n) Atomics.add(this.#stats, at + Stat.FAILED, 1n);
+    if (exchange64(this.#stats, at + Stat.BUSY, 0n) !== 0n) add64(this.#stats, at + Stat.FAILED, 1n);
     if (w.death === undefined) {
       for (const [k, v] of this.#workers) if (v === w) this.#workers.delete(k);
     } else {
