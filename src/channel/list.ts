@@ -281,14 +281,20 @@ export class List<T> extends Core<T> {
   #nextBlock(i: Int32Array, index: number, block: number): boolean {
     const next = load(i, block >> 2);
     if (next <= LINK_WAIT) return false;
-    // Head first: a receiver killed here leaks the block rather than reusing it twice.
-    i[this.headBlock] = next;
-    i[this.headIndex] = nextLap(index);
-    // Cleared in one go rather than slot by slot: a sender may still be writing next
-    // to the slot just taken, and sharing its cache line on every message costs more.
-    i[block >> 2] = 0;
-    for (let k = 0; k < CAP; k++) i[this.#slot(block, k) >> 2] = 0;
-    if (cas(i, this.spare, 0, block) !== 0) free(block);
+    // The head moves and the old block is recycled in one kill-safe section: a receiver
+    // killed in between would leak it (once a block, not once a message).
+    enterCritical();
+    try {
+      i[this.headBlock] = next;
+      i[this.headIndex] = nextLap(index);
+      // Cleared in one go rather than slot by slot: a sender may still be writing next
+      // to the slot just taken, and sharing its cache line on every message costs more.
+      i[block >> 2] = 0;
+      for (let k = 0; k < CAP; k++) i[this.#slot(block, k) >> 2] = 0;
+      if (cas(i, this.spare, 0, block) !== 0) free(block);
+    } finally {
+      leaveCritical();
+    }
     return true;
   }
 
