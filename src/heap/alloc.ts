@@ -30,7 +30,7 @@ import {
   FREE_LISTS_BYTE, I_ARENA, I_LIVE_BYTES, I_MAX, I_PAGE_HINT, I_PAGES, I_TOP, PAGE_BYTES, PAGE_MAP_BYTE,
   PAGE_SHIFT, SMALL_CLASSES,
 } from './layout.ts';
-import { add, and, cas, cas64, load, load64, store } from '../wait/futex.ts';
+import { add, and, cas, cas64, checking, load, load64, store, unscheduled } from '../wait/futex.ts';
 
 const HEADER = 8;
 const MIN_BLOCK = 16;
@@ -79,6 +79,13 @@ function tooLarge(bytes: number): RangeError {
  * can never hold or when the heap is full; nothing is changed then.
  */
 export function alloc(bytes: number, zero = true): number {
+  // Under weft/check an allocation is one step, not a scheduling point per atomic: the
+  // allocator is the runtime's malloc, and how many steps it takes depends on what
+  // earlier runs left in the heap, which would keep a schedule from replaying.
+  return checking ? unscheduled(allocBlock, bytes, zero) : allocBlock(bytes, zero);
+}
+
+function allocBlock(bytes: number, zero: boolean): number {
   geometry();
   if (!Number.isSafeInteger(bytes) || bytes < 0) {
     throw new RangeError(`alloc: the size must be a non-negative integer number of bytes, got ${bytes}`);
@@ -342,6 +349,11 @@ function blockOf(p: number, call: string): number {
 
 /** Returns a block from alloc() to the heap. Freeing twice throws. */
 export function free(p: number): void {
+  if (checking) unscheduled(freeBlock, p);
+  else freeBlock(p);
+}
+
+function freeBlock(p: number): void {
   const block = blockOf(p, 'free');
   const h = heapCovering(p + HEADER);
   const size = load(h.i32, block >> 2);

@@ -13,6 +13,7 @@ import { panicKnown } from './panic_report.ts';
 import { resetThreadLocals, runLocalDestructors } from './local.ts';
 import { recordField, Reason, R_SPEC, R_STATE, State } from './record.ts';
 import './transpiler_helpers.ts';
+import type { ModelTicket } from '../check/hooks.ts';
 
 /** What to run, as stored in the record by spawn(). */
 export interface SpawnSpec {
@@ -20,6 +21,8 @@ export interface SpawnSpec {
   module?: string;
   export?: string;
   args: unknown[];
+  /** Set when spawned under weft/check: the model the thread joins. */
+  check?: ModelTicket;
 }
 
 function fromSource(source: string): (...args: unknown[]) => unknown {
@@ -54,6 +57,9 @@ const CLOSURE_HINT =
   ' (functions given to spawn() are sent as source text, so closures are not carried: ' +
   'pass the value as an argument instead, e.g. spawn((x) => use(x), x))';
 
+/** weft/check's thread side, loaded by the first thread spawned under a model. */
+let model: typeof import('../check/runtime.ts') | undefined;
+
 export async function runThread(record: number): Promise<void> {
   setCurrentRecord(record, true);
   resetThreadLocals();
@@ -66,6 +72,7 @@ export async function runThread(record: number): Promise<void> {
   try {
     spec = loadValue(codecs.structured, exchange(i, recordField(record, R_SPEC), 0), true) as SpawnSpec;
     const f = spec.source !== undefined ? fromSource(spec.source) : await fromModule(spec.module!, spec.export ?? 'default');
+    if (spec.check !== undefined) (model = await import('../check/runtime.ts')).enterThread(spec.check);
     value = await f(...spec.args);
   } catch (e) {
     ok = false;
@@ -87,4 +94,5 @@ export async function runThread(record: number): Promise<void> {
   ok = storeOutcome(record, ok, value, reason);
   if (!ok) panicKnown(record);
   completeRecord(record, ok ? State.Done : State.Panicked);
+  model?.leaveThread();
 }

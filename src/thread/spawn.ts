@@ -7,6 +7,7 @@ import { storeValue } from '../codec/stored.ts';
 import { Adopt, releaseRef, retain } from '../heap/handle.ts';
 import { heap } from '../heap/heap.ts';
 import { canBlock, store } from '../wait/futex.ts';
+import { modelHooks } from '../check/hooks.ts';
 import { SpawnError } from './errors.ts';
 import { JoinHandle, ScopedJoinHandle } from './join_handle.ts';
 import { host } from '../platform/host.ts';
@@ -146,9 +147,12 @@ export function spawnRecord(entry: Entry, args: unknown[], opts: Options): numbe
   // Everything that can refuse the spawn runs before the record exists, so a refused
   // spawn leaves nothing behind; storing the spec is last, as it moves endpoints.
   ensureSupervisor();
+  const model = modelHooks.spawn; // set while this thread runs under weft/check: the thread joins the model
+  if (model !== undefined) spec.check = model.begin();
   const i = heap().i32;
-  const record = newRecord();
+  let record = 0;
   try {
+    record = newRecord();
     store(i, recordField(record, R_JOINERS), 1); // the JoinHandle the caller makes of this count
     if (opts.name !== undefined) store(i, recordField(record, R_NAME), storeValue(codecs.utf8, opts.name));
     store(i, recordField(record, R_STACK), opts.stackSize ?? 0);
@@ -156,11 +160,13 @@ export function spawnRecord(entry: Entry, args: unknown[], opts: Options): numbe
     store(i, recordField(record, R_SPEC), storeValue(codecs.structured, spec));
     if (opts.scope) scopeAddThread(opts.scope.offset, record);
   } catch (e) {
-    releaseRef(record);
+    if (spec.check !== undefined) model!.cancelled();
+    if (record !== 0) releaseRef(record);
     throw e;
   }
   retain(record); // the supervisor's count
   post(Op.Spawn, record);
+  if (spec.check !== undefined) model!.started(record, spec.check);
   return record;
 }
 

@@ -12,7 +12,7 @@
 import { describeValue } from '../heap/describe.ts';
 import { heapCovering } from '../heap/heap.ts';
 import { Backoff } from './backoff.ts';
-import { notify, wait, waitAsync } from './futex.ts';
+import { checking, notify, wait, waitAsync } from './futex.ts';
 
 /** Asks to spin a little more; resumed with true once it is time to park instead. */
 export const SPIN = null;
@@ -62,6 +62,7 @@ export function runSync<R>(op: Op<R>, deadline: number): R {
       input = false;
       relax(POLL_GAP);
       if (!backoff.isCompleted()) backoff.snooze();
+      else if (checking) input = true; // under weft/check no time passes while spinning: park now
       else {
         const now = performance.now();
         if (spinUntil === 0) spinUntil = Math.min(now + SPIN_MS, deadline);

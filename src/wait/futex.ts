@@ -1,6 +1,18 @@
-// The one module through which weft waits and wakes on the shared heap.
-// Keeping every futex operation here means a schedule-exploring test mode can be
-// swapped in later without touching the primitives.
+// The one module through which weft waits, wakes and touches the shared heap with
+// Atomics. Keeping every such operation here makes it the seam of weft/check: in a
+// thread running under the model checker (src/check/), each operation becomes a
+// scheduling point, swapped in by setOps().
+//
+// How the swap costs nothing outside the checker: the operations are exported as
+// `let` bindings that setOps() reassigns. ES module imports are live bindings, so a
+// primitive calling `cas(...)` reads the module's current function on every call;
+// V8 treats that read like a constant's (a module cell load) and inlines the raw
+// function through its call feedback, exactly as it did for `const` exports. Measured
+// on a Mutex lock/unlock loop, a channel send/recv loop and AtomicI32.fetchAdd: no
+// difference beyond run-to-run noise (see the check tests' notes). A flag tested in
+// each wrapper, or a second build picked by an export condition, were the other
+// options: the first costs a load and a branch per operation, the second a build
+// and a condition every consumer would have to set for the checker alone.
 
 export type WaitResult = 'ok' | 'not-equal' | 'timed-out';
 
@@ -41,14 +53,13 @@ export function checkTimeout(ms: number | undefined, call: string): number | und
 }
 
 /** Blocks while `view[index] === expected`, at most `ms` milliseconds. */
-export function wait(view: Int32Array, index: number, expected: number, ms?: number): WaitResult {
-  return Atomics.wait(view, index, expected, ms);
-}
+const rawWait = (view: Int32Array, index: number, expected: number, ms?: number): WaitResult =>
+  Atomics.wait(view, index, expected, ms);
+export let wait = rawWait;
 
 /** Wakes up to `count` threads waiting on `view[index]` (all when omitted). */
-export function notify(view: Int32Array, index: number, count?: number): number {
-  return Atomics.notify(view, index, count);
-}
+const rawNotify = (view: Int32Array, index: number, count?: number): number => Atomics.notify(view, index, count);
+export let notify = rawNotify;
 
 // Node's Atomics.waitAsync does not keep the event loop alive (nodejs/node#61941):
 // a process whose only pending work is an async wait would exit under it. One
@@ -80,7 +91,7 @@ const nativeWaitAsync: typeof Atomics.waitAsync | undefined =
  * Resolves once `view[index]` is notified (or differs from `expected`), or after `ms`.
  * The event loop keeps running meanwhile, and the process stays alive until it settles.
  */
-export function waitAsync(view: Int32Array, index: number, expected: number, ms?: number): Promise<WaitResult> {
+function rawWaitAsync(view: Int32Array, index: number, expected: number, ms?: number): Promise<WaitResult> {
   if (nativeWaitAsync === undefined) return pollingWaitAsync(view, index, expected, ms);
   const r = nativeWaitAsync(view, index, expected, ms);
   if (!r.async) return Promise.resolve(r.value as WaitResult);
@@ -96,6 +107,8 @@ export function waitAsync(view: Int32Array, index: number, expected: number, ms?
     },
   );
 }
+
+export let waitAsync = rawWaitAsync;
 
 // Fallback for engines without Atomics.waitAsync: re-check with a delay that starts
 // at zero and doubles up to 4 ms, so a prompt wake is seen within a few ms at worst
@@ -125,24 +138,89 @@ export function pollingWaitAsync(view: Int32Array, index: number, expected: numb
 
 // Plain atomic operations on the heap, re-exported here so that every shared-memory
 // access of the primitives goes through this module (V8 inlines these wrappers).
-export const load = (v: Int32Array, i: number): number => Atomics.load(v, i);
-export const store = (v: Int32Array, i: number, x: number): number => Atomics.store(v, i, x);
-export const add = (v: Int32Array, i: number, x: number): number => Atomics.add(v, i, x);
-export const sub = (v: Int32Array, i: number, x: number): number => Atomics.sub(v, i, x);
-export const and = (v: Int32Array, i: number, x: number): number => Atomics.and(v, i, x);
-export const or = (v: Int32Array, i: number, x: number): number => Atomics.or(v, i, x);
-export const xor = (v: Int32Array, i: number, x: number): number => Atomics.xor(v, i, x);
-export const exchange = (v: Int32Array, i: number, x: number): number => Atomics.exchange(v, i, x);
+const raw = {
+  load: (v: Int32Array, i: number): number => Atomics.load(v, i),
+  store: (v: Int32Array, i: number, x: number): number => Atomics.store(v, i, x),
+  add: (v: Int32Array, i: number, x: number): number => Atomics.add(v, i, x),
+  sub: (v: Int32Array, i: number, x: number): number => Atomics.sub(v, i, x),
+  and: (v: Int32Array, i: number, x: number): number => Atomics.and(v, i, x),
+  or: (v: Int32Array, i: number, x: number): number => Atomics.or(v, i, x),
+  xor: (v: Int32Array, i: number, x: number): number => Atomics.xor(v, i, x),
+  exchange: (v: Int32Array, i: number, x: number): number => Atomics.exchange(v, i, x),
+  /** Compare-and-swap; returns the previous value (success when it equals `expected`). */
+  cas: (v: Int32Array, i: number, expected: number, x: number): number => Atomics.compareExchange(v, i, expected, x),
+  load64: (v: BigInt64Array, i: number): bigint => Atomics.load(v, i),
+  store64: (v: BigInt64Array, i: number, x: bigint): bigint => Atomics.store(v, i, x),
+  cas64: (v: BigInt64Array, i: number, expected: bigint, x: bigint): bigint => Atomics.compareExchange(v, i, expected, x),
+  add64: (v: BigInt64Array, i: number, x: bigint): bigint => Atomics.add(v, i, x),
+  sub64: (v: BigInt64Array, i: number, x: bigint): bigint => Atomics.sub(v, i, x),
+  and64: (v: BigInt64Array, i: number, x: bigint): bigint => Atomics.and(v, i, x),
+  or64: (v: BigInt64Array, i: number, x: bigint): bigint => Atomics.or(v, i, x),
+  xor64: (v: BigInt64Array, i: number, x: bigint): bigint => Atomics.xor(v, i, x),
+  exchange64: (v: BigInt64Array, i: number, x: bigint): bigint => Atomics.exchange(v, i, x),
+  wait: rawWait,
+  notify: rawNotify,
+  waitAsync: rawWaitAsync,
+};
+
+export let load = raw.load;
+export let store = raw.store;
+export let add = raw.add;
+export let sub = raw.sub;
+export let and = raw.and;
+export let or = raw.or;
+export let xor = raw.xor;
+export let exchange = raw.exchange;
 /** Compare-and-swap; returns the previous value (success when it equals `expected`). */
-export const cas = (v: Int32Array, i: number, expected: number, x: number): number =>
-  Atomics.compareExchange(v, i, expected, x);
-export const load64 = (v: BigInt64Array, i: number): bigint => Atomics.load(v, i);
-export const store64 = (v: BigInt64Array, i: number, x: bigint): bigint => Atomics.store(v, i, x);
-export const cas64 = (v: BigInt64Array, i: number, expected: bigint, x: bigint): bigint =>
-  Atomics.compareExchange(v, i, expected, x);
-export const add64 = (v: BigInt64Array, i: number, x: bigint): bigint => Atomics.add(v, i, x);
-export const sub64 = (v: BigInt64Array, i: number, x: bigint): bigint => Atomics.sub(v, i, x);
-export const and64 = (v: BigInt64Array, i: number, x: bigint): bigint => Atomics.and(v, i, x);
-export const or64 = (v: BigInt64Array, i: number, x: bigint): bigint => Atomics.or(v, i, x);
-export const xor64 = (v: BigInt64Array, i: number, x: bigint): bigint => Atomics.xor(v, i, x);
-export const exchange64 = (v: BigInt64Array, i: number, x: bigint): bigint => Atomics.exchange(v, i, x);
+export let cas = raw.cas;
+export let load64 = raw.load64;
+export let store64 = raw.store64;
+export let cas64 = raw.cas64;
+export let add64 = raw.add64;
+export let sub64 = raw.sub64;
+export let and64 = raw.and64;
+export let or64 = raw.or64;
+export let xor64 = raw.xor64;
+export let exchange64 = raw.exchange64;
+
+/** Every operation of this module that the checker replaces. */
+export type FutexOps = typeof raw;
+
+/** The plain operations, for the checker's own bookkeeping and for after it. */
+export const rawOps: Readonly<FutexOps> = raw;
+
+/**
+ * True while this thread runs under the model checker: its operations are scheduling
+ * points. Spin loops (Backoff) and the wait driver read it to yield instead of
+ * spinning on a clock that only the checker advances.
+ */
+export let checking = false;
+
+/** Called by Backoff at each spin step while `checking`: lets the checker run another thread. */
+export let spinYield: () => void = () => {};
+
+const runNow = <A extends unknown[], R>(f: (...a: A) => R, ...a: A): R => f(...a);
+
+/**
+ * Runs `f` as one step while `checking`: its operations are not scheduling points (the
+ * allocator's, whose number depends on the heap's history). Plain call otherwise.
+ */
+export let unscheduled: <A extends unknown[], R>(f: (...a: A) => R, ...a: A) => R = runNow;
+
+/**
+ * Installs `ops` (the checker's scheduling points) in place of the plain operations
+ * in this thread, or the plain ones again with `undefined`.
+ */
+export function setOps(
+  ops: FutexOps | undefined,
+  onSpin?: () => void,
+  asOneStep?: <A extends unknown[], R>(f: (...a: A) => R, ...a: A) => R,
+): void {
+  const o = ops ?? raw;
+  ({ load, store, add, sub, and, or, xor, exchange, cas } = o);
+  ({ load64, store64, cas64, add64, sub64, and64, or64, xor64, exchange64 } = o);
+  ({ wait, notify, waitAsync } = o);
+  checking = ops !== undefined;
+  spinYield = onSpin ?? (() => {});
+  unscheduled = asOneStep ?? runNow;
+}
