@@ -1,4 +1,4 @@
-// weft's public API. Everything here is documented in API.md.
+// weft's public API: README.md introduces it; `npm run docs` builds the reference from the doc comments.
 export { configure } from './heap/heap.ts';
 export { heapStats, type HeapStats } from './heap/alloc.ts';
 export { runtimeHandle, attach } from './runtime.ts';

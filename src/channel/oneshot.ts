@@ -151,6 +151,7 @@ export function oneshot<T>(options?: ChannelOptions<T>): [OneshotSender<T>, Ones
 export class OneshotSender<T> extends Handle {
   readonly #c: OneshotCore<T>;
 
+  /** @internal */
   constructor(adopt: Adopt) {
     super(adopt.offset, Role.Sender);
     this.#c = new OneshotCore<T>(adopt.offset);
@@ -160,6 +161,7 @@ export class OneshotSender<T> extends Handle {
     return 'OneshotSender';
   }
 
+  /** @internal */
   override shareRef(): number {
     return this.moveRef();
   }
@@ -187,6 +189,7 @@ export class OneshotSender<T> extends Handle {
 
 /** Receives the one value. Moves when sent in a message. */
 export class OneshotReceiver<T> extends ReceiverBase<T> {
+  /** @internal */
   constructor(adopt: Adopt) {
     super(adopt.offset, new OneshotCore<T>(adopt.offset));
   }

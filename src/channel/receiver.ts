@@ -25,6 +25,7 @@ export abstract class ReceiverBase<T> extends Handle implements HasEndpoint {
   }
 
   /** Sending a receiver moves it: this handle becomes unusable. */
+  /** @internal */
   override shareRef(): number {
     return this.moveRef();
   }
@@ -126,6 +127,7 @@ async function takeAsync(rx: HasEndpoint, signal?: AbortSignal): Promise<unknown
 export class Receiver<T> extends ReceiverBase<T> {
   readonly #core: Core<T>;
 
+  /** @internal */
   constructor(adopt: Adopt) {
     const core = coreOf<T>(adopt.offset);
     super(adopt.offset, core);

@@ -22,6 +22,7 @@ const RENDEZVOUS_TRY_MS = 20;
 abstract class SenderBase<T> extends Handle {
   protected readonly core: Core<T>;
 
+  /** @internal */
   constructor(adopt: Adopt) {
     super(adopt.offset, Role.Sender);
     this.core = coreOf<T>(adopt.offset);
@@ -33,6 +34,7 @@ abstract class SenderBase<T> extends Handle {
   }
 
   /** Sending the handle in a message (or to spawn, or into a stored value) moves it. */
+  /** @internal */
   override shareRef(): number {
     this.checkOpen();
     this.core.beforeClone(); // a moving sender gives back what it holds for itself
@@ -40,6 +42,7 @@ abstract class SenderBase<T> extends Handle {
   }
 
   /** Another handle on one more Sender ref of the channel, for clone(). */
+  /** @internal */
   protected cloneSender<H extends SenderBase<T>>(make: (adopt: Adopt) => H): H {
     this.checkOpen();
     this.core.beforeClone();

@@ -48,6 +48,7 @@ const isHeld = (role: Role): boolean => role >= Role.Held;
  * exported from the package, and `x instanceof Adopt` checks a private brand that
  * only this constructor gives, so an object made with Adopt.prototype (or a proxy of
  * a real token) is refused. Tokens are made and consumed inside weft, never handed out.
+ * @internal
  */
 export class Adopt {
   readonly #brand = true;
@@ -254,7 +255,7 @@ const MOVED = -2;
 
 /** Base class of every weft primitive's handle. */
 export abstract class Handle {
-  /** Offset of the object in the shared heap; equal in every thread. */
+  /** Offset of the object in the shared heap; equal in every thread. @internal */
   readonly offset: number;
   readonly #role: Role;
   readonly #generation: number;
@@ -340,6 +341,7 @@ export abstract class Handle {
    * Makes a ref to put in a message: by default a new plain reference. Kinds override
    * this to clone with a role (Sender) or to move (Receiver, see moveRef()).
    * Called only once the message is sure to be written.
+   * @internal
    */
   shareRef(): number {
     this.checkOpen();

@@ -83,6 +83,7 @@ export class SharedArray<A extends SharedArrayType = SharedArrayType> extends Ha
   readonly length: number;
 
   /** @internal Made by sharedArray(), or adopted from a message. */
+  /** @internal */
   constructor(adopt: Adopt) {
     if (!(adopt instanceof Adopt)) throw new TypeError('SharedArray cannot be constructed directly; use sharedArray(type, length)');
     super(adopt.offset);

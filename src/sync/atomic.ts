@@ -60,6 +60,7 @@ function checkUpdate(f: unknown, what: string): void {
 abstract class Atomic32<V> extends Handle {
   protected readonly index: number;
 
+  /** @internal */
   protected constructor(kind: number, initial: number | Adopt) {
     const p = initial instanceof Adopt ? initial.offset : allocObject(kind, 8);
     super(p);
@@ -157,6 +158,9 @@ abstract class AtomicInt32 extends Atomic32<number> {
 }
 
 export class AtomicI32 extends AtomicInt32 {
+  constructor(v?: number);
+  /** @internal */
+  constructor(v?: number | Adopt);
   constructor(v: number | Adopt = 0) {
     super(Kind.AtomicI32, v instanceof Adopt ? v : int32(v, 'new AtomicI32'));
   }
@@ -172,6 +176,9 @@ export class AtomicI32 extends AtomicInt32 {
 }
 
 export class AtomicU32 extends AtomicInt32 {
+  constructor(v?: number);
+  /** @internal */
+  constructor(v?: number | Adopt);
   constructor(v: number | Adopt = 0) {
     super(Kind.AtomicU32, v instanceof Adopt ? v : uint32(v, 'new AtomicU32'));
   }
@@ -187,6 +194,9 @@ export class AtomicU32 extends AtomicInt32 {
 }
 
 export class AtomicBool extends Atomic32<boolean> {
+  constructor(v?: boolean);
+  /** @internal */
+  constructor(v?: boolean | Adopt);
   constructor(v: boolean | Adopt = false) {
     if (typeof v !== 'boolean' && !(v instanceof Adopt)) throw new TypeError(`new AtomicBool: expected a boolean, got ${describeValue(v)}`);
     super(Kind.AtomicBool, v instanceof Adopt ? v : v ? 1 : 0);
@@ -216,6 +226,7 @@ export class AtomicBool extends Atomic32<boolean> {
 abstract class Atomic64 extends Handle {
   readonly #index: number;
 
+  /** @internal */
   protected constructor(kind: number, initial: bigint | Adopt) {
     const p = initial instanceof Adopt ? initial.offset : allocObject(kind, 8);
     super(p);
@@ -311,6 +322,9 @@ abstract class Atomic64 extends Handle {
 }
 
 export class AtomicI64 extends Atomic64 {
+  constructor(v?: bigint | number);
+  /** @internal */
+  constructor(v?: bigint | number | Adopt);
   constructor(v: bigint | number | Adopt = 0n) {
     super(Kind.AtomicI64, v instanceof Adopt ? v : int64(v, 'new AtomicI64'));
   }
@@ -330,6 +344,9 @@ export class AtomicI64 extends Atomic64 {
  * 2^64 - 1, arithmetic wrapping at 2^64. Stored in the same i64 word as AtomicI64.
  */
 export class AtomicU64 extends Atomic64 {
+  constructor(v?: bigint | number);
+  /** @internal */
+  constructor(v?: bigint | number | Adopt);
   constructor(v: bigint | number | Adopt = 0n) {
     super(Kind.AtomicU64, v instanceof Adopt ? v : BigInt.asIntN(64, uint64(v, 'new AtomicU64')));
   }

@@ -204,6 +204,9 @@ export class AtomicWaker extends PinnedHandle {
   #seen: number | undefined;
   #woken = false;
 
+  constructor();
+  /** @internal */
+  constructor(...args: [] | [Adopt]);
   constructor(...args: [] | [Adopt]) {
     const [adopt] = args;
     if (args.length > 0 && !(adopt instanceof Adopt)) {

@@ -42,6 +42,9 @@ const isReleased = (gen: number, released: number): boolean => ((released - gen)
 
 /** Rust's std::sync::Barrier, with waitAsync for event-loop threads. */
 export class Barrier extends Handle {
+  constructor(n: number);
+  /** @internal */
+  constructor(n: number | Adopt);
   constructor(n: number | Adopt) {
     if (!(n instanceof Adopt)) {
       if (typeof n !== 'number') throw new TypeError(`new Barrier(n): n must be a number, got ${describeValue(n)}`);

@@ -43,6 +43,9 @@ function* sleepOn(i: Int32Array, at: number, seq: number): Op<boolean> {
 
 export class Condvar extends Handle {
   /** A new condition variable; it is used with any Mutex, through the guard passed to wait(). */
+  constructor();
+  /** @internal */
+  constructor(...args: [] | [Adopt]);
   constructor(...args: [] | [Adopt]) {
     const [adopt] = args;
     if (args.length > 0 && !(adopt instanceof Adopt)) {

@@ -338,6 +338,9 @@ export class Mutex<T = undefined> extends PinnedHandle {
   readonly #h: Heap;
   readonly #me: number;
 
+  constructor(value?: T);
+  /** @internal */
+  constructor(value?: T | Adopt);
   constructor(value?: T | Adopt) {
     super(value instanceof Adopt ? value.offset : allocWithLockValue(Kind.Mutex, OBJECT_BYTES - 8, VALUE, value), LOCKER);
     this.#h = heapOf(this.offset);

@@ -224,6 +224,9 @@ function freeNode(node: number): void {
 
 /** Tokio's Notify: notifyOne wakes one waiter (or stores one permit), notifyWaiters wakes all current waiters. */
 export class Notify extends Handle {
+  constructor();
+  /** @internal */
+  constructor(adopt?: Adopt);
   constructor(adopt?: Adopt) {
     if (adopt !== undefined && !(adopt instanceof Adopt)) {
       throw new TypeError(`new Notify() takes no arguments, got ${describeValue(adopt)}`);

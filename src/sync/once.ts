@@ -239,6 +239,9 @@ export class Once extends Handle {
   // orders the run's effects before us) a plain field answers every later call.
   #done = false;
 
+  constructor();
+  /** @internal */
+  constructor(adopt?: Adopt);
   constructor(adopt?: Adopt) {
     if (adopt !== undefined && !(adopt instanceof Adopt)) {
       throw new TypeError(`new Once() takes no arguments, got ${describeValue(adopt)}`);

@@ -265,6 +265,9 @@ export class LazyLock<T> extends Handle {
   #value: T | undefined;
   readonly #decoded: Decoded = [];
 
+  constructor(init: () => T);
+  /** @internal */
+  constructor(init: (() => T) | Adopt);
   constructor(init: (() => T) | Adopt) {
     if (!(init instanceof Adopt)) checkFunction(init, 'new LazyLock(init)');
     super(init instanceof Adopt ? init.offset : allocObject(Kind.LazyLock, CELL_BYTES - 8));
@@ -319,6 +322,7 @@ export class LazyLock<T> extends Handle {
   }
 
   /** A LazyLock travels forced: its receivers have no initialiser. */
+  /** @internal */
   override prepareShare(): void {
     void this.value;
   }

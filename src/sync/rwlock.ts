@@ -452,6 +452,9 @@ function tryWriteHold(i: Int32Array, offset: number): number {
 }
 
 export class RwLock<T = undefined> extends PinnedHandle {
+  constructor(value?: T);
+  /** @internal */
+  constructor(value?: T | Adopt);
   constructor(value?: T | Adopt) {
     super(value instanceof Adopt ? value.offset : allocWithLockValue(Kind.RwLock, OBJECT_BYTES - 8, VALUE, value));
   }

@@ -91,6 +91,7 @@ function returnPermits(sem: number, n: number): void {
 /** Permits held from a Semaphore; release() (or `using`) gives them back. Sending a Permit moves it. */
 export class Permit extends Handle {
   /** @internal Made by Semaphore.acquire*(). */
+  /** @internal */
   constructor(adopt: Adopt) {
     if (!(adopt instanceof Adopt)) {
       throw new TypeError('a Permit is made by Semaphore.acquire(), acquireAsync() or tryAcquire(), not with new Permit()');
@@ -172,6 +173,7 @@ export class Permit extends Handle {
     }
   }
 
+  /** @internal */
   override shareRef(): number {
     return this.moveRef();
   }
@@ -182,6 +184,9 @@ export class Semaphore extends Handle {
   /** The most permits a semaphore may hold. */
   static readonly MAX_PERMITS = MAX_PERMITS;
 
+  constructor(permits: number);
+  /** @internal */
+  constructor(permits: number | Adopt);
   constructor(permits: number | Adopt) {
     if (!(permits instanceof Adopt)) checkCount(permits as number, 'new Semaphore(permits)');
     super(permits instanceof Adopt ? permits.offset : allocObject(Kind.Semaphore, SEMAPHORE_BYTES - 8));

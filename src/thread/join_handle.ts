@@ -37,6 +37,7 @@ export class JoinHandle<T> extends Handle {
   #thread: Thread | undefined;
 
   /** @internal Join handles are made by spawn(). */
+  /** @internal */
   constructor(adopt: Adopt) {
     super(adopt.offset, Role.Join);
     watchUnjoinedAtExit();
@@ -47,6 +48,7 @@ export class JoinHandle<T> extends Handle {
   }
 
   /** A JoinHandle moves (passed to spawn, sent, stored): whoever holds it joins. */
+  /** @internal */
   override shareRef(): number {
     return this.moveRef();
   }

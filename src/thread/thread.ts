@@ -17,6 +17,7 @@ export class Thread extends Handle {
   #name: string | undefined | null = null;
 
   /** @internal Threads are made by spawn() and current(). */
+  /** @internal */
   constructor(adopt: Adopt) {
     super(adopt.offset);
   }
