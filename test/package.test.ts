@@ -2,7 +2,7 @@
 // export condition. `npm run build` must have run (CI builds before testing).
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createRequire } from 'node:module';
@@ -86,3 +86,83 @@ test('an app bundled with esbuild from the built package, with weft-worker bundl
     rmSync(c.dir, { recursive: true, force: true });
   }
 });
+
+// tsc (below target ESNext) lowers `using` to __addDisposableResource/__disposeResources
+// and, below ES2017, async functions to __awaiter: helpers its module defines, which a
+// spawned function's source calls in a thread that has none of them.
+test('a program compiled by tsc runs `using`, `await using` and async functions in its threads', { skip }, () => {
+  const tsc = join(root, 'node_modules/typescript/bin/tsc');
+  const program = `import { spawn, Mutex, PanicError } from 'weft';
+
+function main(): Promise<void> {
+  const m = new Mutex(0);
+  const counters = [0, 1, 2].map(() =>
+    spawn((m: Mutex<number>) => {
+      for (let i = 0; i < 200; i++) {
+        using g = m.lock();
+        g.value++;
+      }
+      return 'counted';
+    }, m),
+  );
+  const done = counters.map((h) => h.join());
+
+  const asyncRun = spawn(async (m: Mutex<number>) => {
+    await using g = m.lock(); // a guard with only [Symbol.dispose], released at the await
+    await new Promise((r) => setTimeout(r, 1));
+    g.value += 1000;
+    return g.value;
+  }, m).join();
+
+  let message = '';
+  try {
+    spawn((m: Mutex<number>) => {
+      using g = m.lock();
+      g.value += 1;
+      throw new Error('inside using');
+    }, m).join();
+  } catch (e) {
+    message = e instanceof PanicError && e.cause instanceof Error ? e.cause.message : String(e);
+  }
+  // Released by the thrower's scope exit: this lock does not wait.
+  const after = m.withLock((v) => v);
+  return Promise.resolve().then(() => console.log(JSON.stringify({ done, asyncRun, message, after })));
+}
+main().catch((e) => { console.error(e); throw e; });
+`;
+  const c = consumer({ 'main.ts': program, 'package.json': '{ "type": "module" }' });
+  try {
+    for (const target of ['ES2022', 'ES2016']) {
+      const tsconfig = {
+        compilerOptions: {
+          target, module: 'NodeNext', moduleResolution: 'NodeNext', strict: true, outDir: `out-${target}`,
+          lib: ['ES2022', 'ESNext.Disposable', 'DOM'], types: [],
+        },
+        files: ['main.ts'],
+      };
+      writeFileSync(join(c.dir, 'tsconfig.json'), JSON.stringify(tsconfig));
+      tscRun(tsc, c.dir);
+      const emitted = readFileSync(join(c.dir, `out-${target}/main.js`), 'utf8');
+      assert.match(emitted, /__addDisposableResource/, target);
+      if (target === 'ES2016') assert.match(emitted, /__awaiter/);
+      const out = JSON.parse(c.run([`out-${target}/main.js`]));
+      assert.deepEqual(out.done, ['counted', 'counted', 'counted'], target);
+      assert.equal(out.asyncRun, 1600, target);
+      assert.equal(out.message, 'inside using', target);
+      assert.equal(out.after, 1601, target);
+      rmSync(join(c.dir, 'tsconfig.json'));
+    }
+  } finally {
+    rmSync(c.dir, { recursive: true, force: true });
+  }
+});
+
+/** Runs tsc in `dir`; a failure carries tsc's diagnostics (printed on stdout). */
+function tscRun(tsc: string, dir: string, args: string[] = ['-p', '.']): void {
+  try {
+    execFileSync(process.execPath, [tsc, ...args], { cwd: dir, encoding: 'utf8', timeout: 90000 });
+  } catch (e) {
+    const out = (e as { stdout?: string }).stdout ?? '';
+    throw new Error(`tsc ${args.join(' ')} failed in ${dir}:\n${out}`, { cause: e });
+  }
+}
