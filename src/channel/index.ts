@@ -4,4 +4,4 @@ export { Sender, SyncSender } from './sender.ts';
 export { Receiver } from './receiver.ts';
 export { oneshot, OneshotSender, OneshotReceiver } from './oneshot.ts';
 export { SendError, RecvError, TryRecvError, RecvTimeoutError, TrySendError } from './errors.ts';
-export { select, selectAsync, type Selected } from './select.ts';
+export { select, selectAsync, type Selected, type SelectedOf } from './select.ts';

@@ -20,19 +20,34 @@ import type { Receiver } from './receiver.ts';
 import { signalIndex } from './signal.ts';
 import { heapCovering } from '../heap/heap.ts';
 
-export interface Selected {
+/** What select() received: the receiver's position in the list, and its message. */
+export interface Selected<T = unknown, I extends number = number> {
   /** Position of the receiver in the list given to select. */
-  index: number;
-  value: unknown;
+  index: I;
+  value: T;
 }
 
 type Selectable = Receiver<unknown> | OneshotReceiver<unknown>;
+
+/** The message type of a receiver. */
+type MessageOf<R> = R extends Receiver<infer T> ? T : R extends OneshotReceiver<infer T> ? T : unknown;
+
+/**
+ * select()'s result for a list of receivers: for a tuple, a union with one member per
+ * position, so checking `index` narrows `value` to that receiver's message type; for an
+ * array, `{ index: number; value: <the union of their message types> }`.
+ */
+export type SelectedOf<R extends readonly Selectable[]> = {
+  [K in keyof R]: K extends `${infer I extends number}` ? Selected<MessageOf<R[K]>, I> : Selected<MessageOf<R[K]>>;
+}[number];
 
 /**
  * Receives from whichever receiver is ready first. Waits at most `ms` milliseconds
  * (undefined then; 0 polls once); forever without `ms`. Throws RecvError (with
  * `index`) for a receiver that is disconnected and drained.
  */
+export function select<const R extends readonly Selectable[]>(receivers: R): SelectedOf<R>;
+export function select<const R extends readonly Selectable[]>(receivers: R, ms: number | undefined): SelectedOf<R> | undefined;
 export function select(receivers: readonly Selectable[], ms?: number): Selected | undefined {
   const t = checkTimeout(ms, 'select()');
   assertCanBlock('select()', 'selectAsync()');
@@ -44,6 +59,7 @@ export function select(receivers: readonly Selectable[], ms?: number): Selected 
  * select() without blocking the thread. Aborting `options.signal` rejects with its
  * reason and receives nothing.
  */
+export function selectAsync<const R extends readonly Selectable[]>(receivers: R, options?: WaitOptions): Promise<SelectedOf<R>>;
 export async function selectAsync(receivers: readonly Selectable[], options?: WaitOptions): Promise<Selected> {
   const signal = checkSignal(options, 'selectAsync()');
   const start = check(receivers, 'selectAsync()');

@@ -8,4 +8,16 @@ import { structured } from './structured.ts';
 export type { Codec, FixedCodec, UserCodec } from './codec.ts';
 export type { AnyCodec } from './structured.ts';
 
-export const codecs = { structured, json, f64, i32, bytes, utf8 } as const;
+import type { Codec } from './codec.ts';
+import type { AnyCodec } from './structured.ts';
+
+// Written out (not inferred) so the typings name `Uint8Array` without type arguments,
+// which TypeScript before 5.7 does not accept.
+export const codecs: {
+  readonly structured: AnyCodec;
+  readonly json: AnyCodec;
+  readonly f64: Codec<number>;
+  readonly i32: Codec<number>;
+  readonly bytes: Codec<Uint8Array>;
+  readonly utf8: Codec<string>;
+} = { structured, json, f64, i32, bytes, utf8 };

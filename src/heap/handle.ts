@@ -19,6 +19,16 @@ import { ownedAdd, ownedGeneration, ownedRemove, setThisThreadCell, thisThreadCe
 import { cas, load, store } from '../wait/futex.ts';
 import { enterCritical, leaveCritical } from '../thread/critical.ts';
 
+// The typings use Symbol.dispose / Symbol.asyncDispose, which TypeScript's own lib declares
+// from 5.2 on; declared here too (as @types/node does) so consumers on TypeScript 5.0 and 5.1
+// type-check them without skipLibCheck. Identical `unique symbol` declarations merge.
+declare global {
+  interface SymbolConstructor {
+    readonly dispose: unique symbol;
+    readonly asyncDispose: unique symbol;
+  }
+}
+
 export const ROLE_MASK = 7;
 /**
  * What a ref stands for besides one count on the object: Plain (nothing more),
