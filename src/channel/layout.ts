@@ -194,6 +194,8 @@ export interface SendContext {
 export abstract class Core<T> implements Receivable, Fields {
   readonly p: number;
   readonly slots: Slots<T>;
+  /** The slots' tokens are plain values (Slots.plain), cached here for the send path. */
+  readonly plain: boolean;
   readonly cap: number;
   readonly status: number;
   readonly observer: number;
@@ -229,6 +231,7 @@ export abstract class Core<T> implements Receivable, Fields {
   constructor(p: number) {
     this.p = p;
     this.slots = slotsOf(p);
+    this.plain = this.slots.plain;
     this.cap = load(heapCovering(p + META_BYTES).i32, (p >> 2) + M_CAP);
     ({
       status: this.status, observer: this.observer, rxCount: this.rxCount, waiters: this.waiters,

@@ -124,8 +124,16 @@ export class List<T> extends Core<T> {
       const block = sole ? i[this.tailBlock] : load(i, this.tailBlock);
       const claimed = (index + 1) | 0;
       if (sole) {
-        i[this.tailIndex] = claimed;
-        this.#write(block, off, claimed, token, true);
+        // Published before the tail moves (but for a block's last slot, whose claim
+        // links the next block first): a receiver that catches up then never finds a
+        // claimed slot still unwritten, which would make it wait for the write.
+        if (off === CAP - 1) {
+          i[this.tailIndex] = claimed;
+          this.#write(block, off, claimed, token, true);
+        } else {
+          this.#write(block, off, claimed, token, true);
+          i[this.tailIndex] = claimed;
+        }
         return;
       }
       enterCritical();
@@ -148,7 +156,7 @@ export class List<T> extends Core<T> {
    * section already; a sole one enters one for a held message (see slots.ts).
    */
   #write(block: number, off: number, claimed: number, token: unknown, sole: boolean): void {
-    const section = sole && this.slots.inSection(token);
+    const section = sole && !this.plain && this.slots.inSection(token);
     if (section) enterCritical();
     try {
       const h = heapCovering(block + this.blockBytes);
@@ -156,7 +164,7 @@ export class List<T> extends Core<T> {
       const slot = block + HEADER + off * this.slots.stride;
       this.slots.put(h, slot, token);
       const seen = exchange(h.i32, slot >> 2, WRITTEN);
-      this.slots.sent(token);
+      if (!this.plain) this.slots.sent(token);
       if ((seen & RX_WAIT) !== 0) this.wakeReceiver(h.i32);
     } finally {
       if (section) leaveCritical();
@@ -257,7 +265,7 @@ export class List<T> extends Core<T> {
         }
       }
       if (!this.sendersGone(i)) {
-        if (this.#tailEnd(i) !== index && (writer ??= new WriterWait()).next()) continue;
+        if (this.#claimedAt(i, index) && (writer ??= new WriterWait()).next()) continue;
         return EMPTY;
       }
       const idle = this.#idle(i, index, block, off);
@@ -275,6 +283,15 @@ export class List<T> extends Core<T> {
   #tailEnd(i: Int32Array): number {
     const tail = load(i, this.tailIndex);
     return (tail & (LAP - 1)) >= CAP ? ((tail & ~(LAP - 1)) + CAP) | 0 : tail;
+  }
+
+  /**
+   * True when a sender has claimed position `index` (the tail is past it). A sole sender
+   * moves the tail after publishing, so the head may be one past the tail for a moment,
+   * and after its death for good: positions compare by signed difference.
+   */
+  #claimedAt(i: Int32Array, index: number): boolean {
+    return ((this.#tailEnd(i) - index) | 0) > 0;
   }
 
   /** Past the last slot of `block`: moves to the next block once linked, and recycles this one. */
@@ -302,7 +319,7 @@ export class List<T> extends Core<T> {
   #idle(i: Int32Array, index: number, block: number, off: number): unknown {
     // Whatever the senders published is visible now: look again.
     if (off === CAP ? load(i, block >> 2) > LINK_WAIT : (load(i, this.#slot(block, off) >> 2) & WRITTEN) !== 0) return undefined;
-    if (this.#tailEnd(i) === index || off === CAP) return DISCONNECTED;
+    if (!this.#claimedAt(i, index) || off === CAP) return DISCONNECTED;
     // A claimed slot nobody will ever write: its sender was killed between claiming and
     // publishing. Step over it.
     i[this.headIndex] = (index + 1) | 0;

@@ -42,10 +42,16 @@ export function slotLayout(fixedBytes: number): { at: number; stride: number } {
 export abstract class Slots<T> {
   readonly at: number;
   readonly stride: number;
+  /**
+   * True when a token is the value itself (fixed width): it never needs a kill-safe
+   * section and sent() has nothing to forget, so the flavors skip both calls.
+   */
+  readonly plain: boolean;
   readonly #codec: Codec<T> | string;
 
   constructor(fixedBytes: number, codec: Codec<T> | string) {
     ({ at: this.at, stride: this.stride } = slotLayout(fixedBytes));
+    this.plain = fixedBytes > 0;
     this.#codec = codec;
   }
 
