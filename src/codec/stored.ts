@@ -73,6 +73,12 @@ export function storeEncoded(bytes: Uint8Array, handles: Handle[], carry?: Carry
   return storeBlock(bytes, handles, carry, false) as number;
 }
 
+/** Like storeValue(), recording the block as held by this thread (see Held) until it is published. */
+export function storeValueHeld<T>(codec: Codec<T>, value: T): Held {
+  const handles: Handle[] = [];
+  return storeHeld(encodeWith(codec, value, handles), handles);
+}
+
 /** Like storeEncoded(), recording the block as held by this thread (see Held). */
 export function storeHeld(bytes: Uint8Array, handles: Handle[]): Held {
   return storeBlock(bytes, handles, undefined, true) as Held;

@@ -12,9 +12,15 @@
 // count themselves in the state word (while READY) and take() waits until they are
 // out. A reader records itself as Role.HeldShared: if its thread dies mid-read, the
 // runtime counts it out.
+//
+// Kill safety (thread/critical.ts): each state change is made in one kill-safe section
+// with the record that lets the runtime undo it (the run's Role.Held, a reader's
+// Role.HeldShared), and a value is Held (codec/stored.ts) from encoding until the
+// section that publishes it, so a thread killed anywhere leaves the cell EMPTY or READY,
+// with its reader count right and no value or endpoint leaked.
 
 import { codecs } from '../codec/index.ts';
-import { dropValue, loadValue, releaseDecoded, storeValue, type Decoded } from '../codec/stored.ts';
+import { dropHeld, dropValue, forgetHeld, holdTaken, loadHeld, loadValue, releaseDecoded, storeValueHeld, type Decoded, type Held } from '../codec/stored.ts';
 import { Adopt, allocObject, currentOwnedCell, defineKind, Handle, Role } from '../heap/handle.ts';
 import { heapCovering } from '../heap/heap.ts';
 import { Kind } from '../heap/kinds.ts';
@@ -23,7 +29,8 @@ import { Backoff } from '../wait/backoff.ts';
 import { checkSignal, runAsync, type Op, type WaitOptions } from '../wait/driver.ts';
 import { add, cas, exchange, load, notify, store } from '../wait/futex.ts';
 import { ABORTED, raceAbort } from '../wait/driver.ts';
-import { checkFunction, holdRun, unholdRun } from './once.ts';
+import { checkFunction, endRun, holdRun, type HeldRun } from './once.ts';
+import { enterCritical, leaveCritical } from '../thread/critical.ts';
 import { allocWithValue } from './value_cell.ts';
 
 // i32 fields after the header: state | readers << 2, stored value, and a version
@@ -78,6 +85,34 @@ function publish(offset: number, p: number): number {
 }
 
 const NOT_READY = Symbol('not ready');
+
+/**
+ * Moves the state from `from` to INITIALIZING and records the run (undone on death by
+ * going back to `back`), in one kill-safe section; undefined if the state was not `from`.
+ */
+function claim(offset: number, from: number, back: number): HeldRun | undefined {
+  enterCritical();
+  try {
+    if (cas(words(offset), (offset >> 2) + STATE, from, INITIALIZING) !== from) return undefined;
+    return holdRun(offset, () => settle(offset, back));
+  } finally {
+    leaveCritical();
+  }
+}
+
+/** A value to store: its held block, or undefined for the value undefined (no block). */
+const hold = <T>(value: T): Held | undefined => (value === undefined ? undefined : storeValueHeld(codecs.structured, value));
+
+/** Ends `run` by publishing `held` as the value, in the kill-safe section that forgets both. False if the run's thread has ended. */
+function publishHeld(offset: number, run: HeldRun, held: Held | undefined): boolean {
+  let done = false;
+  endRun(run, () => {
+    if (held) forgetHeld(held);
+    publish(offset, held?.p ?? 0);
+    done = true;
+  });
+  return done;
+}
 
 /** Sleeps while another caller initialises; returns once the state is anything else. */
 function* whileInitializing(i: Int32Array, at: number): Op<void> {
@@ -149,13 +184,13 @@ export class OnceCell<T> extends Handle {
     const s = load(i, at);
     if (s !== EMPTY) throw setError(s, value);
     // Encode first: an unencodable value throws with the cell untouched.
-    const p = value === undefined ? 0 : storeValue(codecs.structured, value);
-    const seen = cas(i, at, EMPTY, INITIALIZING);
-    if (seen !== EMPTY) {
+    const held = hold(value);
+    const run = claim(this.offset, EMPTY, EMPTY);
+    if (run === undefined) {
       // Lost the race: hand back a copy whose endpoints own the refs the encoding took.
-      throw setError(seen, (p === 0 ? undefined : loadValue(codecs.structured, p, true)) as T);
+      throw setError(load(i, at), (held === undefined ? undefined : loadHeld(codecs.structured, held)) as T);
     }
-    publish(this.offset, p);
+    publishHeld(this.offset, run, held);
   }
 
   /**
@@ -187,8 +222,9 @@ export class OnceCell<T> extends Handle {
         if (v !== NOT_READY) return v;
       } else if (s === INITIALIZING) {
         await runAsync(whileInitializing(i, at), Infinity, signal);
-      } else if (s === EMPTY && cas(i, at, EMPTY, INITIALIZING) === EMPTY) {
-        return this.#init(f, signal);
+      } else if (s === EMPTY) {
+        const run = claim(this.offset, EMPTY, EMPTY);
+        if (run !== undefined) return this.#init(run, f, signal);
       }
     }
   }
@@ -199,19 +235,24 @@ export class OnceCell<T> extends Handle {
     const i = words(this.offset);
     const at = (this.offset >> 2) + STATE;
     const backoff = new Backoff();
+    let run: HeldRun | undefined;
     for (let s = load(i, at); ; s = load(i, at)) {
       if ((s & STATE_MASK) !== READY) return undefined;
       if (s === READY) {
-        if (cas(i, at, READY, INITIALIZING) === READY) break;
+        if ((run = claim(this.offset, READY, READY)) !== undefined) break;
       } else backoff.snooze(); // readers only decode, never block: they are out soon
     }
-    const run = holdRun(this.offset, () => settle(this.offset, READY));
-    const p = exchange(i, (this.offset >> 2) + VALUE, 0);
+    // The value leaves the cell into this thread's hands in one section (see Held).
+    let held: Held | undefined;
+    enterCritical();
     try {
-      return (p === 0 ? undefined : loadValue(codecs.structured, p, true)) as T;
+      const p = exchange(i, (this.offset >> 2) + VALUE, 0);
+      if (p !== 0) held = holdTaken(p);
     } finally {
-      if (unholdRun(run)) settle(this.offset, EMPTY);
+      leaveCritical();
     }
+    endRun(run, () => settle(this.offset, EMPTY));
+    return (held === undefined ? undefined : loadHeld(codecs.structured, held)) as T;
   }
 
   /** take(), then close this handle (tokio's into_inner): the value, or undefined if the cell was empty. */
@@ -221,11 +262,10 @@ export class OnceCell<T> extends Handle {
     return value;
   }
 
-  /** Runs `f` as the cell's initialiser (the state is INITIALIZING and ours). */
-  async #init(f: () => Promise<T> | T, signal: AbortSignal | undefined): Promise<T> {
-    const run = holdRun(this.offset, () => settle(this.offset, EMPTY));
+  /** Runs `f` as the cell's initialiser (the state is INITIALIZING and ours: `run`). */
+  async #init(run: HeldRun, f: () => Promise<T> | T, signal: AbortSignal | undefined): Promise<T> {
     let value: T;
-    let p: number;
+    let held: Held | undefined;
     try {
       // A synchronous throw from f is a rejection like any other.
       const made = new Promise<T>((resolve) => resolve(f()));
@@ -236,17 +276,16 @@ export class OnceCell<T> extends Handle {
         if (outcome === ABORTED) throw signal.reason;
         value = outcome;
       }
-      p = value === undefined ? 0 : storeValue(codecs.structured, value);
+      held = hold(value);
     } catch (e) {
-      if (unholdRun(run)) settle(this.offset, EMPTY);
+      endRun(run, () => settle(this.offset, EMPTY));
       throw e;
     }
-    if (!unholdRun(run)) {
+    if (!publishHeld(this.offset, run, held)) {
       // The thread ended while `f` ran: the runtime emptied the cell for someone else.
-      if (p !== 0) dropValue(p);
+      if (held) dropHeld(held);
       throw new Error('OnceCell.getOrInit(): the thread that ran the initialiser has ended');
     }
-    publish(this.offset, p);
     // Read back what was stored: endpoints in `value` have moved into the cell.
     const stored = this.#read();
     return stored === NOT_READY ? value : stored;
@@ -256,22 +295,25 @@ export class OnceCell<T> extends Handle {
   #read(): T | typeof NOT_READY {
     const i = words(this.offset);
     const at = (this.offset >> 2) + STATE;
+    const cell = currentOwnedCell();
     for (let s = load(i, at); ; ) {
       if ((s & STATE_MASK) !== READY) return NOT_READY;
       // Versions only change through EMPTY: an unchanged version under READY is our value.
       if (load(i, (this.offset >> 2) + VERSION) === this.#version) return this.#value as T;
+      // Counting in and recording it: one kill-safe section (left below).
+      enterCritical();
       const seen = cas(i, at, s, s + READER);
       if (seen === s) break;
+      leaveCritical();
       s = seen;
     }
     // Counted in: record it, so that a thread dying mid-read is counted out.
-    const cell = currentOwnedCell();
-    let slot: number;
+    let slot = -1;
     try {
       slot = ownedAdd(cell, this.offset + Role.HeldShared);
-    } catch (e) {
-      add(i, at, -READER);
-      throw e;
+    } finally {
+      if (slot < 0) add(i, at, -READER);
+      leaveCritical();
     }
     try {
       const p = load(i, (this.offset >> 2) + VALUE);
@@ -280,8 +322,10 @@ export class OnceCell<T> extends Handle {
       this.#version = load(i, (this.offset >> 2) + VERSION);
       return this.#value;
     } finally {
+      enterCritical();
       ownedRemove(cell, slot);
       add(i, at, -READER);
+      leaveCritical();
     }
   }
 }
