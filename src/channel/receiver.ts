@@ -138,6 +138,11 @@ export class Receiver<T> extends ReceiverBase<T> {
     return 'Receiver';
   }
 
+  /** @internal */
+  protected override describe(): string {
+    return `Receiver<${this.len()} queued>`;
+  }
+
   protected get disconnectedMessage(): string {
     return 'receiving on a closed channel: every sender is gone';
   }

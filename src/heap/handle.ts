@@ -263,6 +263,30 @@ export function collectForTesting(handle: Handle): void {
 const CLOSED = -1;
 const MOVED = -2;
 
+// Node's console.log / util.inspect hook, by its registered symbol: no node: import here.
+const inspectCustom = Symbol.for('nodejs.util.inspect.custom');
+
+/**
+ * Renders a handle's description: a head such as `Semaphore<2 permits>`, and optionally
+ * a body of fields shown after it (`{ value: 3 }`), inspected by Node like any object.
+ * A kind calls it while what the body holds is valid (a lock's guard still held).
+ */
+export type Describe = (head: string, body?: Readonly<Record<string, unknown>>) => string;
+
+type Inspect = (value: unknown, options: object) => string;
+
+/** A body's field for toString(): strings quoted, handles by their own toString(). */
+function show(v: unknown): string {
+  if (typeof v === 'string') return JSON.stringify(v);
+  if (typeof v === 'bigint') return `${v}n`;
+  if (v instanceof Handle || typeof v !== 'object' || v === null) return String(v);
+  try {
+    return JSON.stringify(v) ?? String(v);
+  } catch {
+    return Object.prototype.toString.call(v);
+  }
+}
+
 /** Base class of every weft primitive's handle. */
 export abstract class Handle {
   /** Offset of the object in the shared heap; equal in every thread. @internal */
@@ -320,6 +344,41 @@ export abstract class Handle {
   /** True once this handle gave its reference back (closed, moved, or its thread ended). */
   get released(): boolean {
     return this.#slot < 0 || !this.#owned();
+  }
+
+  /**
+   * What console.log and toString() show: the kind and what a user cares about of its
+   * state (`Mutex<unlocked, poisoned=false> { value: 3 }`), through `render`. Kinds
+   * override it; it runs only on an open handle and must not wait.
+   * @internal
+   */
+  protected describe(render: Describe): string {
+    return render(this.kindName);
+  }
+
+  #describeWith(render: Describe): string {
+    if (this.#slot === MOVED) return `${this.kindName} <moved>`;
+    if (this.#slot === CLOSED) return `${this.kindName} <closed>`;
+    if (!this.#owned()) return `${this.kindName} <of an ended thread>`;
+    try {
+      return this.describe(render);
+    } catch {
+      return this.kindName; // e.g. its object was freed under a stale handle
+    }
+  }
+
+  /** The handle as text: its kind and state, e.g. `Receiver<7 queued>`, `AtomicI32(5)`. */
+  toString(): string {
+    return this.#describeWith((head, body) =>
+      body === undefined ? head : `${head} { ${Object.entries(body).map(([k, v]) => `${k}: ${show(v)}`).join(', ')} }`,
+    );
+  }
+
+  /** How Node's console.log and util.inspect show the handle: toString() with the body inspected. */
+  [inspectCustom](depth: number, options: object, inspect?: Inspect): string {
+    return this.#describeWith((head, body) =>
+      body === undefined || depth < 0 || typeof inspect !== 'function' ? head : `${head} ${inspect(body, options)}`,
+    );
   }
 
   /** Gives this handle's reference back. Idempotent. */

@@ -98,6 +98,12 @@ export class SharedArray<A extends SharedArrayType = SharedArrayType> extends Ha
     return 'SharedArray';
   }
 
+  /** @internal */
+  protected override describe(): string {
+    const a = this.array;
+    return `SharedArray<${a.constructor.name}(${a.length})>`;
+  }
+
   /**
    * The elements. Take it once (`const a = shared.array`) in a hot loop. It must not
    * be used after close(): the memory may then hold another object.

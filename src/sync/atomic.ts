@@ -71,6 +71,11 @@ abstract class Atomic32<V> extends Handle {
   protected abstract wire(v: V, what: string): number;
   protected abstract read(raw: number): V;
 
+  /** @internal */
+  protected override describe(): string {
+    return `${this.kindName}(${this.load()})`;
+  }
+
   load(): V {
     return this.read(A.load(heap().i32, this.index));
   }
@@ -237,6 +242,11 @@ abstract class Atomic64 extends Handle {
   /** The raw (signed) word for `v`; throws TypeError naming the call `what`. */
   protected abstract wire(v: bigint | number, what: string): bigint;
   protected abstract read(raw: bigint): bigint;
+
+  /** @internal */
+  protected override describe(): string {
+    return `${this.kindName}(${this.load()})`;
+  }
 
   load(): bigint {
     return this.read(A.load64(heap().i64, this.#index));

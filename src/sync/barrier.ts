@@ -60,6 +60,11 @@ export class Barrier extends Handle {
     return 'Barrier';
   }
 
+  /** @internal */
+  protected override describe(): string {
+    return `Barrier<n=${load(views(this.offset).i32, (this.offset >> 2) + N)}>`;
+  }
+
   /** Blocks until n callers have called wait() (or waitAsync()); one of them is told it is the leader. */
   wait(): BarrierWaitResult {
     this.checkOpen();

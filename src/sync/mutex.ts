@@ -33,7 +33,7 @@
 // tryLock() and lockAsync(), whose guard holds it on purpose (Rust's contract).
 
 import { describeValue } from '../heap/describe.ts';
-import { Adopt, currentOwnedCell, defineKind, Handle, releaseRef, retain, type Role } from '../heap/handle.ts';
+import { Adopt, currentOwnedCell, defineKind, Handle, releaseRef, retain, type Describe, type Role } from '../heap/handle.ts';
 import { heapCovering, type Heap } from '../heap/heap.ts';
 import { Kind } from '../heap/kinds.ts';
 import { ownedAdd, ownedRefs } from '../heap/owned.ts';
@@ -349,6 +349,24 @@ export class Mutex<T = undefined> extends PinnedHandle {
 
   protected get kindName(): string {
     return 'Mutex';
+  }
+
+  /** @internal Like Rust's Debug: the value only if the lock is free now (taken with tryLock). */
+  protected override describe(render: Describe): string {
+    let g: MutexGuard<T> | undefined;
+    try {
+      g = this.tryLock();
+    } catch (e) {
+      if (!(e instanceof PoisonError)) throw e;
+      g = e.guard as MutexGuard<T>;
+    }
+    const head = `Mutex<${g ? 'unlocked' : 'locked'}, poisoned=${this.isPoisoned()}>`;
+    if (!g) return render(head);
+    try {
+      return render(head, { value: g.value });
+    } finally {
+      g.unlock();
+    }
   }
 
   /**

@@ -253,6 +253,11 @@ export class Once extends Handle {
     return 'Once';
   }
 
+  /** @internal */
+  protected override describe(): string {
+    return `Once<${this.isCompleted() ? 'completed' : 'incomplete'}>`;
+  }
+
   protected override dropRef(): void {
     this.#done = false; // a closed handle answers nothing, not even from its cache
     super.dropRef();

@@ -11,7 +11,7 @@
 import { codecs } from '../codec/index.ts';
 import { describeValue } from '../heap/describe.ts';
 import { loadValue, releaseDecoded, type Decoded } from '../codec/stored.ts';
-import { Adopt, allocObject, defineKind, Handle } from '../heap/handle.ts';
+import { Adopt, allocObject, defineKind, Handle, type Describe } from '../heap/handle.ts';
 import { heap } from '../heap/heap.ts';
 import { Kind } from '../heap/kinds.ts';
 import { checkSignal, type WaitOptions } from '../wait/driver.ts';
@@ -87,6 +87,12 @@ export class OnceLock<T> extends Handle {
 
   protected get kindName(): string {
     return 'OnceLock';
+  }
+
+  /** @internal */
+  protected override describe(render: Describe): string {
+    const value = this.get();
+    return value === undefined ? render('OnceLock<uninit>') : render('OnceLock<init>', { value });
   }
 
   protected override dropRef(): void {
@@ -276,6 +282,12 @@ export class LazyLock<T> extends Handle {
 
   protected get kindName(): string {
     return 'LazyLock';
+  }
+
+  /** @internal Never forces the value. */
+  protected override describe(render: Describe): string {
+    const value = this.get();
+    return value === undefined ? render('LazyLock<unforced>') : render('LazyLock<forced>', { value });
   }
 
   protected override dropRef(): void {

@@ -13,7 +13,7 @@
 // No path that throws leaves a lock taken, except the PoisonError of a write (or a
 // read of a poisoned lock), whose guard holds it on purpose (Rust's contract).
 
-import { Adopt, currentOwnedCell, defineKind, Role } from '../heap/handle.ts';
+import { Adopt, currentOwnedCell, defineKind, Role, type Describe } from '../heap/handle.ts';
 import { heapCovering } from '../heap/heap.ts';
 import { Kind } from '../heap/kinds.ts';
 import { ownedAdd, ownedRemove } from '../heap/owned.ts';
@@ -461,6 +461,24 @@ export class RwLock<T = undefined> extends PinnedHandle {
 
   protected get kindName(): string {
     return 'RwLock';
+  }
+
+  /** @internal The value only if it can be read now (taken with tryRead). */
+  protected override describe(render: Describe): string {
+    let g: RwLockReadGuard<T> | undefined;
+    try {
+      g = this.tryRead();
+    } catch (e) {
+      if (!(e instanceof PoisonError)) throw e;
+      g = e.guard as RwLockReadGuard<T>;
+    }
+    const head = `RwLock<${g ? 'readable' : 'write-locked'}, poisoned=${this.isPoisoned()}>`;
+    if (!g) return render(head);
+    try {
+      return render(head, { value: g.value });
+    } finally {
+      g.unlock();
+    }
   }
 
   /**

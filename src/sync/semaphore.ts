@@ -103,6 +103,12 @@ export class Permit extends Handle {
     return 'Permit';
   }
 
+  /** @internal */
+  protected override describe(): string {
+    const n = this.numPermits();
+    return `Permit<${n} permit${n === 1 ? '' : 's'}>`;
+  }
+
   /** How many permits this Permit holds (tokio's num_permits). */
   numPermits(): number {
     this.checkOpen();
@@ -195,6 +201,12 @@ export class Semaphore extends Handle {
 
   protected get kindName(): string {
     return 'Semaphore';
+  }
+
+  /** @internal */
+  protected override describe(): string {
+    const n = this.availablePermits();
+    return `Semaphore<${n} permit${n === 1 ? '' : 's'}${this.isClosed() ? ', closed' : ''}>`;
   }
 
   availablePermits(): number {

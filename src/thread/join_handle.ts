@@ -47,6 +47,11 @@ export class JoinHandle<T> extends Handle {
     return 'JoinHandle';
   }
 
+  /** @internal */
+  protected override describe(): string {
+    return `JoinHandle<${this.isFinished() ? 'finished' : 'running'}> of ${this.thread}`;
+  }
+
   /** A JoinHandle moves (passed to spawn, sent, stored): whoever holds it joins. */
   /** @internal */
   override shareRef(): number {

@@ -26,6 +26,12 @@ export class Thread extends Handle {
     return 'Thread';
   }
 
+  /** @internal */
+  protected override describe(): string {
+    const name = this.name;
+    return `Thread #${this.id}${name === undefined ? '' : ` '${name}'`}`;
+  }
+
   /** Unique in the process and never reused; the main thread is 1. */
   get id(): number {
     return recordId(this.offset);
