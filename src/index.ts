@@ -4,7 +4,7 @@ export { heapStats, type HeapStats } from './heap/alloc.ts';
 export { runtimeHandle, attach } from './runtime.ts';
 export { codecs, type Codec, type FixedCodec, type UserCodec } from './codec/index.ts';
 
-export { spawn, Builder, type ModuleEntry } from './thread/spawn.ts';
+export { spawn, Builder, type ModuleEntry, type ThreadFunction, type EntryArgs, type EntryResult } from './thread/spawn.ts';
 export { JoinHandle, ScopedJoinHandle } from './thread/join_handle.ts';
 export { Thread, current } from './thread/thread.ts';
 export { panicking } from './thread/current.ts';

@@ -24,7 +24,15 @@ export interface ModuleEntry {
   export?: string;
 }
 
-export type Entry = ((...args: never[]) => unknown) | URL | ModuleEntry;
+/** Any function a thread can run; `spawn<typeof f>(moduleEntry, ...)` takes one to type a module entry. */
+export type ThreadFunction = (...args: never[]) => unknown;
+
+export type Entry = ThreadFunction | URL | ModuleEntry;
+
+/** The arguments of a module entry typed as `F`: F's parameters if F is a function, else anything. */
+export type EntryArgs<F> = F extends ThreadFunction ? Parameters<F> : unknown[];
+/** What joining a module entry typed as `F` gives: F's awaited result if F is a function, else F itself. */
+export type EntryResult<F> = F extends ThreadFunction ? Awaited<ReturnType<F>> : F;
 
 interface Options {
   name?: string;
@@ -175,8 +183,18 @@ export function spawnRecord(entry: Entry, args: unknown[], opts: Options): numbe
  * globals and what it imports (`await import('weft')` works), not the caller's closure.
  */
 export function spawn<A extends unknown[], R>(fn: (...args: A) => R, ...args: A): JoinHandle<Awaited<R>>;
-/** Runs a module's export (default if omitted) on a new thread. */
-export function spawn<R = unknown>(entry: URL | ModuleEntry, ...args: unknown[]): JoinHandle<R>;
+/**
+ * Runs a module's export (default if omitted) on a new thread. Name the export's type
+ * and the arguments are checked against it and the result typed as its (awaited)
+ * result; name any other type and it is taken as the result's type, unchecked.
+ *
+ * ```ts
+ * // job.ts: export function run(n: number): string { ... }
+ * const h = spawn<typeof import('./job.ts').run>({ module: new URL('./job.ts', import.meta.url), export: 'run' }, 21);
+ * h.join(); // string
+ * ```
+ */
+export function spawn<F = unknown>(entry: URL | ModuleEntry, ...args: EntryArgs<F>): JoinHandle<EntryResult<F>>;
 export function spawn(entry: Entry, ...args: unknown[]): JoinHandle<unknown> {
   return new JoinHandle(new Adopt(spawnRecord(entry, args, {})));
 }
@@ -206,13 +224,13 @@ export class Builder {
   }
 
   spawn<A extends unknown[], R>(fn: (...args: A) => R, ...args: A): JoinHandle<Awaited<R>>;
-  spawn<R = unknown>(entry: URL | ModuleEntry, ...args: unknown[]): JoinHandle<R>;
+  spawn<F = unknown>(entry: URL | ModuleEntry, ...args: EntryArgs<F>): JoinHandle<EntryResult<F>>;
   spawn(entry: Entry, ...args: unknown[]): JoinHandle<unknown> {
     return new JoinHandle(new Adopt(spawnRecord(entry, args, { name: this.#name, stackSize: this.#stackSize })));
   }
 
   spawnScoped<A extends unknown[], R>(scope: Scope, fn: (...args: A) => R, ...args: A): ScopedJoinHandle<Awaited<R>>;
-  spawnScoped<R = unknown>(scope: Scope, entry: URL | ModuleEntry, ...args: unknown[]): ScopedJoinHandle<R>;
+  spawnScoped<F = unknown>(scope: Scope, entry: URL | ModuleEntry, ...args: EntryArgs<F>): ScopedJoinHandle<EntryResult<F>>;
   spawnScoped(scope: Scope, entry: Entry, ...args: unknown[]): ScopedJoinHandle<unknown> {
     return new ScopedJoinHandle(new Adopt(spawnRecord(entry, args, { name: this.#name, stackSize: this.#stackSize, scope })));
   }
