@@ -2,7 +2,7 @@
 export { configure } from './heap/heap.ts';
 export { heapStats, type HeapStats } from './heap/alloc.ts';
 export { runtimeHandle, attach } from './runtime.ts';
-export { codecs, type Codec, type FixedCodec, type UserCodec } from './codec/index.ts';
+export { codecs, type Codec, type FixedCodec, type UserCodec, type AnyCodec } from './codec/index.ts';
 
 export { spawn, Builder, type ModuleEntry, type ThreadFunction, type EntryArgs, type EntryResult } from './thread/spawn.ts';
 export { JoinHandle, ScopedJoinHandle } from './thread/join_handle.ts';
@@ -30,3 +30,14 @@ export * from './channel/index.ts';
 export { sharedArray, SharedArray, type SharedArrayType, type SharedArrayConstructor } from './heap/shared_array.ts';
 export { ThreadPool, type ThreadPoolOptions, type ThreadPoolStats } from './pool/thread_pool.ts';
 export { TaskHandle } from './pool/task_handle.ts';
+
+// Base classes and option types the exports above name: their members are documented
+// with them (types only: these are not constructed directly).
+export type { Handle } from './heap/handle.ts';
+export type { PinnedHandle } from './sync/mutex.ts';
+export type { Atomic32, AtomicInt32, Atomic64 } from './sync/atomic.ts';
+export type { SenderBase } from './channel/sender.ts';
+export type { ReceiverBase } from './channel/receiver.ts';
+export type { WaitOptions } from './wait/driver.ts';
+export type { WaitTimeoutResult } from './sync/condvar.ts';
+export type { HeapOptions } from './heap/heap.ts';

@@ -157,6 +157,7 @@ export class OneshotSender<T> extends Handle {
     this.#c = new OneshotCore<T>(adopt.offset);
   }
 
+  /** @internal */
   protected get kindName(): string {
     return 'OneshotSender';
   }
@@ -194,6 +195,7 @@ export class OneshotReceiver<T> extends ReceiverBase<T> {
     super(adopt.offset, new OneshotCore<T>(adopt.offset));
   }
 
+  /** @internal */
   protected get kindName(): string {
     return 'OneshotReceiver';
   }

@@ -134,6 +134,7 @@ export class Receiver<T> extends ReceiverBase<T> {
     this.#core = core;
   }
 
+  /** @internal */
   protected get kindName(): string {
     return 'Receiver';
   }

@@ -19,7 +19,7 @@ import type { Core, SendContext } from './layout.ts';
  */
 const RENDEZVOUS_TRY_MS = 20;
 
-abstract class SenderBase<T> extends Handle {
+export abstract class SenderBase<T> extends Handle {
   protected readonly core: Core<T>;
 
   /** @internal */
@@ -52,6 +52,7 @@ abstract class SenderBase<T> extends Handle {
 
 /** The sending half of an unbounded channel. */
 export class Sender<T> extends SenderBase<T> {
+  /** @internal */
   protected get kindName(): string {
     return 'Sender';
   }
@@ -70,6 +71,7 @@ export class Sender<T> extends SenderBase<T> {
 
 /** The sending half of a bounded or rendezvous channel. */
 export class SyncSender<T> extends SenderBase<T> {
+  /** @internal */
   protected get kindName(): string {
     return 'SyncSender';
   }

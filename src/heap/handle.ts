@@ -325,7 +325,7 @@ export abstract class Handle {
     return this.#generation === ownedGeneration();
   }
 
-  /** Human name of the handle kind, for error messages. */
+  /** Human name of the handle kind, for error messages. @internal */
   protected abstract get kindName(): string;
 
   /** Throws if this handle was closed or moved to another thread. */

@@ -94,6 +94,7 @@ export class SharedArray<A extends SharedArrayType = SharedArrayType> extends Ha
     this.#array = new type(heap().sab, adopt.offset + DATA, this.length);
   }
 
+  /** @internal */
   protected get kindName(): string {
     return 'SharedArray';
   }

@@ -57,7 +57,7 @@ function checkUpdate(f: unknown, what: string): void {
 }
 
 /** The 32-bit atomics share one implementation; `wire`/`read` map values to the i32 word. */
-abstract class Atomic32<V> extends Handle {
+export abstract class Atomic32<V> extends Handle {
   protected readonly index: number;
 
   /** @internal */
@@ -138,7 +138,7 @@ abstract class Atomic32<V> extends Handle {
 }
 
 /** Wrapping arithmetic, as Rust's fetch_add / fetch_sub. */
-abstract class AtomicInt32 extends Atomic32<number> {
+export abstract class AtomicInt32 extends Atomic32<number> {
   fetchAdd(v: number): number {
     return this.read(A.add(heap().i32, this.index, this.wire(v, 'fetchAdd')));
   }
@@ -169,6 +169,7 @@ export class AtomicI32 extends AtomicInt32 {
   constructor(v: number | Adopt = 0) {
     super(Kind.AtomicI32, v instanceof Adopt ? v : int32(v, 'new AtomicI32'));
   }
+  /** @internal */
   protected get kindName(): string {
     return 'AtomicI32';
   }
@@ -187,6 +188,7 @@ export class AtomicU32 extends AtomicInt32 {
   constructor(v: number | Adopt = 0) {
     super(Kind.AtomicU32, v instanceof Adopt ? v : uint32(v, 'new AtomicU32'));
   }
+  /** @internal */
   protected get kindName(): string {
     return 'AtomicU32';
   }
@@ -206,6 +208,7 @@ export class AtomicBool extends Atomic32<boolean> {
     if (typeof v !== 'boolean' && !(v instanceof Adopt)) throw new TypeError(`new AtomicBool: expected a boolean, got ${describeValue(v)}`);
     super(Kind.AtomicBool, v instanceof Adopt ? v : v ? 1 : 0);
   }
+  /** @internal */
   protected get kindName(): string {
     return 'AtomicBool';
   }
@@ -228,7 +231,7 @@ export class AtomicBool extends Atomic32<boolean> {
 }
 
 /** The 64-bit atomics share one implementation over an i64 word; `wire`/`read` map values to it. */
-abstract class Atomic64 extends Handle {
+export abstract class Atomic64 extends Handle {
   readonly #index: number;
 
   /** @internal */
@@ -338,6 +341,7 @@ export class AtomicI64 extends Atomic64 {
   constructor(v: bigint | number | Adopt = 0n) {
     super(Kind.AtomicI64, v instanceof Adopt ? v : int64(v, 'new AtomicI64'));
   }
+  /** @internal */
   protected get kindName(): string {
     return 'AtomicI64';
   }
@@ -360,6 +364,7 @@ export class AtomicU64 extends Atomic64 {
   constructor(v: bigint | number | Adopt = 0n) {
     super(Kind.AtomicU64, v instanceof Adopt ? v : BigInt.asIntN(64, uint64(v, 'new AtomicU64')));
   }
+  /** @internal */
   protected get kindName(): string {
     return 'AtomicU64';
   }

@@ -215,6 +215,7 @@ export class AtomicWaker extends PinnedHandle {
     super(adopt instanceof Adopt ? adopt.offset : allocObject(Kind.AtomicWaker, OBJECT_BYTES - 8));
   }
 
+  /** @internal */
   protected get kindName(): string {
     return 'AtomicWaker';
   }

@@ -56,6 +56,7 @@ export class Barrier extends Handle {
     if (!(n instanceof Adopt)) store(views(this.offset).i32, (this.offset >> 2) + N, n);
   }
 
+  /** @internal */
   protected get kindName(): string {
     return 'Barrier';
   }

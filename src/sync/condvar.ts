@@ -57,6 +57,7 @@ export class Condvar extends Handle {
     super(adopt instanceof Adopt ? adopt.offset : allocObject(Kind.Condvar, OBJECT_BYTES - 8));
   }
 
+  /** @internal */
   protected get kindName(): string {
     return 'Condvar';
   }

@@ -347,6 +347,7 @@ export class Mutex<T = undefined> extends PinnedHandle {
     this.#me = myWord();
   }
 
+  /** @internal */
   protected get kindName(): string {
     return 'Mutex';
   }

@@ -234,6 +234,7 @@ export class Notify extends Handle {
     super(adopt?.offset ?? allocObject(Kind.Notify, NOTIFY_BYTES - 8));
   }
 
+  /** @internal */
   protected get kindName(): string {
     return 'Notify';
   }

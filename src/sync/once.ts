@@ -249,6 +249,7 @@ export class Once extends Handle {
     super(adopt?.offset ?? allocObject(Kind.Once, ONCE_BYTES - 8));
   }
 
+  /** @internal */
   protected get kindName(): string {
     return 'Once';
   }

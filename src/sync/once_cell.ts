@@ -153,6 +153,7 @@ export class OnceCell<T> extends Handle {
     super(p);
   }
 
+  /** @internal */
   protected get kindName(): string {
     return 'OnceCell';
   }

@@ -85,6 +85,7 @@ export class OnceLock<T> extends Handle {
     );
   }
 
+  /** @internal */
   protected get kindName(): string {
     return 'OnceLock';
   }
@@ -280,6 +281,7 @@ export class LazyLock<T> extends Handle {
     this.#init = init instanceof Adopt ? undefined : init;
   }
 
+  /** @internal */
   protected get kindName(): string {
     return 'LazyLock';
   }

@@ -459,6 +459,7 @@ export class RwLock<T = undefined> extends PinnedHandle {
     super(value instanceof Adopt ? value.offset : allocWithLockValue(Kind.RwLock, OBJECT_BYTES - 8, VALUE, value));
   }
 
+  /** @internal */
   protected get kindName(): string {
     return 'RwLock';
   }

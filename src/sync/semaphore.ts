@@ -99,6 +99,7 @@ export class Permit extends Handle {
     super(adopt.offset);
   }
 
+  /** @internal */
   protected get kindName(): string {
     return 'Permit';
   }
@@ -199,6 +200,7 @@ export class Semaphore extends Handle {
     if (!(permits instanceof Adopt)) store(semWords(this.offset), (this.offset >> 2) + PERMITS, permits);
   }
 
+  /** @internal */
   protected get kindName(): string {
     return 'Semaphore';
   }

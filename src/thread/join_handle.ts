@@ -43,6 +43,7 @@ export class JoinHandle<T> extends Handle {
     watchUnjoinedAtExit();
   }
 
+  /** @internal */
   protected get kindName(): string {
     return 'JoinHandle';
   }

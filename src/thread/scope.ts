@@ -29,6 +29,7 @@ export class Scope extends Handle {
     super(adopt.offset);
   }
 
+  /** @internal */
   protected get kindName(): string {
     return 'Scope';
   }

@@ -22,6 +22,7 @@ export class Thread extends Handle {
     super(adopt.offset);
   }
 
+  /** @internal */
   protected get kindName(): string {
     return 'Thread';
   }
