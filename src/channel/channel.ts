@@ -19,19 +19,67 @@ import { releaseRx } from './rx_lock.ts';
 import { freeTable } from './rx_waiters.ts';
 import { heapCovering } from '../heap/heap.ts';
 
+/**
+ * Options of {@link channel} and {@link syncChannel}: `codec` chooses how messages are
+ * encoded (default `codecs.structured`; `codecs.f64`/`codecs.i32` need no allocation).
+ */
 export interface ChannelOptions<T> {
   /** How messages are carried (default codecs.structured; codecs.f64 / i32 store numbers in place). */
   codec?: Codec<T>;
 }
 
-/** An unbounded channel: send never waits. */
+/**
+ * An unbounded multi-producer channel (Rust's `std::sync::mpsc::channel`): `send` never
+ * waits. Returns `[Sender, Receiver]`; `rx.clone()` makes it multi-consumer (crossbeam's
+ * MPMC: each message goes to exactly one receiver).
+ *
+ * @example
+ * ```ts
+ * const [tx, rx] = channel<number>({ codec: codecs.f64 });
+ * for (let p = 0; p < 4; p++) spawn((out: Sender<number>, p: number) => out.send(p), tx.clone(), p);
+ * tx.close();
+ * let sum = 0;
+ * for (const v of rx) sum += v; // ends when every sender is gone and the channel is drained
+ * ```
+ *
+ * @remarks
+ * Ordering: messages from one sender arrive in the order sent, exactly once; a message's
+ * contents (and anything its sender wrote before sending) are visible to its receiver.
+ * Endpoints move when passed to `spawn`, sent or stored (use `clone()` to keep one), so
+ * the channel disconnects exactly when its last sender or last receiver closes.
+ *
+ * Holder death: a thread that ends or is killed closes its endpoints: receivers then drain
+ * what was sent and get {@link RecvError}; senders get {@link SendError} once no receiver
+ * is left.
+ *
+ * @throws `TypeError` for options that are not an object or a codec that is not one.
+ */
 export function channel<T>(options?: ChannelOptions<T>): [Sender<T>, Receiver<T>] {
   const codec = checkCodec(options?.codec, 'channel()');
   const p = allocChannel(Flavor.List, 0, codec, () => 0, List.init);
   return [new Sender<T>(new Adopt(p, Role.Sender)), new Receiver<T>(new Adopt(p, Role.Receiver))];
 }
 
-/** A bounded channel of `bound` messages; bound 0 is a rendezvous (send waits for the receiver). */
+/**
+ * A bounded channel of `bound` messages (Rust's `std::sync::mpsc::sync_channel`): `send`
+ * waits while the channel is full, which is how a fast producer is held back
+ * (backpressure). `bound` 0 is a rendezvous: each `send` waits for a receiver to take it.
+ *
+ * @example
+ * ```ts
+ * const [tx, rx] = syncChannel<string>(16);
+ * const producer = spawn((tx: SyncSender<string>) => { for (const line of lines()) tx.send(line); }, tx);
+ * for (const line of rx) handle(line);
+ * producer.join();
+ * ```
+ *
+ * @remarks
+ * Blocking / async: `send` / `sendAsync(v, { signal })`, `sendTimeout(v, ms)`, `trySend`.
+ * Fairness: senders waiting for room are served in turn. Ordering and holder death as
+ * for {@link channel}.
+ *
+ * @throws `RangeError` for a bound that is not an integer from 0 to the maximum.
+ */
 export function syncChannel<T>(bound: number, options?: ChannelOptions<T>): [SyncSender<T>, Receiver<T>] {
   if (typeof bound !== 'number') throw new TypeError(`syncChannel(): bound must be a number, got ${typeof bound}`);
   if (!Number.isInteger(bound) || bound < 0 || bound > MAX_BOUND) {

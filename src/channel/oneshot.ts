@@ -125,7 +125,18 @@ class OneshotCore<T> implements Receivable {
   }
 }
 
-/** Creates a oneshot channel. */
+/**
+ * A channel for exactly one message (tokio's `oneshot`): returns
+ * `[OneshotSender, OneshotReceiver]`. The receiver gets the value, or
+ * {@link RecvError} if the sender was closed (or its thread ended) without sending.
+ *
+ * @example
+ * ```ts
+ * const [reply, answer] = oneshot<number>();
+ * spawn((reply: OneshotSender<number>) => reply.send(6 * 7), reply);
+ * answer.recv(); // 42
+ * ```
+ */
 export function oneshot<T>(options?: ChannelOptions<T>): [OneshotSender<T>, OneshotReceiver<T>] {
   const codec = checkCodec(options?.codec, 'oneshot()');
   const fixed = codec.fixed?.bytes ?? 0;

@@ -15,7 +15,10 @@ import { coreOf } from './flavors.ts';
 import type { Core } from './layout.ts';
 import { DISCONNECTED, EMPTY, endpoint, recvOp, type HasEndpoint, type Receivable } from './receivable.ts';
 
-/** The receive operations, shared by channel and oneshot receivers. */
+/**
+ * What {@link Receiver} and {@link OneshotReceiver} share: `recv`, `recvAsync`,
+ * `tryRecv`, `recvTimeout`, `recvDeadline`. Not constructed directly.
+ */
 export abstract class ReceiverBase<T> extends Handle implements HasEndpoint {
   readonly #end: Receivable;
 
@@ -123,7 +126,29 @@ async function takeAsync(rx: HasEndpoint, signal?: AbortSignal): Promise<unknown
   return got;
 }
 
-/** The receiving half of a channel. */
+/**
+ * The receiving half of a channel. `for (const v of rx)` receives until the channel is
+ * disconnected and drained; `clone()` adds a consumer (each message goes to one).
+ *
+ * @example
+ * ```ts
+ * const [tx, rx] = channel<number>();
+ * tx.send(1);
+ * rx.recv();                    // 1
+ * rx.tryRecv();                 // undefined: nothing now
+ * rx.recvTimeout(10);           // undefined after 10 ms
+ * await rx.recvAsync({ signal: AbortSignal.timeout(100) }); // rejects after 100 ms
+ * ```
+ *
+ * @remarks
+ * Blocking / async: `recv()` / `recvAsync({ signal })`, `recvTimeout(ms)`,
+ * `recvDeadline(t)`; `tryRecv()`, `len()`, `isEmpty()` never wait. An aborted
+ * `recvAsync` takes no message. Cloned receivers waiting together are served in turn.
+ *
+ * @throws {@link RecvError} from `recv`/`recvAsync` once every sender is gone and the
+ * channel is drained; {@link TryRecvError} / {@link RecvTimeoutError} from `tryRecv` /
+ * `recvTimeout` / `recvDeadline` in that case (kind 'disconnected').
+ */
 export class Receiver<T> extends ReceiverBase<T> {
   readonly #core: Core<T>;
 

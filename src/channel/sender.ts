@@ -19,6 +19,10 @@ import type { Core, SendContext } from './layout.ts';
  */
 const RENDEZVOUS_TRY_MS = 20;
 
+/**
+ * What {@link Sender} and {@link SyncSender} share (`clone`, `close`). Not constructed
+ * directly.
+ */
 export abstract class SenderBase<T> extends Handle {
   protected readonly core: Core<T>;
 
@@ -50,7 +54,21 @@ export abstract class SenderBase<T> extends Handle {
   }
 }
 
-/** The sending half of an unbounded channel. */
+/**
+ * The sending half of an unbounded {@link channel}. `send(v)` never waits.
+ * `clone()` makes another sender of the same channel; the channel disconnects for the
+ * receivers once every sender is closed (or its thread ended).
+ *
+ * @example
+ * ```ts
+ * const [tx, rx] = channel<string>();
+ * spawn((tx: Sender<string>) => tx.send('hello'), tx.clone());
+ * rx.recv(); // 'hello'
+ * ```
+ *
+ * @throws {@link SendError} (carrying the value back) when every receiver is gone;
+ * `TypeError` for a value the codec cannot carry (nothing is sent) or a moved sender.
+ */
 export class Sender<T> extends SenderBase<T> {
   /** @internal */
   protected get kindName(): string {
@@ -69,7 +87,21 @@ export class Sender<T> extends SenderBase<T> {
   }
 }
 
-/** The sending half of a bounded or rendezvous channel. */
+/**
+ * The sending half of a bounded or rendezvous {@link syncChannel}. `send(v)` blocks while
+ * the channel is full; `sendAsync(v, { signal })` waits without blocking (an abort sends
+ * nothing); `sendTimeout(v, ms)` returns false on timeout; `trySend(v)` never waits.
+ *
+ * @example
+ * ```ts
+ * const [tx, rx] = syncChannel<number>(1);
+ * tx.send(1);
+ * tx.trySend(2); // throws TrySendError (kind 'full'): the one slot is taken
+ * ```
+ *
+ * @throws {@link SendError} when every receiver is gone; {@link TrySendError} from
+ * `trySend` (full or disconnected, with the value back).
+ */
 export class SyncSender<T> extends SenderBase<T> {
   /** @internal */
   protected get kindName(): string {

@@ -13,6 +13,17 @@ import type { AnyCodec } from './structured.ts';
 
 // Written out (not inferred) so the typings name `Uint8Array` without type arguments,
 // which TypeScript before 5.7 does not accept.
+/**
+ * The built-in codecs, chosen per channel or cell with `{ codec }`:
+ * `structured` (the default: structured-clone data in msgpack, Errors with stack and cause,
+ * weft handles), `json`, `f64` and `i32` (fixed size: no allocation per message),
+ * `bytes` (`Uint8Array`) and `utf8` (strings).
+ *
+ * @example
+ * ```ts
+ * const [tx, rx] = channel<number>({ codec: codecs.f64 });
+ * ```
+ */
 export const codecs: {
   readonly structured: AnyCodec;
   readonly json: AnyCodec;

@@ -376,6 +376,10 @@ export function usableSize(p: number): number {
   return (size >= 0 ? smallSize(size) : -size * PAGE_BYTES) - HEADER;
 }
 
+/**
+ * What {@link heapStats} reports of the shared heap: its length, how far it may grow,
+ * and the bytes in use.
+ */
 export interface HeapStats {
   /** Current length of the shared buffer. */
   byteLength: number;
@@ -392,6 +396,16 @@ export interface HeapStats {
   free: number;
 }
 
+/**
+ * Measures the shared heap, from any thread: `{ byteLength, maxByteLength, reserved, live, ... }`.
+ *
+ * @example
+ * ```ts
+ * const before = heapStats().live;
+ * const [tx, rx] = channel(); tx.close(); rx.close();
+ * heapStats().live === before; // true: closing both ends freed the channel
+ * ```
+ */
 export function heapStats(): HeapStats {
   const h = geometry();
   const live = load(h.i32, I_LIVE_BYTES);

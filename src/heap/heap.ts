@@ -19,6 +19,10 @@ export interface Heap {
   readonly dv: DataView;
 }
 
+/**
+ * Options of {@link configure}: `heapBytes` (initial size of the shared buffer) and
+ * `maxHeapBytes` (the most it may grow to). Both are in bytes.
+ */
 export interface HeapOptions {
   /** Initial size of the shared heap in bytes (default 4 MiB). */
   heapBytes?: number;

@@ -64,6 +64,21 @@ function panicOf(reply: Reply): Outcome {
   return { ok: false, error: new PanicError(message, threadId, threadName, payload) };
 }
 
+/**
+ * A task queued on a {@link ThreadPool}: `join()` / `joinAsync({ signal })` give its
+ * result, `isFinished()` never waits, `cancel()` drops it if it has not started,
+ * `terminate()` kills the thread running it (the pool replaces the thread).
+ *
+ * @example
+ * ```ts
+ * const t = pool.spawn((n: number) => fib(n), 30);
+ * t.cancel(); // false if it already started
+ * await t.joinAsync();
+ * ```
+ *
+ * @throws {@link PanicError} from `join`/`joinAsync` when the task threw, was cancelled
+ * or its thread died.
+ */
 export class TaskHandle<T> {
   readonly #rx: OneshotReceiver<Reply>;
   readonly #slot: TaskSlot;

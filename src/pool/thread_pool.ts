@@ -32,6 +32,9 @@ import { CODE_MASK, GEN_MASK, GEN_SHIFT, ROW, Stat, STATE_SLOTS, TaskKind, TaskS
 import { poolThreadMain, type Reply, type TaskMessage } from './pool_thread.ts';
 import { LIVENESS_MS, TaskHandle, type PoolControl, type TaskSlot } from './task_handle.ts';
 
+/**
+ * Options of {@link ThreadPool}: `threads`, `name`, `maxQueue` and `stackSize`.
+ */
 export interface ThreadPoolOptions {
   /** Number of threads (default: availableParallelism()). */
   threads?: number;
@@ -43,6 +46,10 @@ export interface ThreadPoolOptions {
   stackSize?: number;
 }
 
+/**
+ * What {@link ThreadPool.stats} reports: threads, busy and queued now, tasks completed,
+ * failed and cancelled, and queue-wait and run times in milliseconds.
+ */
 export interface ThreadPoolStats {
   /** Live threads. */
   threads: number;
@@ -97,6 +104,32 @@ function positiveInteger(v: unknown, what: string): number {
   return v;
 }
 
+/**
+ * A fixed set of weft threads running tasks from one queue (a `Piscina` whose tasks are
+ * inline functions). `spawn(fn, ...args)` returns a {@link TaskHandle}; `map(items, fn)`
+ * runs over chunks and keeps the order.
+ *
+ * @example
+ * ```ts
+ * await using pool = new ThreadPool({ threads: 4, maxQueue: 1000 });
+ * const sum = pool.spawn((a: number, b: number) => a + b, 2, 3);
+ * await sum.joinAsync(); // 5
+ * const squares = await pool.map([1, 2, 3], (x: number) => x * x); // [1, 4, 9]
+ * ```
+ *
+ * @remarks
+ * Blocking / async: `spawn` never waits (throws `RangeError` when `maxQueue` is full);
+ * `spawnAsync({ signal }, fn, ...args)` waits for room; `map(items, fn, { signal })`
+ * cancels the chunks not started when aborted or when one fails. `close()` finishes the
+ * queued tasks, then ends the threads (`await using` closes the pool).
+ *
+ * Ordering: tasks start in the order queued, on whichever thread is free.
+ * Holder death: a thread killed by `terminate()`, `process.exit()` or a crash fails only
+ * its task (with {@link PanicError}) and is replaced.
+ *
+ * @throws `RangeError` from `spawn` when the queue is full; `TypeError` for a task that is
+ * not a function or options that are not an object; `Error` once the pool is closed.
+ */
 export class ThreadPool {
   readonly #size: number;
   readonly #name: string;

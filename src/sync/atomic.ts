@@ -17,6 +17,16 @@ import { Kind } from '../heap/kinds.ts';
 import * as A from '../wait/futex.ts';
 import { describeValue } from '../heap/describe.ts';
 
+/**
+ * What `compareExchange` and `fetchUpdate` return (Rust's `Result<T, T>`): `ok` is true
+ * when the value was replaced; `value` is the value found before, in both cases.
+ *
+ * @example
+ * ```ts
+ * const r = flag.compareExchange(0, 1);
+ * if (!r.ok) console.log('another thread stored', r.value);
+ * ```
+ */
 export interface CompareExchange<V> {
   /** True when the value was `expected` and has been replaced. */
   ok: boolean;
@@ -56,7 +66,11 @@ function checkUpdate(f: unknown, what: string): void {
   if (typeof f !== 'function') throw new TypeError(`${what}(f): expected a function, got ${describeValue(f)}`);
 }
 
-/** The 32-bit atomics share one implementation; `wire`/`read` map values to the i32 word. */
+/**
+ * The operations every 32-bit atomic ({@link AtomicI32}, {@link AtomicU32},
+ * {@link AtomicBool}) has: `load`, `store`, `swap`, `compareExchange`,
+ * `compareExchangeWeak`, `fetchUpdate`. Not constructed directly.
+ */
 export abstract class Atomic32<V> extends Handle {
   protected readonly index: number;
 
@@ -137,7 +151,11 @@ export abstract class Atomic32<V> extends Handle {
   }
 }
 
-/** Wrapping arithmetic, as Rust's fetch_add / fetch_sub. */
+/**
+ * The arithmetic and bit operations of the 32-bit integer atomics ({@link AtomicI32},
+ * {@link AtomicU32}): `fetchAdd`, `fetchSub`, `fetchAnd`, `fetchOr`, `fetchXor`,
+ * `fetchNand`, `fetchMax`, `fetchMin`. Not constructed directly.
+ */
 export abstract class AtomicInt32 extends Atomic32<number> {
   fetchAdd(v: number): number {
     return this.read(A.add(heap().i32, this.index, this.wire(v, 'fetchAdd')));
@@ -162,6 +180,27 @@ export abstract class AtomicInt32 extends Atomic32<number> {
   }
 }
 
+/**
+ * A 32-bit signed integer in the shared heap (Rust's `AtomicI32`), shared by handle:
+ * the same number in every thread. Results wrap at 32 bits.
+ *
+ * @example
+ * ```ts
+ * const done = new AtomicI32(0);
+ * scope((s) => { for (let k = 0; k < 4; k++) s.spawn((n: AtomicI32) => n.fetchAdd(1), done); });
+ * done.load(); // 4
+ * ```
+ *
+ * @remarks
+ * Every operation is sequentially consistent: JavaScript's `Atomics` offer no weaker
+ * ordering, so Rust's `Ordering` arguments are left out. `fetchMax`, `fetchMin`,
+ * `fetchNand` and `fetchUpdate` are compare-exchange loops, each still one atomic step.
+ * `compareExchangeWeak` never fails spuriously. Nothing here waits, so there is no async
+ * form; for waiting on a value use {@link AtomicWaker}, a Condvar, or `Atomics.wait` on a
+ * {@link SharedArray}. Atomics hold no lock: a thread's death leaves the value as it was.
+ *
+ * @throws `TypeError` / `RangeError` for a value that is not an integer in range.
+ */
 export class AtomicI32 extends AtomicInt32 {
   constructor(v?: number);
   /** @internal */
@@ -181,6 +220,18 @@ export class AtomicI32 extends AtomicInt32 {
   }
 }
 
+/**
+ * A 32-bit unsigned integer in the shared heap (Rust's `AtomicU32`): values 0 to
+ * 2^32 - 1, wrapping. See {@link AtomicI32} for an example.
+ *
+ * @remarks
+ * Every operation is sequentially consistent: JavaScript's `Atomics` offer no weaker
+ * ordering, so Rust's `Ordering` arguments are left out. `fetchMax`, `fetchMin`,
+ * `fetchNand` and `fetchUpdate` are compare-exchange loops, each still one atomic step.
+ * `compareExchangeWeak` never fails spuriously. Nothing here waits, so there is no async
+ * form; for waiting on a value use {@link AtomicWaker}, a Condvar, or `Atomics.wait` on a
+ * {@link SharedArray}. Atomics hold no lock: a thread's death leaves the value as it was.
+ */
 export class AtomicU32 extends AtomicInt32 {
   constructor(v?: number);
   /** @internal */
@@ -200,6 +251,26 @@ export class AtomicU32 extends AtomicInt32 {
   }
 }
 
+/**
+ * A boolean in the shared heap (Rust's `AtomicBool`), with `fetchAnd`, `fetchOr`,
+ * `fetchXor`, `fetchNand` and `fetchNot`.
+ *
+ * @example
+ * ```ts
+ * const stop = new AtomicBool(false);
+ * const h = spawn((stop: AtomicBool) => { let n = 0; while (!stop.load()) n++; return n; }, stop);
+ * stop.store(true);
+ * h.join();
+ * ```
+ *
+ * @remarks
+ * Every operation is sequentially consistent: JavaScript's `Atomics` offer no weaker
+ * ordering, so Rust's `Ordering` arguments are left out. `fetchMax`, `fetchMin`,
+ * `fetchNand` and `fetchUpdate` are compare-exchange loops, each still one atomic step.
+ * `compareExchangeWeak` never fails spuriously. Nothing here waits, so there is no async
+ * form; for waiting on a value use {@link AtomicWaker}, a Condvar, or `Atomics.wait` on a
+ * {@link SharedArray}. Atomics hold no lock: a thread's death leaves the value as it was.
+ */
 export class AtomicBool extends Atomic32<boolean> {
   constructor(v?: boolean);
   /** @internal */
@@ -230,7 +301,10 @@ export class AtomicBool extends Atomic32<boolean> {
   }
 }
 
-/** The 64-bit atomics share one implementation over an i64 word; `wire`/`read` map values to it. */
+/**
+ * The operations of the 64-bit atomics ({@link AtomicI64}, {@link AtomicU64}), on
+ * bigints. Not constructed directly.
+ */
 export abstract class Atomic64 extends Handle {
   readonly #index: number;
 
@@ -334,6 +408,26 @@ export abstract class Atomic64 extends Handle {
   }
 }
 
+/**
+ * A 64-bit signed integer in the shared heap (Rust's `AtomicI64`), as a `bigint`
+ * (wrapping at 64 bits). Safe-integer numbers are accepted as arguments
+ * (`fetchAdd(1)`); results are bigints.
+ *
+ * @example
+ * ```ts
+ * const bytes = new AtomicI64();
+ * bytes.fetchAdd(4096);
+ * bytes.load(); // 4096n
+ * ```
+ *
+ * @remarks
+ * Every operation is sequentially consistent: JavaScript's `Atomics` offer no weaker
+ * ordering, so Rust's `Ordering` arguments are left out. `fetchMax`, `fetchMin`,
+ * `fetchNand` and `fetchUpdate` are compare-exchange loops, each still one atomic step.
+ * `compareExchangeWeak` never fails spuriously. Nothing here waits, so there is no async
+ * form; for waiting on a value use {@link AtomicWaker}, a Condvar, or `Atomics.wait` on a
+ * {@link SharedArray}. Atomics hold no lock: a thread's death leaves the value as it was.
+ */
 export class AtomicI64 extends Atomic64 {
   constructor(v?: bigint | number);
   /** @internal */
@@ -354,8 +448,17 @@ export class AtomicI64 extends Atomic64 {
 }
 
 /**
- * Rust's AtomicU64 (and the AtomicUsize of 64-bit targets), in bigint: values from 0 to
- * 2^64 - 1, arithmetic wrapping at 2^64. Stored in the same i64 word as AtomicI64.
+ * A 64-bit unsigned integer in the shared heap (Rust's `AtomicU64`), as a `bigint` from
+ * 0 to 2^64 - 1, wrapping. Safe-integer numbers are accepted as arguments. See
+ * {@link AtomicI64}.
+ *
+ * @remarks
+ * Every operation is sequentially consistent: JavaScript's `Atomics` offer no weaker
+ * ordering, so Rust's `Ordering` arguments are left out. `fetchMax`, `fetchMin`,
+ * `fetchNand` and `fetchUpdate` are compare-exchange loops, each still one atomic step.
+ * `compareExchangeWeak` never fails spuriously. Nothing here waits, so there is no async
+ * form; for waiting on a value use {@link AtomicWaker}, a Condvar, or `Atomics.wait` on a
+ * {@link SharedArray}. Atomics hold no lock: a thread's death leaves the value as it was.
  */
 export class AtomicU64 extends Atomic64 {
   constructor(v?: bigint | number);

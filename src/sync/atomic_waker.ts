@@ -187,15 +187,37 @@ function checkMs(ms: unknown, call: string): number | undefined {
 }
 
 /**
- * tokio's AtomicWaker, across threads. `register()` makes the calling thread the one
- * `wake()` wakes (replacing any thread registered before); `wait()` / `waitAsync()`
- * then sleep until such a wake. A wake between register() and the wait is never lost,
- * and a wake() with nobody registered is kept for the next register(). Use it as
- * `register(); if (ready()) return; wait();` in a loop, and `makeReady(); wake();` on
- * the other side. One waiting thread at a time (for many waiters, Notify or Condvar).
+ * tokio's `AtomicWaker`, across threads: the building block for your own primitives.
+ * `register()` makes the calling thread the one `wake()` wakes (replacing any thread
+ * registered before); `wait()` / `waitAsync()` then sleep until such a wake. A wake
+ * between `register()` and the wait is never lost, and a `wake()` with nobody registered
+ * is kept for the next `register()`. One waiting thread at a time (for many waiters,
+ * {@link Notify} or {@link Condvar}).
  *
- * Wake-ups may be spurious (a wake-up stored earlier and not needed, a waiter that
- * slept through several wakes): callers re-check their condition, as with Condvar.
+ * @example
+ * ```ts
+ * // consumer
+ * for (;;) {
+ *   waker.register();
+ *   if (ready.load()) break;
+ *   waker.wait();
+ * }
+ * // producer
+ * ready.store(1);
+ * waker.wake();
+ * ```
+ *
+ * @remarks
+ * Blocking / async: `wait(ms?)` (returns false on timeout) / `waitAsync({ signal })`.
+ * Wake-ups may be spurious (one stored earlier and not needed, a waiter that slept
+ * through several wakes): re-check the condition, as with a Condvar.
+ *
+ * Ordering: what the waking thread wrote before `wake()` is visible to the woken thread
+ * after its wait returns. `take()` returns the registered {@link Thread} and clears it.
+ *
+ * Holder death: a registered thread that ends or is killed is simply forgotten; a thread
+ * killed inside `register()` or `wake()` leaves the state usable (each window is one
+ * kill-safe section).
  */
 export class AtomicWaker extends PinnedHandle {
   // This handle's side of the protocol, in this thread: the WOKEN value accounted for

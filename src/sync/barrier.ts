@@ -27,6 +27,10 @@ import { ABORTED, raceAbort } from '../wait/driver.ts';
 const N = 4, RELEASED = 5;
 const BARRIER_BYTES = 24;
 
+/**
+ * What {@link Barrier.wait} returns: `isLeader()` is true for exactly one caller of each
+ * generation.
+ */
 export interface BarrierWaitResult {
   /** True for exactly one caller of each generation (the last to arrive). */
   readonly isLeader: boolean;
@@ -40,7 +44,33 @@ const views = (offset: number) => heapCovering(offset + BARRIER_BYTES);
 /** True once generation `gen` has been released, RELEASED being `released`. */
 const isReleased = (gen: number, released: number): boolean => ((released - gen) | 0) > 0;
 
-/** Rust's std::sync::Barrier, with waitAsync for event-loop threads. */
+/**
+ * A rendezvous of `n` threads (Rust's `std::sync::Barrier`): each `wait()` blocks until
+ * `n` callers have arrived; exactly one of them gets `isLeader() === true`. Reusable:
+ * the next `n` arrivals form the next generation.
+ *
+ * @example
+ * ```ts
+ * const start = new Barrier(3);
+ * const hs = [0, 1].map(() => spawn((b: Barrier) => { b.wait(); return 'go'; }, start));
+ * start.wait(); // the third arrival releases all three
+ * hs.map((h) => h.join()); // ['go', 'go']
+ * ```
+ *
+ * @remarks
+ * Blocking / async: `wait()` / `waitAsync({ signal })`. Aborting an async wait withdraws
+ * its arrival, unless its generation already completed (then it resolves normally).
+ *
+ * Ordering: everything a thread wrote before its `wait()` is visible to every thread of
+ * its generation after theirs returns.
+ *
+ * Holder death: a thread that dies before arriving is simply one arrival short: the
+ * others wait until `n` live callers arrive (as in Rust). A leader killed while opening
+ * the next generation cannot leave the generation asleep (one kill-safe section).
+ *
+ * @throws `TypeError` / `RangeError` from the constructor for an `n` that is not an
+ * integer from 0 to 2^31 - 1; `TypeError` for a blocking wait where blocking is impossible.
+ */
 export class Barrier extends Handle {
   constructor(n: number);
   /** @internal */

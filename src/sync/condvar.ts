@@ -41,6 +41,44 @@ function* sleepOn(i: Int32Array, at: number, seq: number): Op<boolean> {
   return expired && load(i, at) === seq;
 }
 
+/**
+ * A condition variable (Rust's `std::sync::Condvar`): wait for a condition on a
+ * {@link Mutex}'s value, woken by another thread's notify.
+ *
+ * @example
+ * ```ts
+ * const ready = new Mutex(false);
+ * const cv = new Condvar();
+ * spawn((m: Mutex<boolean>, cv: Condvar) => {
+ *   const g = m.lock();
+ *   g.value = true;              // change the state under the lock...
+ *   g.unlock();
+ *   cv.notifyOne();              // ...then wake the waiter
+ * }, ready, cv);
+ * const g = ready.lock();
+ * cv.waitWhile(g, (done) => !done); // returns with the lock held and the flag true
+ * g.unlock();
+ * ```
+ *
+ * @remarks
+ * Blocking / async: `wait(guard)`, `waitWhile(guard, cond)`, `waitTimeout(guard, ms)`,
+ * `waitTimeoutWhile(...)`, each with an `…Async` twin taking `{ signal }`. Every wait
+ * releases the mutex while asleep and holds it again when it returns or throws, so the
+ * guard is valid afterwards. Waits may wake spuriously: loop on the condition, or use
+ * `waitWhile`.
+ *
+ * Ordering: a notify made after a change under the mutex is never lost: a waiter that
+ * saw the old state is either already asleep (and is woken) or sees the notify's new
+ * sequence number and returns. `notifyOne()` wakes one waiter (no order promised),
+ * `notifyAll()` every waiter.
+ *
+ * Holder death: a waiter killed while asleep leaves nothing behind; the mutex follows
+ * its own rules (poisoned and released if the thread dies holding it).
+ *
+ * @throws {@link PoisonError} when the mutex was poisoned while waiting (the guard is in
+ * the error, the lock held). `TypeError` for a guard of another kind, a bad timeout, or a
+ * blocking wait where blocking is impossible.
+ */
 export class Condvar extends Handle {
   /** A new condition variable; it is used with any Mutex, through the guard passed to wait(). */
   constructor();

@@ -65,7 +65,21 @@ const HELD = 0, RELEASED = -1, WAITING = -2;
 /** The lock word of a lock held by the calling thread, with no waiters. */
 const myWord = (): number => (currentRecord() >> 3) << 1;
 
-/** Access to a locked Mutex's value; unlock() (or `using`) releases it. */
+/**
+ * The holder's access to a {@link Mutex}'s value, returned by `lock()`, `lockAsync()` and
+ * `tryLock()`. Read or assign `value`; `unlock()` (or `Symbol.dispose` via `using`)
+ * writes changes back and releases the lock, once (later calls do nothing).
+ *
+ * @example
+ * ```ts
+ * const g = queue.lock();
+ * try {
+ *   g.value.push(job);
+ * } finally {
+ *   g.unlock();
+ * }
+ * ```
+ */
 export interface MutexGuard<T> {
   value: T;
   unlock(): void;
@@ -332,6 +346,46 @@ function* spin(i: Int32Array, at: number): Op<number> {
   }
 }
 
+/**
+ * A mutual-exclusion lock over a value in the shared heap (Rust's `std::sync::Mutex<T>`).
+ *
+ * Pass it to `spawn`, send it or keep it in another value: it is the same lock in every
+ * thread (shared like `Arc`). `lock()` returns a guard whose `value` is the data; changes
+ * made through the guard are written back when it is released (`unlock()`, or the end of
+ * a `using` block). Numbers, booleans, `null`/`undefined`, 64-bit bigints and strings of
+ * up to 16 UTF-16 units live in the lock's own block; other values go through the
+ * structured codec.
+ *
+ * @example
+ * ```ts
+ * const hits = new Mutex(0);
+ * spawn((m: Mutex<number>) => {
+ *   using g = m.lock();       // plain JS: const g = m.lock(); try { ... } finally { g.unlock(); }
+ *   g.value++;
+ * }, hits).join();
+ * hits.withLock((n) => n);    // 1
+ * ```
+ *
+ * @remarks
+ * Blocking / async: `lock()` blocks the thread (`Atomics.wait`); `lockAsync({ signal })`
+ * keeps the event loop running and, when aborted, rejects with `signal.reason` without
+ * taking the lock. `tryLock()` never waits; `withLock(f)` locks, runs `f`, unlocks.
+ *
+ * Ordering: taking the lock synchronises with the release that freed it (everything the
+ * previous holder wrote, in the heap or in the value, is visible to the next one), as in
+ * Rust. Fairness: none, as in Rust's futex mutex; a releasing thread may take the lock
+ * again before a woken waiter, which keeps throughput high under contention.
+ *
+ * Holder death: if the holding thread throws inside `withLock`, ends, or is killed
+ * (`terminate()`, `process.exit()`, a crash) while holding the lock, the mutex is
+ * poisoned and released by the runtime; no waiter is left blocked.
+ *
+ * @throws {@link PoisonError} from `lock()`, `lockAsync()`, `tryLock()` and `withLock()`
+ * when a holder panicked; the error's `guard` / `intoInner()` still gives the lock.
+ * @throws `Error` from `lock()` when this thread already holds the lock (it would wait
+ * forever); `TypeError` for a value the codec cannot carry, or a blocking call where
+ * blocking is impossible (a browser's main thread: use `lockAsync`).
+ */
 export class Mutex<T = undefined> extends PinnedHandle {
   // Views covering the object, and this thread's locked word: a handle is only ever
   // used by the thread that made it (Handle.checkOpen()), so both stay valid.

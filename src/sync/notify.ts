@@ -222,7 +222,33 @@ function freeNode(node: number): void {
   free(node);
 }
 
-/** Tokio's Notify: notifyOne wakes one waiter (or stores one permit), notifyWaiters wakes all current waiters. */
+/**
+ * A notification between threads (tokio's `Notify`): `notified()` waits until
+ * `notifyOne()` or `notifyWaiters()`.
+ *
+ * @example
+ * ```ts
+ * const shutdown = new Notify();
+ * const worker = spawn(async (stop: Notify) => {
+ *   await stop.notified(); // returns once notified
+ *   return 'stopped';
+ * }, shutdown);
+ * shutdown.notifyOne();
+ * await worker.joinAsync(); // 'stopped'
+ * ```
+ *
+ * @remarks
+ * Async only: `notified({ signal })` returns a Promise (a thread that must block uses a
+ * {@link Condvar} or a channel instead). Aborting it takes no notification.
+ *
+ * Semantics: `notifyOne()` wakes the longest-waiting waiter (FIFO), or stores one permit
+ * when nobody waits, which the next `notified()` consumes at once (at most one permit is
+ * stored). `notifyWaiters()` wakes every thread waiting now and stores nothing.
+ * Ordering: what the notifier wrote before notifying is visible to the woken waiter.
+ *
+ * Holder death: a waiter that ends or is killed before its turn is skipped; a
+ * notification handed to a waiter that died is passed on to the next one.
+ */
 export class Notify extends Handle {
   constructor();
   /** @internal */

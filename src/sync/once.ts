@@ -25,6 +25,9 @@ export const INCOMPLETE = 0, POISONED = 1, RUNNING = 2, COMPLETE = 3, QUEUED = 4
 const ONCE_STATE = 2;
 const ONCE_BYTES = 12;
 
+/**
+ * What `callOnceForce(f)` tells `f`: `isPoisoned()` is true when an earlier run panicked.
+ */
 export interface OnceState {
   /** True when an earlier run threw (or its thread died): this run repairs the Once. */
   readonly isPoisoned: boolean;
@@ -233,7 +236,31 @@ const ONCE: RunOptions = {
 };
 const FORCE: RunOptions = { ...ONCE, ignorePoison: true, call: 'Once.callOnceForce()' };
 
-/** Runs a function exactly once across all threads (Rust's std::sync::Once). */
+/**
+ * Runs a function exactly once across all threads (Rust's `std::sync::Once`).
+ *
+ * @example
+ * ```ts
+ * const init = shared('init', () => new Once());
+ * init.callOnce(() => setUpLogging()); // in every thread: only the first call runs it
+ * init.isCompleted(); // true
+ * ```
+ *
+ * @remarks
+ * Blocking / async: `callOnce(f)` / `callOnceAsync(f, { signal })`, `callOnceForce(f)`
+ * (runs even when poisoned, with the state), `wait()` / `waitAsync()`, `waitForce()` /
+ * `waitForceAsync()`. Aborting an async wait runs nothing and leaves the Once usable.
+ *
+ * Ordering: everything the running function wrote is visible to every thread whose call
+ * returns after it (its completed path is one atomic load).
+ *
+ * Holder death: if the function throws, or its thread ends or is killed while it runs,
+ * the Once is poisoned and every waiter is woken with {@link PoisonError}.
+ *
+ * @throws {@link PoisonError} from `callOnce()`/`wait()` on a poisoned Once (use
+ * `callOnceForce`/`waitForce`). `TypeError` for a non-function, or a blocking call where
+ * blocking is impossible.
+ */
 export class Once extends Handle {
   // COMPLETE is final, so once this thread has seen it (through an atomic load, which
   // orders the run's effects before us) a plain field answers every later call.

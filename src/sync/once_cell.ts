@@ -120,11 +120,31 @@ function* whileInitializing(i: Int32Array, at: number): Op<void> {
 }
 
 /**
- * tokio's OnceCell: set once (asynchronously or not), read by every thread.
+ * tokio's `OnceCell`: set once (asynchronously or not), read by every thread.
  * `new OnceCell()` is empty; `new OnceCell(value)` starts with `value` (tokio's
  * `OnceCell::new_with`). A handle decodes the value once per value and caches it, so
  * reading it again takes no new references; handles inside it are borrowed from this
- * OnceCell handle until it closes or reads a newer value (take() hands them over).
+ * OnceCell handle until it closes or reads a newer value (`take()` hands them over).
+ *
+ * @example
+ * ```ts
+ * const token = new OnceCell<string>();
+ * const t = await token.getOrInit(async () => (await fetch(authUrl)).text());
+ * token.get(); // the same string, in every thread
+ * ```
+ *
+ * @remarks
+ * Async: `getOrInit(f, { signal })` and `getOrTryInit` return Promises (one caller runs
+ * `f`, the others wait for its result without blocking); `get()`, `set(v)`,
+ * `initialized()`, `take()` and `intoInner()` never wait.
+ *
+ * Ordering: a read that finds the value sees everything the initialiser wrote. A
+ * failing or aborted initialiser leaves the cell empty for the next caller.
+ *
+ * Holder death: an initialiser whose thread ends or is killed leaves the cell empty and
+ * lets a waiting caller initialise it.
+ *
+ * @throws {@link SetError} from `set()` when the cell is already set or being set.
  */
 export class OnceCell<T> extends Handle {
   #version = 0; // version of the cached value; versions start at 1

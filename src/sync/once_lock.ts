@@ -62,14 +62,35 @@ function allocComplete(kind: number, value: unknown): number {
 }
 
 /**
- * A cell written once (Rust's std::sync::OnceLock). Every thread sees the value the
- * one successful initialiser stored; handles inside it arrive as live handles.
+ * A cell written once (Rust's `std::sync::OnceLock`). Every thread sees the value the one
+ * successful initialiser stored; handles inside it arrive as live handles.
  *
  * `new OnceLock()` is empty; `new OnceLock(value)` starts with `value` (Rust's
  * `OnceLock::from`), which may itself be a handle: endpoints in it move into the cell.
- * The value a handle returns is decoded once and cached, so reading it again takes no
- * new references; handles inside it are borrowed from this OnceLock handle and are
- * closed with it (clone an endpoint to keep it longer).
+ * The value a handle returns is decoded once and cached, so reading it again takes no new
+ * references; handles inside it are borrowed from this OnceLock handle and are closed
+ * with it (clone an endpoint to keep it longer).
+ *
+ * @example
+ * ```ts
+ * const CONFIG = shared('config', () => new OnceLock<{ url: string }>());
+ * const cfg = CONFIG.getOrInit(() => ({ url: 'http://localhost' })); // the same in every thread
+ * ```
+ *
+ * @remarks
+ * Blocking / async: `getOrInit(f)` / `getOrInitAsync(f, { signal })`, `getOrTryInit` (and
+ * async), `wait()` / `waitAsync()`, `tryInsert` (and async); `get()`, `set(v)` (false if
+ * already set) and `take()` / `intoInner()` never wait.
+ *
+ * Ordering: every read that finds the value sees everything the initialiser wrote.
+ * Unlike `Once`, a throwing initialiser does not poison: the cell stays empty and the
+ * next caller runs its own initialiser.
+ *
+ * Holder death: an initialiser whose thread ends or is killed leaves the cell empty and
+ * wakes the waiters, one of which initialises it.
+ *
+ * @throws `TypeError` for a value the codec cannot carry or a blocking call where
+ * blocking is impossible; what the initialiser throws is rethrown to its caller.
  */
 export class OnceLock<T> extends Handle {
   #cached = false;
@@ -257,14 +278,26 @@ const LAZY: RunOptions = {
 };
 
 /**
- * A value made on first access by `init` (Rust's std::sync::LazyLock); a throwing
- * `init` poisons it, and later accesses throw PoisonError.
+ * A value made on first access by `init` (Rust's `std::sync::LazyLock`). A throwing
+ * `init` poisons it, and later accesses throw {@link PoisonError}.
  *
  * `init` is a function, and functions do not travel between threads. So sending a
- * LazyLock (as a spawn argument, in a message or inside another value) forces it
- * first, in the sending thread: the receiving thread always finds the value made (or
- * the poison) and never needs `init`. If forcing throws, the send throws that error
- * and nothing is sent.
+ * LazyLock (as a spawn argument, in a message or inside another value) forces it first,
+ * in the sending thread: the receiving thread always finds the value made (or the
+ * poison) and never needs `init`. If forcing throws, the send throws that error and
+ * nothing is sent.
+ *
+ * @example
+ * ```ts
+ * const TABLE = new LazyLock(() => buildLookupTable());
+ * spawn((t: LazyLock<number[]>) => t.value[42], TABLE).join(); // made once, here, before sending
+ * ```
+ *
+ * @remarks
+ * `value` / `force()` block while another thread runs `init`; `get()` never forces.
+ * Ordering: every thread that sees the value sees everything `init` wrote.
+ * Holder death: a thread that ends or is killed inside `init` poisons the LazyLock, and
+ * its waiters get PoisonError instead of waiting.
  */
 export class LazyLock<T> extends Handle {
   readonly #init: (() => T) | undefined;

@@ -451,6 +451,39 @@ function tryWriteHold(i: Int32Array, offset: number): number {
   return -1;
 }
 
+/**
+ * A reader-writer lock over a value in the shared heap (Rust's `std::sync::RwLock<T>`):
+ * any number of readers, or one writer.
+ *
+ * @example
+ * ```ts
+ * const config = new RwLock({ level: 1 });
+ * spawn((c: RwLock<{ level: number }>) => {
+ *   using r = c.read();
+ *   return r.value.level;
+ * }, config).join(); // 1
+ * using w = config.write();
+ * w.value = { level: 2 };
+ * ```
+ *
+ * @remarks
+ * Blocking / async: `read()` / `readAsync({ signal })`, `write()` / `writeAsync({ signal })`,
+ * `tryRead()` / `tryWrite()` never wait; a write guard's `downgrade()` turns it into a
+ * read guard without letting a writer in between. Aborting an async wait takes nothing.
+ *
+ * Ordering: acquiring (read or write) synchronises with the release of the last writer.
+ * Fairness: writer-preferring (Rust's futex RwLock): once a writer waits, new readers
+ * wait behind it, so a stream of readers cannot starve writers.
+ *
+ * Holder death: a thread that ends or is killed holding the write lock poisons it and
+ * the runtime releases it; one holding a read lock just releases it. No waiter is left
+ * blocked.
+ *
+ * @throws {@link PoisonError} from `write()`/`read()` and their async and `try` forms when
+ * a writer panicked (the guard is inside the error).
+ * @throws `Error` when this thread already holds the lock and would wait for itself;
+ * `TypeError` for a blocking call where blocking is impossible.
+ */
 export class RwLock<T = undefined> extends PinnedHandle {
   constructor(value?: T);
   /** @internal */

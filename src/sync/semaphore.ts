@@ -88,7 +88,23 @@ function returnPermits(sem: number, n: number): void {
   notify(i, (sem >> 2) + PERMITS);
 }
 
-/** Permits held from a Semaphore; release() (or `using`) gives them back. Sending a Permit moves it. */
+/**
+ * Permits held from a {@link Semaphore}. `release()` (or the end of a `using` block)
+ * gives them back, once; `forget()` drops them without returning them; `numPermits()`,
+ * `merge(other)` and `split(n)` as in tokio.
+ *
+ * A Permit is an endpoint: passing it to `spawn`, sending it or storing it in a value
+ * moves it, so its permits are returned exactly once, by its last owner (also when that
+ * owner's thread ends or is killed).
+ *
+ * @example
+ * ```ts
+ * const p = sem.acquire(3);
+ * const one = p.split(1); // p holds 2, one holds 1
+ * one.release();
+ * p.release();
+ * ```
+ */
 export class Permit extends Handle {
   /** @internal Made by Semaphore.acquire*(). */
   /** @internal */
@@ -186,7 +202,35 @@ export class Permit extends Handle {
   }
 }
 
-/** tokio's Semaphore: FIFO-fair, with acquire (blocking), acquireAsync, tryAcquire and close. */
+/**
+ * A counting semaphore (tokio's `Semaphore`): `acquire()` takes permits, returned when
+ * the {@link Permit} is released.
+ *
+ * @example
+ * ```ts
+ * const slots = new Semaphore(2); // at most two downloads at once
+ * await Promise.all(urls.map(async (url) => {
+ *   using _permit = await slots.acquireAsync();
+ *   await download(url);
+ * }));
+ * ```
+ *
+ * @remarks
+ * Blocking / async: `acquire(n = 1)` / `acquireAsync(n, { signal })`, `acquireMany(n)` /
+ * `acquireManyAsync(n, { signal })`, and `tryAcquire(n)` / `tryAcquireMany(n)` that never
+ * wait. `addPermits(n)`, `forgetPermits(n)`, `availablePermits()`, `close()`, `isClosed()`.
+ *
+ * Fairness: FIFO. Waiters are served in the order they queued, and only the first in line
+ * takes permits, so a large `acquire(n)` is not starved by a stream of small ones.
+ * Ordering: an acquire synchronises with the release that gave the permits back.
+ *
+ * Holder death: permits held by a thread that ends or is killed are returned; a thread
+ * that dies while queued gives its place in line up. Nobody waits for a dead thread.
+ *
+ * @throws {@link AcquireError} from the acquires once the semaphore is closed (queued
+ * waiters get it too). `RangeError` for a permit count that is not a non-negative safe
+ * integer; `TypeError` for a blocking acquire where blocking is impossible.
+ */
 export class Semaphore extends Handle {
   /** The most permits a semaphore may hold. */
   static readonly MAX_PERMITS = MAX_PERMITS;

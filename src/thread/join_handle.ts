@@ -33,6 +33,27 @@ function* untilEnded(record: number): WaitOp<void> {
   for (let s; !isTerminal((s = load(i, at))); ) yield { index: at, expected: s };
 }
 
+/**
+ * Owns a spawned thread's result (Rust's `JoinHandle<T>`).
+ *
+ * @example
+ * ```ts
+ * const h = spawn((n: number) => n * 2, 21);
+ * h.thread.id;          // the thread's id
+ * h.join();             // 42, blocking; or: await h.joinAsync({ signal })
+ * ```
+ *
+ * @remarks
+ * Blocking / async: `join()` / `joinAsync({ signal })`; `isFinished()` never waits;
+ * `terminate()` kills the thread (its locks are poisoned and released, its endpoints
+ * closed), after which `join` throws. An aborted `joinAsync` takes nothing: the result
+ * stays for the next join. A JoinHandle is an endpoint: passing it moves it.
+ * A thread that panicked and is never joined has its panic printed when the handle is
+ * closed or the process exits.
+ *
+ * @throws {@link PanicError} when the thread threw, overflowed its stack, exited or was
+ * killed (with its id, name and the original error as `cause`).
+ */
 export class JoinHandle<T> extends Handle {
   #thread: Thread | undefined;
 

@@ -26,6 +26,18 @@ export function resetThreadLocals(): void {
   generation++;
 }
 
+/**
+ * A thread-local value declared with {@link threadLocal}: each thread sees its own, made
+ * by `init` on its first use there and disposed when that thread ends.
+ *
+ * @example
+ * ```ts
+ * const buffer = threadLocal(() => new Uint8Array(64 * 1024));
+ * spawn(() => buffer.with((b) => b.length)).join(); // 65536, the thread's own buffer
+ * ```
+ *
+ * @throws {@link AccessError} when used while the thread's locals are being destroyed.
+ */
 export class LocalKey<T> {
   readonly #init: () => T;
   readonly #dispose: ((value: T) => void) | undefined;

@@ -22,7 +22,11 @@ const S_RUNNING = 2; // threads spawned and not yet ended
 const S_HEAD = 3; // most recently spawned record
 const S_ENDED = 4; // 1 once the scope function and its threads are done
 
-/** Threads spawned on a scope end before scope() returns. */
+/**
+ * Threads spawned on a scope (Rust's `std::thread::Scope`) all end before
+ * {@link scope} or {@link scopeAsync} returns. `s.spawn(f, ...args)` returns a
+ * {@link ScopedJoinHandle}. Made by `scope()`, not constructed directly.
+ */
 export class Scope extends Handle {
   /** @internal Scopes are made by scope() and scopeAsync(). */
   constructor(adopt = new Adopt(allocObject(Kind.Scope, 12))) {

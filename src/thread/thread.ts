@@ -12,7 +12,18 @@ import { addJoiner, dropJoiner } from './panic_report.ts';
 import { unparkRecord } from './parker.ts';
 import { recordField, recordId, R_NAME, R_OWNED, R_RESULT, R_SPEC, threadName } from './record.ts';
 
-/** A thread of this process, as seen from any thread. */
+/**
+ * A thread of this process, as seen from any thread: `id` (unique, never reused),
+ * `name`, and `unpark()` to wake it from {@link park}. `current()` is the calling
+ * thread's; `JoinHandle.thread` a spawned one's.
+ *
+ * @example
+ * ```ts
+ * const h = new Builder().name('worker').spawn(() => { park(); return current().name; });
+ * h.thread.unpark();
+ * h.join(); // 'worker'
+ * ```
+ */
 export class Thread extends Handle {
   #name: string | undefined | null = null;
 
