@@ -8,6 +8,7 @@ import { sabOneWay, sabRoundTrip } from './baselines/sab-mailbox.ts';
 import { spawnJs, spawnTs } from './baselines/worker-startup.ts';
 import { group, vsRust, type Group } from './harness.ts';
 import { rustStd } from './rust.ts';
+import { objectShapes } from './payload.ts';
 import {
   atomicLoadFloor, casLockContended, casLockUncontended, peerMutexUncontended, weftMutexContended,
   weftMutexIncrement, weftMutexUncontended, weftOnceFastPath, weftOnceLockGet,
@@ -24,7 +25,7 @@ export const groups: Group[] = [
     rustStd('channel_bounded'), vsRust(weftOneWay('f64', 1, 1024), 'channel_bounded'),
     rustStd('channel_unbounded_4'), vsRust(weftOneWay('f64', 4), 'channel_unbounded_4'),
   ]),
-  group('channel one-way object', [portOneWay('object'), weftOneWay('object')]),
+  ...objectShapes.map((shape) => group(`channel one-way ${shape}`, [portOneWay(shape), weftOneWay(shape)])),
   group('channel round trip', [portRoundTrip(), sabRoundTrip(), rustStd('ping_pong'), vsRust(weftRoundTrip(), 'ping_pong')]),
   group('wake round trip', [portRoundTrip(), sabRoundTrip(), weftParkRoundTrip()]),
   group('uncontended lock+unlock', [

@@ -26,9 +26,19 @@ export function weftOneWay(shape: Shape, producers = 1, bound?: number): Case {
           const start = performance.now();
           const checksum = scope((s) => {
             for (let p = 0; p < producers; p++) {
+              // The shapes of bench/payload.ts, written out: a thread gets this as source.
               s.spawn((out: Sender<unknown>, from: number, count: number, kind: Shape) => {
-                if (kind === 'f64') for (let i = from; i < from + count; i++) out.send(i + 0.5);
-                else for (let i = from; i < from + count; i++) out.send({ id: i, name: 'x', tags: ['a', 'b'] });
+                const end = from + count;
+                if (kind === 'f64') for (let i = from; i < end; i++) out.send(i + 0.5);
+                else if (kind === 'object') for (let i = from; i < end; i++) out.send({ id: i, name: 'x', tags: ['a', 'b'] });
+                else if (kind === 'flat') for (let i = from; i < end; i++) out.send({ id: i, price: i * 0.25, qty: 3, ok: true, name: 'widget' });
+                else if (kind === 'nested') {
+                  for (let i = from; i < end; i++) out.send({ id: i, user: { name: 'ada', roles: ['admin', 'dev'] }, pos: { x: 1, y: -2.5 }, tags: [] });
+                } else {
+                  for (let i = from; i < end; i++) {
+                    out.send({ id: i, title: 'The quick brown fox', author: 'Ada Lovelace', path: '/usr/local/share/doc', lang: 'en-GB' });
+                  }
+                }
                 out.close();
               }, tx.clone(), p * share, share, shape);
             }
@@ -36,8 +46,18 @@ export function weftOneWay(shape: Shape, producers = 1, bound?: number): Case {
             return s.spawn((inbox: Receiver<unknown>, kind: Shape) => {
               let sum = 0;
               let count = 0;
+              // eslint-disable-next-line @typescript-eslint/no-explicit-any
+              const weigh = (m: any): number => {
+                switch (kind) {
+                  case 'f64': return m;
+                  case 'object': return m.id + m.name.length + m.tags.length;
+                  case 'flat': return m.id + m.qty;
+                  case 'nested': return m.id + m.user.roles.length + m.pos.x;
+                  default: return m.id + m.lang.length - 2;
+                }
+              };
               for (const m of inbox) {
-                sum += kind === 'f64' ? (m as number) : (m as { id: number; name: string; tags: string[] }).id + 3;
+                sum += weigh(m);
                 count++;
               }
               return { count, checksum: sum };

@@ -2,7 +2,7 @@
 // parent; the consumer is armed with `n` first, then reports count and checksum.
 
 import { workerData, type MessagePort } from 'node:worker_threads';
-import { makePayload, weigh, type Payload, type Shape } from '../payload.ts';
+import { makePayload, weigh, type Shape } from '../payload.ts';
 import { parent } from '../worker.ts';
 
 const { role, shape, port } = workerData as { role: 'producer' | 'consumer'; shape: Shape; port: MessagePort };
@@ -24,7 +24,7 @@ if (role === 'producer') {
     checksum = 0;
     control.postMessage('armed');
   });
-  port.on('message', (msg: Payload) => {
+  port.on('message', (msg: unknown) => {
     checksum += weight(msg);
     if (++count === expected) control.postMessage({ count, checksum });
   });
