@@ -175,7 +175,7 @@ function define(o: object, key: string, value: unknown, enumerable: boolean): vo
 // case): objects as plain MessagePack maps, Maps boxed (MapBox); msgpackr's record
 // definitions would cost more than the rest of a small message. REFERENCES: msgpackr's
 // structured-clone mode, which needs records to rebuild cycles.
-const FAST = 0, REFERENCES = 1;
+const FAST = 0, REFERENCES = 1, SIMPLE = 2;
 const packr = new Packr({ moreTypes: true, useToJSON: false, useRecords: false });
 const referencePackr = new Packr({ structuredClone: true, moreTypes: true, useToJSON: false });
 // copyBuffers: decoded bytes must not be views into the message, which lives in the
@@ -194,6 +194,8 @@ export const structured: AnyCodec = {
   name: 'structured',
 
   encode(value: unknown, collected?: Handle[]): Uint8Array {
+    const simple = encodeSimple(value);
+    if (simple !== undefined) return simple;
     const handles = collected ?? [];
     const mark = handles.length;
     const outer = encodingHandles;
@@ -244,6 +246,7 @@ const decoderReadsHeap = ((): boolean => {
 // refuses the heap, a message in shared or resizable memory is copied out first.
 function decodeAt<T>(u8: Uint8Array, start: number, end: number, handle: (index: number) => Handle): T {
   if (end <= start) throw new TypeError('codec structured: empty message');
+  if (u8[start] === SIMPLE) return decodeSimple(u8, start + 1, end) as T;
   if (!decoderReadsHeap && (!(u8.buffer instanceof ArrayBuffer) || u8.buffer.resizable)) {
     u8 = u8.slice(start, end);
     [start, end] = [0, end - start];
@@ -527,4 +530,308 @@ function rewrite(v: unknown, memo: Map<object, unknown>, boxMaps: boolean): unkn
   }
   // Handles and the leaf built-ins (Date, typed arrays, ...) are packed as they are.
   return v;
+}
+
+// ---------------------------------------------------------------------------------
+// The SIMPLE format: what most messages are, a small tree of plain objects and arrays
+// holding numbers, strings, booleans, null and undefined, written and read by hand.
+// For a message of a few dozen bytes, msgpackr's per-call setup and the validating
+// walk (a Set per message) cost more than the message; this path does one pass and
+// allocates nothing but the result. Anything else — other classes, a repeated object,
+// more than SIMPLE_OBJECTS objects, more than SIMPLE_BYTES bytes, a key that is not
+// ASCII or is "__proto__", an object with Symbol.dispose — falls back to the general
+// path, which also gives every rejection its message.
+//
+// Layout after the format byte, one tag byte per value:
+//   UNDEFINED NULL FALSE TRUE
+//   INT  i32 (little-endian)     an integer that fits, not -0
+//   F64  8 bytes                 any other number (-0 and NaN kept)
+//   ASCII u16 length, bytes      a string of code units below 0x80
+//   UTF16 u16 length, u16 units  any other string (lone surrogates kept)
+//   ARRAY u16 length, values     holes read as undefined, as the general path does
+//   OBJECT u16 count, (ASCII key without its tag, value) * count
+
+const S_UNDEFINED = 0, S_NULL = 1, S_FALSE = 2, S_TRUE = 3, S_INT = 4, S_F64 = 5;
+const S_ASCII = 6, S_UTF16 = 7, S_ARRAY = 8, S_OBJECT = 9;
+const SIMPLE_BYTES = 1024;
+const SIMPLE_OBJECTS = 16;
+const SIMPLE_CHUNK = 16384;
+
+// Output is written into a chunk and returned as a view of it; a full chunk is left to
+// its views and a new one begun, so a returned view is never overwritten.
+let chunk = new Uint8Array(SIMPLE_CHUNK);
+let pos = 0;
+let limit = 0;
+/** Objects written by the encode in progress (a repeat falls back: references need the general path). */
+const written: (object | undefined)[] = new Array(SIMPLE_OBJECTS).fill(undefined);
+let objects = 0;
+/** An encode is in progress: a getter that sends a message meanwhile takes the general path. */
+let encoding = false;
+const f64Scratch = new Float64Array(1);
+const f64Bytes = new Uint8Array(f64Scratch.buffer);
+
+/** The value in the SIMPLE format, or undefined when it needs the general path. */
+function encodeSimple(value: unknown): Uint8Array | undefined {
+  if (encoding) return undefined;
+  if (chunk.length - pos < SIMPLE_BYTES + 1) {
+    chunk = new Uint8Array(SIMPLE_CHUNK);
+    pos = 0;
+  }
+  const start = pos;
+  limit = start + 1 + SIMPLE_BYTES;
+  chunk[pos++] = SIMPLE;
+  encoding = true;
+  let ok = false;
+  try {
+    ok = writeSimple(value);
+  } finally {
+    encoding = false;
+    for (let k = 0; k < objects; k++) written[k] = undefined;
+    objects = 0;
+    if (!ok) pos = start;
+  }
+  return ok ? chunk.subarray(start, pos) : undefined;
+}
+
+function writeSimple(v: unknown): boolean {
+  switch (typeof v) {
+    case 'number':
+      if ((v | 0) === v && (v !== 0 || 1 / v > 0)) {
+        if (pos + 5 > limit) return false;
+        const c = chunk;
+        c[pos] = S_INT;
+        c[pos + 1] = v;
+        c[pos + 2] = v >> 8;
+        c[pos + 3] = v >> 16;
+        c[pos + 4] = v >> 24;
+        pos += 5;
+        return true;
+      }
+      if (pos + 9 > limit) return false;
+      chunk[pos] = S_F64;
+      f64Scratch[0] = v;
+      chunk.set(f64Bytes, pos + 1);
+      pos += 9;
+      return true;
+    case 'string':
+      return writeString(v, true);
+    case 'boolean':
+      if (pos >= limit) return false;
+      chunk[pos++] = v ? S_TRUE : S_FALSE;
+      return true;
+    case 'undefined':
+      if (pos >= limit) return false;
+      chunk[pos++] = S_UNDEFINED;
+      return true;
+    case 'object':
+      if (v === null) {
+        if (pos >= limit) return false;
+        chunk[pos++] = S_NULL;
+        return true;
+      }
+      return writeObject(v);
+    default:
+      return false;
+  }
+}
+
+/** Writes a string (with its tag, or as an object key: ASCII only, no tag). */
+function writeString(s: string, tagged: boolean): boolean {
+  const n = s.length;
+  const at = tagged ? pos + 1 : pos;
+  if (n > 0xffff || at + 2 + n > limit) return false;
+  const c = chunk;
+  c[at] = n;
+  c[at + 1] = n >> 8;
+  for (let k = 0; k < n; k++) {
+    const unit = s.charCodeAt(k);
+    if (unit >= 0x80) return tagged && writeUtf16(s);
+    c[at + 2 + k] = unit;
+  }
+  if (tagged) c[pos] = S_ASCII;
+  pos = at + 2 + n;
+  return true;
+}
+
+function writeUtf16(s: string): boolean {
+  const n = s.length;
+  if (pos + 3 + 2 * n > limit) return false;
+  const c = chunk;
+  c[pos] = S_UTF16;
+  c[pos + 1] = n;
+  c[pos + 2] = n >> 8;
+  let at = pos + 3;
+  for (let k = 0; k < n; k++, at += 2) {
+    const unit = s.charCodeAt(k);
+    c[at] = unit;
+    c[at + 1] = unit >> 8;
+  }
+  pos = at;
+  return true;
+}
+
+function writeObject(o: object): boolean {
+  if (objects === SIMPLE_OBJECTS) return false;
+  for (let k = 0; k < objects; k++) if (written[k] === o) return false;
+  const proto: unknown = Object.getPrototypeOf(o);
+  if (proto === Array.prototype) {
+    const a = o as unknown[];
+    const n = a.length;
+    if (n > 0xffff || pos + 3 > limit) return false;
+    written[objects++] = o;
+    chunk[pos] = S_ARRAY;
+    chunk[pos + 1] = n;
+    chunk[pos + 2] = n >> 8;
+    pos += 3;
+    for (let k = 0; k < n; k++) if (!writeSimple(a[k])) return false;
+    return true;
+  }
+  if (proto !== Object.prototype || Symbol.dispose in o || pos + 3 > limit) return false;
+  written[objects++] = o;
+  const countAt = pos + 1;
+  chunk[pos] = S_OBJECT;
+  pos += 3;
+  let n = 0;
+  for (const key in o) {
+    if (key === '__proto__' || n === 0xffff || !writeString(key, false)) return false;
+    if (!writeSimple((o as Record<string, unknown>)[key])) return false;
+    n++;
+  }
+  chunk[countAt] = n;
+  chunk[countAt + 1] = n >> 8;
+  return true;
+}
+
+// Decoding. Keys repeat from message to message: a small cache keyed by a hash of the
+// bytes gives the same string back without building it again.
+let src: Uint8Array = new Uint8Array(0);
+let at = 0;
+const KEY_CACHE = 512;
+const MAX_CACHED_KEY = 24;
+const keyCache: (string | undefined)[] = new Array(KEY_CACHE).fill(undefined);
+let utf16Scratch = new Uint16Array(64);
+
+function decodeSimple(u8: Uint8Array, start: number, end: number): unknown {
+  const outer = src;
+  const outerAt = at;
+  src = u8;
+  at = start;
+  try {
+    const value = readSimple();
+    if (at !== end) throw new TypeError('codec structured: malformed message (bytes left over)');
+    return value;
+  } finally {
+    src = outer;
+    at = outerAt;
+  }
+}
+
+function readSimple(): unknown {
+  const u8 = src;
+  switch (u8[at++]) {
+    case S_UNDEFINED: return undefined;
+    case S_NULL: return null;
+    case S_FALSE: return false;
+    case S_TRUE: return true;
+    case S_INT: {
+      const v = u8[at] | (u8[at + 1] << 8) | (u8[at + 2] << 16) | (u8[at + 3] << 24);
+      at += 4;
+      return v;
+    }
+    case S_F64:
+      for (let k = 0; k < 8; k++) f64Bytes[k] = u8[at + k];
+      at += 8;
+      return f64Scratch[0];
+    case S_ASCII:
+      return readAscii(readLength());
+    case S_UTF16: {
+      const n = readLength();
+      if (utf16Scratch.length < n) utf16Scratch = new Uint16Array(n);
+      const scratch = utf16Scratch;
+      for (let k = 0; k < n; k++, at += 2) scratch[k] = u8[at] | (u8[at + 1] << 8);
+      return fromUnits(scratch, n);
+    }
+    case S_ARRAY: {
+      const n = readLength();
+      const a = new Array<unknown>(n);
+      for (let k = 0; k < n; k++) a[k] = readSimple();
+      return a;
+    }
+    case S_OBJECT: {
+      const n = readLength();
+      const o: Record<string, unknown> = {};
+      for (let k = 0; k < n; k++) {
+        const key = readKey(readLength());
+        if (key === '__proto__') throw new TypeError('codec structured: malformed message (a "__proto__" key)');
+        o[key] = readSimple();
+      }
+      return o;
+    }
+    default:
+      throw new TypeError(`codec structured: malformed message (tag ${u8[at - 1]})`);
+  }
+}
+
+function readLength(): number {
+  const n = src[at] | (src[at + 1] << 8);
+  at += 2;
+  return n;
+}
+
+// fromCharCode with the units as arguments: V8's fast path (apply() on a typed array
+// of the shared heap is many times slower).
+const units: number[] = [];
+
+function readAscii(n: number): string {
+  const u8 = src;
+  const p = at;
+  at += n;
+  switch (n) {
+    case 0: return '';
+    case 1: return String.fromCharCode(u8[p]);
+    case 2: return String.fromCharCode(u8[p], u8[p + 1]);
+    case 3: return String.fromCharCode(u8[p], u8[p + 1], u8[p + 2]);
+    case 4: return String.fromCharCode(u8[p], u8[p + 1], u8[p + 2], u8[p + 3]);
+    case 5: return String.fromCharCode(u8[p], u8[p + 1], u8[p + 2], u8[p + 3], u8[p + 4]);
+    case 6: return String.fromCharCode(u8[p], u8[p + 1], u8[p + 2], u8[p + 3], u8[p + 4], u8[p + 5]);
+    case 7: return String.fromCharCode(u8[p], u8[p + 1], u8[p + 2], u8[p + 3], u8[p + 4], u8[p + 5], u8[p + 6]);
+    case 8: return String.fromCharCode(u8[p], u8[p + 1], u8[p + 2], u8[p + 3], u8[p + 4], u8[p + 5], u8[p + 6], u8[p + 7]);
+  }
+  if (n > 4096) return fromUnits(u8.subarray(p, p + n), n);
+  units.length = n;
+  for (let k = 0; k < n; k++) units[k] = u8[p + k];
+  return String.fromCharCode.apply(null, units);
+}
+
+function readKey(n: number): string {
+  if (n > MAX_CACHED_KEY || n === 0) return readAscii(n);
+  const u8 = src;
+  let hash = n;
+  for (let k = 0; k < n; k++) hash = (Math.imul(hash, 31) + u8[at + k]) | 0;
+  const slot = (hash ^ (hash >>> 9)) & (KEY_CACHE - 1);
+  const cached = keyCache[slot];
+  if (cached !== undefined && cached.length === n) {
+    let same = true;
+    for (let k = 0; k < n; k++) {
+      if (cached.charCodeAt(k) !== u8[at + k]) {
+        same = false;
+        break;
+      }
+    }
+    if (same) {
+      at += n;
+      return cached;
+    }
+  }
+  const key = readAscii(n);
+  keyCache[slot] = key;
+  return key;
+}
+
+/** The string of `n` code units (fromCharCode takes them as arguments: chunked). */
+function fromUnits(units: Uint8Array | Uint16Array, n: number): string {
+  if (n <= 4096) return String.fromCharCode.apply(null, units.subarray(0, n) as unknown as number[]);
+  let s = '';
+  for (let k = 0; k < n; k += 4096) s += String.fromCharCode.apply(null, units.subarray(k, Math.min(n, k + 4096)) as unknown as number[]);
+  return s;
 }
