@@ -90,17 +90,26 @@ line('synchronisation: Mutex, Barrier, Condvar');
           local[x >>> 29]++;
         }
         h.withLock((counts) => counts.forEach((_, j) => (counts[j] += local[j])));
-        // Phase 2 starts only when every thread has merged; one leader reports in.
+        // Phase 2 starts only when every thread has merged; the leader reports in: it
+        // changes the state under the mutex, then notifies the condvar.
         if (b.wait().isLeader) {
           const g = done.lock();
-          g.value = 1;
+          g.value = seed; // which worker led (threads see their arguments, not this module's imports)
           g.unlock();
           cv.notifyAll();
         }
       }, histogram, barrier, ready, allCounted, k + 1);
     }
+    // The main thread sleeps on the condvar (the mutex released while it sleeps) until
+    // the state it waits for holds; a notify before it sleeps is not lost.
+    const waitStart = performance.now();
     const g = ready.lock();
-    allCounted.waitWhile(g, (v) => v === 0); // woken by the barrier's leader
+    let wakeups = 0;
+    allCounted.waitWhile(g, (leader) => (wakeups++, leader === 0));
+    console.log(
+      `Condvar: the main thread slept ${(performance.now() - waitStart).toFixed(1)} ms until worker ${g.value}, ` +
+        `the barrier's leader, reported all ${parts} counts merged (condition checked ${wakeups}×)`,
+    );
     g.unlock();
   });
   const counts = histogram.lock();
@@ -146,8 +155,7 @@ line('channels: a pipeline with select');
   const live = [...outboxes];
   while (live.length > 0) {
     try {
-      const { value } = select(live)!;
-      const r = value as Factored;
+      const { value: r } = select(live); // typed from the receivers: Factored
       received++;
       if (r.factors.length === 1) primes++;
       if (r.factors.length > largest.factors.length) largest = r;
