@@ -147,7 +147,7 @@ async function takeAsync(rx: HasEndpoint, signal?: AbortSignal): Promise<unknown
  *
  * @throws {@link RecvError} from `recv`/`recvAsync` once every sender is gone and the
  * channel is drained; {@link TryRecvError} / {@link RecvTimeoutError} from `tryRecv` /
- * `recvTimeout` / `recvDeadline` in that case (kind 'disconnected').
+ * `recvTimeout` / `recvDeadline` in that case (kind 'Disconnected').
  */
 export class Receiver<T> extends ReceiverBase<T> {
   readonly #core: Core<T>;

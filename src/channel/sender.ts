@@ -90,17 +90,17 @@ export class Sender<T> extends SenderBase<T> {
 /**
  * The sending half of a bounded or rendezvous {@link syncChannel}. `send(v)` blocks while
  * the channel is full; `sendAsync(v, { signal })` waits without blocking (an abort sends
- * nothing); `sendTimeout(v, ms)` returns false on timeout; `trySend(v)` never waits.
+ * nothing); `sendTimeout(v, ms)` returns false on timeout; `trySend(v)` never waits (false when full).
  *
  * @example
  * ```ts
  * const [tx, rx] = syncChannel<number>(1);
  * tx.send(1);
- * tx.trySend(2); // throws TrySendError (kind 'full'): the one slot is taken
+ * tx.trySend(2); // false: the one slot is taken, nothing sent
  * ```
  *
- * @throws {@link SendError} when every receiver is gone; {@link TrySendError} from
- * `trySend` (full or disconnected, with the value back).
+ * @throws {@link SendError} when every receiver is gone ({@link TrySendError} of kind
+ * 'Disconnected', with the value back, from `trySend`).
  */
 export class SyncSender<T> extends SenderBase<T> {
   /** @internal */
