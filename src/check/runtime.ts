@@ -46,6 +46,8 @@ const ABORT_BUDGET = 1_000_000;
 
 let c: Control | undefined;
 let self = -1;
+/** This spawned thread's record (0 on the main thread). */
+let ownRecord = 0;
 let heapSab: SharedArrayBuffer | undefined;
 /** > 0 while the checker itself uses weft functions (retain): their operations are not points. */
 let suspended = 0;
@@ -192,6 +194,7 @@ function arrive(k: Control): void {
   idleGeneration++;
   const g = Atomics.load(k.i32, k.slot(self, T_GRANT));
   if (Atomics.compareExchange(k.i32, k.slot(self, T_STATE), State.Idle, State.Ready) !== State.Idle) return; // given meanwhile
+  armIdle(); // it gives the token up again once its event loop is idle
   if (Atomics.compareExchange(k.i32, G_TOKEN, NO_TOKEN, self) === NO_TOKEN) {
     k.setState(self, State.Running);
     return;
@@ -206,7 +209,17 @@ function arrive(k: Control): void {
 function point(op: number, yielding = false): void {
   const k = ctl();
   if (k.get(G_ABORT) !== 0) return abortedStep();
-  if (k.state(self) !== State.Running) arrive(k);
+  // A thread whose record is complete runs to its end without stopping: the runtime
+  // hands its worker to a waiting spawn as soon as the record is complete, and a
+  // spawn must never wait for a thread the model holds back.
+  if (ownRecord !== 0 && isTerminal(Atomics.load(heap().i32, recordField(ownRecord, R_STATE)))) return;
+  if (k.state(self) !== State.Running) {
+    // JavaScript of this thread that runs without the token (a timer, or a finalizer
+    // giving back a collected handle's ref while the body awaits): its plain atomics run
+    // as they are, only its waits and notifies need the model.
+    if (op === Op.Atomic || op === Op.Yield) return;
+    arrive(k);
+  }
   if (k.get(G_ABORT) !== 0) return;
   const step = k.get(G_STEP) + 1;
   k.set(G_STEP, step);
@@ -532,6 +545,7 @@ function uninstall(): void {
   idleGeneration++;
   c = undefined;
   self = -1;
+  ownRecord = 0;
 }
 
 /** The main thread starts an execution: it holds the token (model.ts made slot 0). */
@@ -540,9 +554,10 @@ export function enterMain(k: Control): void {
 }
 
 /** A spawned thread joins its model before its function runs, and waits for its first turn. */
-export function enterThread(ticket: ModelTicket): void {
+export function enterThread(ticket: ModelTicket, record: number): void {
   const k = new Control(ticket[0]);
   install(k, ticket[1]);
+  ownRecord = record;
   const g = Atomics.load(k.i32, k.slot(self, T_GRANT));
   k.setState(self, State.Ready);
   Atomics.notify(k.i32, k.slot(self, T_STATE)); // the spawner waits for this

@@ -16,7 +16,7 @@
 import { alloc, free } from './alloc.ts';
 import { heap } from './heap.ts';
 import { ownedAdd, ownedGeneration, ownedRemove, setThisThreadCell, thisThreadCell } from './owned.ts';
-import { cas, load, store } from '../wait/futex.ts';
+import { cas, load, store, unscheduled } from '../wait/futex.ts';
 import { enterCritical, leaveCritical } from '../thread/critical.ts';
 
 // The typings use Symbol.dispose / Symbol.asyncDispose, which TypeScript's own lib declares
@@ -247,7 +247,9 @@ function releaseCollected({ generation, slot }: Registration): void {
   if (generation === ownedGeneration()) forget(slot);
 }
 
-const finalizer = new FinalizationRegistry<Registration>(releaseCollected);
+// Under weft/check a collected handle's release is no step of any schedule: when the
+// collector runs is up to the engine, so its steps would keep a schedule from replaying.
+const finalizer = new FinalizationRegistry<Registration>((r) => unscheduled(releaseCollected, r));
 
 let registrationOf: (h: Handle) => Registration | undefined;
 

@@ -72,7 +72,7 @@ export async function runThread(record: number): Promise<void> {
   try {
     spec = loadValue(codecs.structured, exchange(i, recordField(record, R_SPEC), 0), true) as SpawnSpec;
     const f = spec.source !== undefined ? fromSource(spec.source) : await fromModule(spec.module!, spec.export ?? 'default');
-    if (spec.check !== undefined) (model = await import('../check/runtime.ts')).enterThread(spec.check);
+    if (spec.check !== undefined) (model = await import('../check/runtime.ts')).enterThread(spec.check, record);
     value = await f(...spec.args);
   } catch (e) {
     ok = false;
