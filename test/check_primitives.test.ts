@@ -3,7 +3,7 @@
 // (random walk and PCT in turn). A lost wake-up shows as a deadlock or a thread left
 // blocked, a broken invariant as the body throwing; either fails with the seed that
 // replays it. The explored schedule counts are printed per primitive. Budgets are
-// small here (the whole file in a few minutes); WEFT_SOAK=1 runs ten times more.
+// small here (the whole file in well under a minute); WEFT_SOAK=1 runs ten times more.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { model } from '../src/check/index.ts';
@@ -15,7 +15,7 @@ import {
 const SOAK = process.env.WEFT_SOAK !== undefined && process.env.WEFT_SOAK !== '';
 const T = { timeout: 120_000 };
 /** Schedules per body: small bodies explore well in a hundred or two. */
-const N = SOAK ? 1500 : 150;
+const N = SOAK ? 4000 : 400;
 
 async function check(name: string, body: () => void | Promise<void>, schedules = N): Promise<void> {
   const started = Date.now();

@@ -309,9 +309,9 @@ function describeFailure(k: Control, stuck: Stuck[], thrown: { error: unknown } 
       return `the body threw: ${e instanceof Error ? `${e.name}: ${e.message}` : String(e)}`;
     }
     case Failure.TooManySteps:
-      return `an execution took more than ${k.get(G_MAX_STEPS)} scheduling points (a livelock? raise options.maxSteps if the body is that long)${list}`;
+      return `an execution took more than ${k.get(G_MAX_STEPS)} scheduling points: a livelock, or a spin loop that never yields (call yieldNow() in it); raise options.maxSteps if the body is that long${list}`;
     case Failure.Stalled:
-      return `the thread holding the schedule (slot ${slot}) took no step for ${STALL_MS / 1000} s: it waits for something outside weft, or its worker died${list}`;
+      return `no thread took a step for ${STALL_MS / 1000} s while ${slot === 0 ? 'the main thread' : `thread #${slot} of the model`} was to go on: it waits for something outside weft, never started, or its worker died${list}`;
     default:
       return `failed (${kind})${list}`;
   }
