@@ -15,13 +15,30 @@ setHeapCreator(() => {
 
 const TAG = 'weft.runtime';
 
-/** A structured-clonable token to postMessage to a worker weft did not start. */
+/**
+ * A structured-clonable token to `postMessage` to a worker weft did not start, which then
+ * calls {@link attach} with it to use weft (and the same heap) there.
+ *
+ * @example
+ * ```ts
+ * const w = new Worker('./legacy.js');
+ * w.postMessage({ weft: runtimeHandle() });
+ * ```
+ */
 export function runtimeHandle(): unknown {
   ensureSupervisor();
   return { [TAG]: 1, sab: heap().sab };
 }
 
-/** Joins the calling worker to the runtime of the thread that made `handle`. */
+/**
+ * Joins the calling worker (one weft did not start) to the runtime of the thread that made
+ * `handle` with {@link runtimeHandle}: the same heap, so handles received from there work.
+ *
+ * @example
+ * ```ts
+ * parentPort.once('message', ({ weft }) => { attach(weft); });
+ * ```
+ */
 export function attach(handle: unknown): void {
   const h = handle as { [TAG]?: number; sab?: SharedArrayBuffer } | null;
   if (typeof h !== 'object' || h === null || h[TAG] !== 1 || !(h.sab instanceof SharedArrayBuffer)) {

@@ -68,7 +68,7 @@ export function channel<T>(options?: ChannelOptions<T>): [Sender<T>, Receiver<T>
  * @example
  * ```ts
  * const [tx, rx] = syncChannel<string>(16);
- * const producer = spawn((tx: SyncSender<string>) => { for (const line of lines()) tx.send(line); }, tx);
+ * const producer = spawn((tx: SyncSender<string>) => { for (let i = 0; i < 1000; i++) tx.send(`line ${i}`); }, tx);
  * for (const line of rx) handle(line);
  * producer.join();
  * ```

@@ -11,7 +11,15 @@
 const CLOSED_SEND = 'sending on a closed channel: the receiver is gone';
 const CLOSED_RECV = 'receiving on a closed channel: every sender is gone';
 
-/** The receiving side is gone: `value` is what could not be sent, handed back to the caller. */
+/**
+ * Sending failed because the receiving side is gone: `value` is what could not be sent,
+ * handed back to the caller (Rust's `SendError<T>`).
+ *
+ * @example
+ * ```ts
+ * try { tx.send(job); } catch (e) { if (e instanceof SendError) requeue(e.value); }
+ * ```
+ */
 export class SendError<T> extends Error {
   readonly value: T;
   constructor(value: T) {
@@ -22,8 +30,14 @@ export class SendError<T> extends Error {
 }
 
 /**
- * Every sender is gone and nothing is left to receive. From select(), `index` says which
- * receiver it was (a disconnected receiver counts as ready, as in crossbeam).
+ * Every sender is gone and nothing is left to receive (Rust's `RecvError`). From
+ * {@link select}, `index` says which receiver it was (a disconnected receiver counts as
+ * ready, as in crossbeam).
+ *
+ * @example
+ * ```ts
+ * try { for (;;) handle(rx.recv()); } catch (e) { if (!(e instanceof RecvError)) throw e; } // done
+ * ```
  */
 export class RecvError extends Error {
   readonly index: number | undefined;

@@ -42,9 +42,25 @@ export type SelectedOf<R extends readonly Selectable[]> = {
 }[number];
 
 /**
- * Receives from whichever receiver is ready first. Waits at most `ms` milliseconds
- * (undefined then; 0 polls once); forever without `ms`. Throws RecvError (with
- * `index`) for a receiver that is disconnected and drained.
+ * Receives from whichever receiver is ready first (crossbeam's `select!`). Waits at most
+ * `ms` milliseconds (`undefined` then; 0 polls once); forever without `ms`. The result is
+ * typed from the list: for a tuple, checking `index` narrows `value` to that receiver's
+ * message type.
+ *
+ * @example
+ * ```ts
+ * const r = select([numbersRx, namesRx]);
+ * if (r.index === 0) r.value.toFixed(1); // number
+ * else r.value.toUpperCase();            // string
+ * ```
+ *
+ * @remarks
+ * Fairness: receivers are polled from a random start, so an always-ready one cannot
+ * starve the others. A disconnected, drained receiver counts as ready (its error is the
+ * result). Async twin: {@link selectAsync}.
+ *
+ * @throws {@link RecvError} with `index` for a receiver whose senders are all gone and
+ * that is drained; `TypeError` for an empty list or an item that is not a receiver.
  */
 export function select<const R extends readonly Selectable[]>(receivers: R): SelectedOf<R>;
 export function select<const R extends readonly Selectable[]>(receivers: R, ms: number | undefined): SelectedOf<R> | undefined;
@@ -56,8 +72,13 @@ export function select(receivers: readonly Selectable[], ms?: number): Selected 
 }
 
 /**
- * select() without blocking the thread. Aborting `options.signal` rejects with its
+ * {@link select} without blocking the thread. Aborting `options.signal` rejects with its
  * reason and receives nothing.
+ *
+ * @example
+ * ```ts
+ * const r = await selectAsync([jobsRx, controlRx] as const, { signal: AbortSignal.timeout(1000) });
+ * ```
  */
 export function selectAsync<const R extends readonly Selectable[]>(receivers: R, options?: WaitOptions): Promise<SelectedOf<R>>;
 export async function selectAsync(receivers: readonly Selectable[], options?: WaitOptions): Promise<Selected> {

@@ -70,7 +70,17 @@ function refreshFixed(end: number): Heap {
   return fixed;
 }
 
-/** Sets the heap's initial and maximum size. Only before weft is first used. */
+/**
+ * Sets the shared heap's initial and maximum size in bytes ({@link HeapOptions}). Only
+ * before weft is first used (the first handle or spawn creates the heap).
+ *
+ * @example
+ * ```ts
+ * configure({ heapBytes: 64 << 20, maxHeapBytes: 1 << 30 });
+ * ```
+ *
+ * @throws `Error` once the heap exists; `RangeError` for sizes out of range.
+ */
 export function configure(opts: HeapOptions): void {
   if (current) {
     throw new Error('configure() must be called before weft is first used: the shared heap already exists');

@@ -71,7 +71,7 @@ function panicOf(reply: Reply): Outcome {
  *
  * @example
  * ```ts
- * const t = pool.spawn((n: number) => fib(n), 30);
+ * const t = pool.spawn((n: number) => { let a = 0, b = 1; while (n-- > 0) [a, b] = [b, a + b]; return a; }, 30);
  * t.cancel(); // false if it already started
  * await t.joinAsync();
  * ```

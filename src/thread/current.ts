@@ -59,11 +59,16 @@ export function mainRecord(): number {
 }
 
 /**
- * True while this thread ends in a panic (Rust's std::thread::panicking): from the
- * moment its function threw (or its promise rejected) until it has ended, that is,
- * while its thread-local destructors run. JavaScript cannot tell a `finally` block or a
- * `using` disposal that an exception is passing through, so those see false. Always
- * false on the main thread and on attached workers.
+ * True while this thread ends in a panic (Rust's `std::thread::panicking`): from the moment
+ * its function threw (or its promise rejected) until it has ended, that is, while its
+ * thread-local destructors run. JavaScript cannot tell a `finally` block or a `using`
+ * disposal that an exception is passing through, so those see false. Always false on the
+ * main thread and on attached workers.
+ *
+ * @example
+ * ```ts
+ * const log = threadLocal(() => [] as string[], { dispose: (lines) => { if (panicking()) flushToDisk(lines); } });
+ * ```
  */
 export function panicking(): boolean {
   return unwinding;

@@ -32,8 +32,10 @@ export function resetThreadLocals(): void {
  *
  * @example
  * ```ts
- * const buffer = threadLocal(() => new Uint8Array(64 * 1024));
- * spawn(() => buffer.with((b) => b.length)).join(); // 65536, the thread's own buffer
+ * // scratch.ts: declared at module level, so every thread that imports it has the key
+ * export const buffer = threadLocal(() => new Uint8Array(64 * 1024));
+ * // in any thread:
+ * buffer.with((b) => b.length); // 65536, this thread's own buffer
  * ```
  *
  * @throws {@link AccessError} when used while the thread's locals are being destroyed.
@@ -132,7 +134,17 @@ export class LocalKey<T> {
   }
 }
 
-/** Declares a thread-local value: each thread sees its own, made by `init` on first use. */
+/**
+ * Declares a thread-local value (Rust's `thread_local!`): each thread sees its own, made by
+ * `init` on its first use there; `dispose` runs when that thread ends. Declare it at module
+ * level: a thread that imports the module gets the same key.
+ *
+ * @example
+ * ```ts
+ * export const scratch = threadLocal(() => new Float64Array(1024), { dispose: (a) => a.fill(0) });
+ * scratch.with((buf) => buf.length); // 1024, this thread's own array
+ * ```
+ */
 export function threadLocal<T>(init: () => T, options?: { dispose?: (value: T) => void }): LocalKey<T> {
   if (typeof init !== 'function') throw new TypeError('threadLocal(init): init must be a function');
   return new LocalKey(init, options?.dispose);

@@ -10,7 +10,25 @@ import { recordField, R_PARKER } from './record.ts';
 
 const EMPTY = 0, PARKED = -1, NOTIFIED = 1;
 
-/** Blocks until this thread's token is made available by unpark() (or spuriously: loop). */
+/**
+ * Blocks until this thread's token is made available by `unpark()` (Rust's
+ * `std::thread::park`), or spuriously: call it in a loop that checks your condition. An
+ * `unpark()` that came first makes the next `park()` return at once.
+ *
+ * @example
+ * ```ts
+ * const h = spawn(async (flag: AtomicBool) => {
+ *   const { park } = await import('weft'); // a thread sees its imports, not the caller's
+ *   while (!flag.load()) park();
+ *   return 'woken';
+ * }, flag);
+ * flag.store(true);
+ * h.thread.unpark();
+ * h.join(); // 'woken'
+ * ```
+ *
+ * @throws `TypeError` where blocking is impossible (use {@link parkAsync}).
+ */
 export function park(): void {
   assertCanBlock('park()', 'parkAsync()');
   const i = heap().i32;
@@ -28,7 +46,14 @@ export function park(): void {
   }
 }
 
-/** Like park(), but returns after at most `ms` milliseconds. */
+/**
+ * Like {@link park}, but returns after at most `ms` milliseconds.
+ *
+ * @example
+ * ```ts
+ * parkTimeout(50); // returns after an unpark() or 50 ms
+ * ```
+ */
 export function parkTimeout(ms: number): void {
   const t = checkTimeout(ms, 'parkTimeout()');
   assertCanBlock('parkTimeout()', 'parkAsync(ms)');
@@ -40,7 +65,15 @@ export function parkTimeout(ms: number): void {
   exchange(i, at, EMPTY);
 }
 
-/** Waits for the token without blocking the event loop; `ms` bounds the wait. */
+/**
+ * Waits for this thread's token without blocking the event loop; `ms` bounds the wait.
+ * The async twin of {@link park} / {@link parkTimeout}.
+ *
+ * @example
+ * ```ts
+ * await parkAsync(100); // after an unpark() of this thread, or 100 ms
+ * ```
+ */
 export async function parkAsync(ms?: number): Promise<void> {
   const t = checkTimeout(ms, 'parkAsync()');
   const i = heap().i32;

@@ -74,7 +74,17 @@ export function scope<T>(f: (s: Scope) => T): T {
   }
 }
 
-/** Like scope(), waiting without blocking the event loop; `f` may be async. */
+/**
+ * Like {@link scope}, waiting without blocking the event loop; `f` may be async.
+ *
+ * @example
+ * ```ts
+ * const counts = await scopeAsync(async (s) => {
+ *   const hs = [1, 2].map((n) => s.spawn((n: number) => n * n, n));
+ *   return Promise.all(hs.map((h) => h.joinAsync()));
+ * }); // [1, 4]
+ * ```
+ */
 export async function scopeAsync<T>(f: (s: Scope) => T | Promise<T>): Promise<T> {
   const s = new Scope();
   try {

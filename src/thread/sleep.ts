@@ -7,7 +7,18 @@ const sleeper = new Int32Array(new SharedArrayBuffer(4));
 /** A futex timeout short enough to be a yield, long enough that the thread really sleeps. */
 const YIELD_MS = 0.001;
 
-/** Blocks the calling thread (only) for `ms` milliseconds without using CPU. */
+/**
+ * Blocks the calling thread (only) for `ms` milliseconds without using CPU. The async twin
+ * is {@link sleepAsync}.
+ *
+ * @example
+ * ```ts
+ * sleep(10); // this thread waits 10 ms; other threads run on
+ * ```
+ *
+ * @throws `RangeError` for a negative or non-numeric `ms`; `TypeError` where blocking is
+ * impossible (a browser's main thread).
+ */
 export function sleep(ms: number): void {
   const t = checkTimeout(ms, 'sleep()') ?? Infinity;
   assertCanBlock('sleep()', 'await new Promise((r) => setTimeout(r, ms))');
@@ -17,9 +28,16 @@ export function sleep(ms: number): void {
 }
 
 /**
- * Blocks the calling thread until `deadline`, a time on this thread's
- * `performance.now()` clock (Rust's sleep_until, with `performance.now() + ms` for
- * `Instant::now() + duration`). A deadline already past returns at once.
+ * Blocks the calling thread until `deadline`, a time on this thread's `performance.now()`
+ * clock (Rust's `sleep_until`, with `performance.now() + ms` for `Instant::now() +
+ * duration`). A deadline already past returns at once.
+ *
+ * @example
+ * ```ts
+ * const next = performance.now() + 100;
+ * work();
+ * sleepUntil(next); // a fixed period, whatever work() took
+ * ```
  */
 export function sleepUntil(deadline: number): void {
   checkDeadline(deadline, 'sleepUntil(deadline)');
@@ -27,13 +45,29 @@ export function sleepUntil(deadline: number): void {
   for (let left = deadline - performance.now(); left > 0; left = deadline - performance.now()) wait(sleeper, 0, 0, left);
 }
 
-/** sleep() for event-loop threads: resolves after `ms`. Aborting `signal` rejects with its reason. */
+/**
+ * {@link sleep} for event-loop threads: resolves after `ms`. Aborting `signal` rejects with
+ * its reason.
+ *
+ * @example
+ * ```ts
+ * await sleepAsync(1000, { signal: AbortSignal.timeout(10) }); // rejects after 10 ms
+ * ```
+ */
 export async function sleepAsync(ms: number, options?: WaitOptions): Promise<void> {
   const t = checkTimeout(ms, 'sleepAsync()') ?? Infinity;
   return sleepUntilAsync(performance.now() + t, options);
 }
 
-/** sleepUntil() for event-loop threads: resolves at `deadline`. Aborting `signal` rejects with its reason. */
+/**
+ * {@link sleepUntil} for event-loop threads: resolves at `deadline` (a `performance.now()`
+ * time). Aborting `signal` rejects with its reason.
+ *
+ * @example
+ * ```ts
+ * await sleepUntilAsync(performance.now() + 50);
+ * ```
+ */
 export function sleepUntilAsync(deadline: number, options?: WaitOptions): Promise<void> {
   try {
     checkDeadline(deadline, 'sleepUntilAsync(deadline)');
@@ -78,7 +112,14 @@ export function yieldNow(): void {
   if (canBlock()) wait(sleeper, 0, 0, YIELD_MS);
 }
 
-/** How many threads can run in parallel on this machine. */
+/**
+ * How many threads can run in parallel on this machine (a good default thread count).
+ *
+ * @example
+ * ```ts
+ * const pool = new ThreadPool({ threads: availableParallelism() });
+ * ```
+ */
 export function availableParallelism(): number {
   return host.availableParallelism();
 }

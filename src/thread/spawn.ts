@@ -179,8 +179,26 @@ export function spawnRecord(entry: Entry, args: unknown[], opts: Options): numbe
 }
 
 /**
- * Runs `fn(...args)` on a new thread. `fn` is sent as source: it sees its arguments,
- * globals and what it imports (`await import('weft')` works), not the caller's closure.
+ * Runs `fn(...args)` on a new thread and returns its {@link JoinHandle} (Rust's
+ * `std::thread::spawn`). `fn` is sent as source: it sees its arguments, globals and what it
+ * imports (`await import('weft')` works), not the caller's closure. Arguments are checked
+ * against `fn`'s parameters; `join()` gives its (awaited) result.
+ *
+ * @example
+ * ```ts
+ * const h = spawn((data: number[]) => data.reduce((a, b) => a + b, 0), [1, 2, 3]);
+ * h.join(); // 6
+ * const later = spawn(async (ms: number) => { const { sleepAsync } = await import('weft'); await sleepAsync(ms); return ms; }, 10);
+ * await later.joinAsync(); // 10
+ * ```
+ *
+ * @remarks
+ * Arguments travel like messages: handles are shared (locks, atomics) or moved (endpoints,
+ * JoinHandles, Permits), plain data is copied. The thread's uncaught error reaches
+ * `join()` as {@link PanicError}.
+ *
+ * @throws `TypeError` for an argument the codec cannot carry (nothing is started);
+ * {@link SpawnError} when the thread cannot be started.
  */
 export function spawn<A extends unknown[], R>(fn: (...args: A) => R, ...args: A): JoinHandle<Awaited<R>>;
 /**
@@ -199,7 +217,20 @@ export function spawn(entry: Entry, ...args: unknown[]): JoinHandle<unknown> {
   return new JoinHandle(new Adopt(spawnRecord(entry, args, {})));
 }
 
-/** Configures a thread before spawning it: name and stack size. */
+/**
+ * Configures a thread before spawning it (Rust's `std::thread::Builder`): `name(s)` (shown
+ * in panics, `current().name` and the inspector) and `stackSize(bytes)`.
+ *
+ * @example
+ * ```ts
+ * const h = new Builder().name('hasher').stackSize(4 << 20).spawn((s: string) => s.length, 'abc');
+ * h.thread.name; // 'hasher'
+ * h.join();      // 3
+ * ```
+ *
+ * @throws `TypeError` / `RangeError` for a name that is not a string or a size that is not a
+ * positive integer; {@link SpawnError} from `spawn` when the thread cannot be started.
+ */
 export class Builder {
   #name: string | undefined;
   #stackSize: number | undefined;

@@ -19,7 +19,11 @@ import { recordField, recordId, R_NAME, R_OWNED, R_RESULT, R_SPEC, threadName } 
  *
  * @example
  * ```ts
- * const h = new Builder().name('worker').spawn(() => { park(); return current().name; });
+ * const h = new Builder().name('worker').spawn(async () => {
+ *   const { park, current } = await import('weft'); // a thread sees its imports, not the caller's
+ *   park();
+ *   return current().name;
+ * });
  * h.thread.unpark();
  * h.join(); // 'worker'
  * ```
@@ -94,7 +98,14 @@ defineKind(Kind.Thread, {
 
 let self: Thread | undefined;
 
-/** The calling thread. On the main thread: id 1, name 'main'. */
+/**
+ * The calling thread (Rust's `std::thread::current`). On the main thread: id 1, name 'main'.
+ *
+ * @example
+ * ```ts
+ * spawn(async () => { const { current } = await import('weft'); return current().id; }).join(); // e.g. 2
+ * ```
+ */
 export function current(): Thread {
   if (!self || self.released || self.offset !== currentRecord()) {
     const r = currentRecord();
