@@ -5,7 +5,7 @@ import { inspect } from 'node:util';
 import { test } from 'node:test';
 import {
   AtomicBool, AtomicI32, AtomicI64, AtomicU32, AtomicU64, Barrier, Builder, channel, Condvar, LazyLock, Mutex, Notify,
-  Once, OnceLock, RwLock, Semaphore, sharedArray, spawn, syncChannel, type Receiver,
+  Once, OnceCell, OnceLock, RwLock, Semaphore, sharedArray, spawn, syncChannel, ThreadPool, type Receiver,
 } from 'weft';
 
 const show = (x: unknown) => inspect(x, { colors: false });
@@ -134,4 +134,27 @@ test('handles nested in a value print as themselves, also from another thread', 
   assert.equal(show(m), 'Mutex<unlocked, poisoned=false> { value: { rx: Receiver<1 queued>, hits: AtomicI32(2) } }');
   const seen = spawn((m: Mutex<{ hits: AtomicI32 }>) => m.withLock((v) => String(v.hits)), m).join();
   assert.equal(seen, 'AtomicI32(2)');
+});
+
+test('OnceCell prints its value once set', async () => {
+  const cell = new OnceCell<number>();
+  assert.equal(show(cell), 'OnceCell<uninit>');
+  assert.equal(await cell.getOrInit(async () => 7), 7);
+  assert.equal(show(cell), 'OnceCell<init> { value: 7 }');
+});
+
+test('a ThreadPool shows its threads and queue; a TaskHandle its state', async () => {
+  await using pool = new ThreadPool({ threads: 1 });
+  const [tx, rx] = syncChannel<null>(0);
+  const blocker = pool.spawn((rx: Receiver<null>) => rx.recv(), rx);
+  const queued = pool.spawn(() => 1);
+  while (pool.stats().busy === 0) await new Promise((r) => setTimeout(r, 1));
+  assert.equal(show(pool), 'ThreadPool<1 thread, 1 busy, 1 queued>');
+  assert.equal(show(blocker), 'TaskHandle<running>');
+  assert.equal(String(queued), 'TaskHandle<queued>');
+  tx.send(null);
+  assert.equal(await queued.joinAsync(), 1);
+  await blocker.joinAsync();
+  assert.equal(show(queued), 'TaskHandle<finished>');
+  assert.equal(show(pool), 'ThreadPool<1 thread, 0 busy, 0 queued>');
 });

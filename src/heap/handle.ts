@@ -266,7 +266,7 @@ const CLOSED = -1;
 const MOVED = -2;
 
 // Node's console.log / util.inspect hook, by its registered symbol: no node: import here.
-const inspectCustom = Symbol.for('nodejs.util.inspect.custom');
+export const inspectCustom = Symbol.for('nodejs.util.inspect.custom');
 
 /**
  * Renders a handle's description: a head such as `Semaphore<2 permits>`, and optionally

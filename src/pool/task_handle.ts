@@ -12,6 +12,7 @@
 import type { OneshotReceiver } from '../channel/oneshot.ts';
 import { RecvError } from '../channel/errors.ts';
 import { PanicError } from '../thread/errors.ts';
+import { inspectCustom } from '../heap/handle.ts';
 import { checkSignal, type WaitOptions } from '../wait/driver.ts';
 import { assertCanBlock, cas, load } from '../wait/futex.ts';
 import { CODE_MASK, GEN_SHIFT, TaskState } from './layout.ts';
@@ -107,6 +108,18 @@ export class TaskHandle<T> {
     const { words, at, gen } = this.#slot;
     const expected = (gen << GEN_SHIFT) | from;
     return cas(words, at, expected, (gen << GEN_SHIFT) | to) === expected;
+  }
+
+  /** The task as text: `TaskHandle<queued>`, `<running>` or `<finished>`. */
+  toString(): string {
+    if (this.isFinished()) return 'TaskHandle<finished>';
+    const code = this.#code();
+    return `TaskHandle<${code === TaskState.QUEUED ? 'queued' : code === TaskState.RUNNING ? 'running' : 'ending'}>`;
+  }
+
+  /** How Node's console.log shows the task: as toString(). */
+  [inspectCustom](): string {
+    return this.toString();
   }
 
   /** True once the task has ended (returned, thrown, been cancelled or lost its thread); never blocks. */

@@ -24,6 +24,7 @@ import { describeValue } from '../heap/describe.ts';
 import { sharedArray, type SharedArray } from '../heap/shared_array.ts';
 import { PanicError, SpawnError } from '../thread/errors.ts';
 import type { JoinHandle } from '../thread/join_handle.ts';
+import { inspectCustom } from '../heap/handle.ts';
 import { availableParallelism } from '../thread/sleep.ts';
 import { Builder } from '../thread/spawn.ts';
 import { checkSignal, type WaitOptions } from '../wait/driver.ts';
@@ -283,6 +284,17 @@ export class ThreadPool {
       cancelRest();
       throw e;
     }
+  }
+
+  /** The pool as text: `ThreadPool<4 threads, 1 busy, 3 queued>`. */
+  toString(): string {
+    const s = this.stats();
+    return `ThreadPool<${s.threads} thread${s.threads === 1 ? '' : 's'}, ${s.busy} busy, ${s.queued} queued>`;
+  }
+
+  /** How Node's console.log shows the pool: as toString(). */
+  [inspectCustom](): string {
+    return this.toString();
   }
 
   /** What the pool is doing now, and what it has done. */

@@ -21,7 +21,7 @@
 
 import { codecs } from '../codec/index.ts';
 import { dropHeld, dropValue, forgetHeld, holdTaken, loadHeld, loadValue, releaseDecoded, storeValueHeld, type Decoded, type Held } from '../codec/stored.ts';
-import { Adopt, allocObject, currentOwnedCell, defineKind, Handle, Role } from '../heap/handle.ts';
+import { Adopt, allocObject, currentOwnedCell, defineKind, Handle, Role, type Describe } from '../heap/handle.ts';
 import { heapCovering } from '../heap/heap.ts';
 import { Kind } from '../heap/kinds.ts';
 import { ownedAdd, ownedRemove } from '../heap/owned.ts';
@@ -176,6 +176,12 @@ export class OnceCell<T> extends Handle {
   /** @internal */
   protected get kindName(): string {
     return 'OnceCell';
+  }
+
+  /** @internal */
+  protected override describe(render: Describe): string {
+    const value = this.get();
+    return value === undefined ? render('OnceCell<uninit>') : render('OnceCell<init>', { value });
   }
 
   protected override dropRef(): void {
