@@ -11,7 +11,7 @@
 import assert from 'node:assert/strict';
 import { after, describe, test } from 'node:test';
 import {
-  AtomicI32, Condvar, Mutex, Notify, Once, RwLock, Semaphore, channel, heapStats, spawn, syncChannel,
+  AtomicI32, Condvar, Mutex, Notify, Once, OnceCell, RwLock, Semaphore, channel, heapStats, spawn, syncChannel,
   type JoinHandle, type Receiver, type Sender, type SyncSender,
 } from '../src/index.ts';
 
@@ -59,19 +59,35 @@ async function finishes<T>(h: JoinHandle<T>): Promise<{ ok: true; value: T } | {
   return r === 'late' ? { ok: false } : { ok: true, value: r.value };
 }
 
+/**
+ * Live heap bytes once the runtime is quiet: a killed worker is replaced and booted
+ * asynchronously, so the figure is read when it has not changed for a while.
+ */
+async function settledLive(): Promise<number> {
+  let live = heapStats().live;
+  for (let still = 0, k = 0; still < 20 && k < 400; k++) {
+    await delay(10);
+    const now = heapStats().live;
+    still = now === live ? still + 1 : 0;
+    live = now;
+  }
+  return live;
+}
+
 /** Runs `round` ROUNDS times; asserts no deadlock, nothing lost, and no heap growth across the scenario. */
-async function scenario(name: string, round: (t: Tally) => Promise<void>): Promise<void> {
+async function scenario(name: string, round: (t: Tally) => Promise<void>): Promise<Tally> {
   const t: Tally = { rounds: 0, deadlocks: 0, lost: 0, leakedBytes: 0 };
   tallies.set(name, t);
   await round(t); // warm-up: code paths and pools allocate once
-  const before = heapStats().live;
+  const before = await settledLive();
   for (let k = 0; k < ROUNDS; k++) {
     await round(t);
     t.rounds++;
   }
-  t.leakedBytes = heapStats().live - before;
+  t.leakedBytes = (await settledLive()) - before;
   assert.equal(t.deadlocks, 0, `${name}: ${t.deadlocks} deadlocks in ${t.rounds} rounds`);
   assert.equal(t.lost, 0, `${name}: ${t.lost} rounds lost, duplicated or reordered messages`);
+  return t;
 }
 
 
@@ -244,6 +260,36 @@ describe('kill matrix: a thread killed anywhere leaves nobody stuck', { timeout:
     });
   });
 
+  test('OnceCell set/getOrInit/get/take loop', async () => {
+    await scenario('OnceCell set/init/get/take', async (t) => {
+      const cell = new OnceCell<number[]>();
+      const n = new AtomicI32();
+      const victim = spawn(async (cell: OnceCell<number[]>, n: AtomicI32) => {
+        for (let k = 0; ; k++) {
+          switch (k % 4) {
+            case 0: await cell.getOrInit(() => [k]); break;
+            case 1: cell.get(); break;
+            case 2: cell.take(); break;
+            default: try { cell.set([k]); } catch { /* full */ }
+          }
+          n.fetchAdd(1);
+        }
+      }, cell, n);
+      await kill(victim, n);
+      // The cell is EMPTY or READY (never left INITIALIZING), with no reader counted in.
+      const check = spawn(async (cell: OnceCell<number[]>) => {
+        cell.take();
+        const v = await cell.getOrInit(() => [-1]);
+        return v[0] === -1 && cell.get()?.[0] === -1;
+      }, cell);
+      const r = await finishes(check);
+      if (!r.ok) t.deadlocks++;
+      else if (!r.value) t.lost++;
+      cell.close();
+      n.close();
+    });
+  });
+
   test('Condvar waiter killed', async () => {
     await scenario('Condvar wait', async (t) => {
       const m = new Mutex(0);
@@ -335,6 +381,63 @@ describe('kill matrix: a thread killed anywhere leaves nobody stuck', { timeout:
         else if (r.value < n.load()) t.lost++;
         n.close();
       });
+    });
+  }
+
+  // Messages that carry endpoints: a relay receiving Senders of channel C and sending
+  // them on is killed. Every Sender it had in hand (being decoded, or encoded and not yet
+  // published) must still be released, so C's receiver sees the disconnect, and every
+  // message block freed: the heap must come back to where it was.
+  for (const bound of [undefined, 2, 0]) {
+    const flavor = bound === undefined ? 'unbounded' : `syncChannel(${bound})`;
+    test(`${flavor}: a relay of Senders is killed; no endpoint or message leaks`, async () => {
+      const t = await scenario(`${flavor} relay of Senders`, async (t) => {
+        const open = () => (bound === undefined ? channel<Sender<number>>() : syncChannel<Sender<number>>(bound));
+        const [inTx, inRx] = open();
+        const [outTx, outRx] = open();
+        const [txC, rxC] = channel<number>();
+        const n = new AtomicI32();
+        const victim = spawn((inbox: Receiver<Sender<number>>, outbox: Sender<Sender<number>> | SyncSender<Sender<number>>, n: AtomicI32) => {
+          for (;;) {
+            const s = inbox.recv();
+            n.fetchAdd(1);
+            outbox.send(s);
+          }
+        }, inRx, outTx, n);
+        // Hands the Senders back to the relay until it is gone, then lets go of all it has.
+        const pump = spawn((inbox: Sender<Sender<number>> | SyncSender<Sender<number>>, outbox: Receiver<Sender<number>>) => {
+          for (const s of outbox) {
+            try {
+              inbox.send(s);
+            } catch (e) {
+              (e as { value: Sender<number> }).value.close();
+              break;
+            }
+          }
+        }, inTx.clone(), outRx);
+        // Three Senders in flight; one through rendezvous channels, where a second would
+        // let the pump and the main thread both wait to offer while the relay waits for
+        // the pump (a cycle of rendezvous, stuck in Rust too).
+        for (let k = 0; k < (bound === 0 ? 1 : 3); k++) inTx.send(txC.clone());
+        inTx.close();
+        txC.close();
+        await kill(victim, n);
+        const check = spawn((rx: Receiver<number>) => {
+          try {
+            rx.recv();
+            return 'message';
+          } catch (e) {
+            return (e as Error).name;
+          }
+        }, rxC);
+        const r = await finishes(check);
+        if (!r.ok) t.deadlocks++;
+        else if (r.value !== 'RecvError') t.lost++;
+        const p = await finishes(pump);
+        if (!p.ok) t.deadlocks++;
+        n.close();
+      });
+      assert.equal(t.leakedBytes, 0, `${flavor} relay: ${t.leakedBytes} heap bytes leaked`);
     });
   }
 

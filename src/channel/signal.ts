@@ -5,9 +5,12 @@
 // receiver waiting bumps that word and notifies it: one wake, however many receivers
 // (or selects) the thread is waiting on.
 //
-// The word is allocated once per worker and never freed: a channel may still name it
-// after its receiver moved on, and a stale name must never point into reused memory
-// (it costs the old owner a spurious wake at most).
+// A word is never freed: a channel may still name it after its receiver moved on, and
+// a stale name must never point into reused memory (it costs the word's next owner a
+// spurious wake at most). So the supervisor lends each worker it starts a word and
+// takes it back when the worker is gone, for the next worker: a killed worker leaks
+// nothing, and there are never more words than workers alive at once. Threads
+// without a lent word (the main thread, attached workers) allocate their own once.
 
 import { alloc } from '../heap/alloc.ts';
 import { add, notify } from '../wait/futex.ts';
@@ -15,9 +18,19 @@ import { heapCovering } from '../heap/heap.ts';
 
 let word = 0;
 
+/** Makes `index` (see allocWakeWord) the calling worker's wake word. */
+export function setWakeWord(index: number): void {
+  word = index;
+}
+
+/** A new wake word, for the supervisor to lend. */
+export function allocWakeWord(): number {
+  return alloc(4) >> 2;
+}
+
 /** i32 index of the calling thread's wake word. */
 export function signalIndex(): number {
-  if (word === 0) word = alloc(4) >> 2;
+  if (word === 0) word = allocWakeWord();
   return word;
 }
 

@@ -14,6 +14,8 @@
 export interface LaunchData {
   role: 'supervisor' | 'thread';
   sab: SharedArrayBuffer;
+  /** i32 index of the wake word the worker's threads receive on (channel/signal.ts), lent by the supervisor. */
+  wake?: number;
 }
 
 export interface WorkerOptions {

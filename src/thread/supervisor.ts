@@ -17,6 +17,7 @@ import { panicKnown } from './panic_report.ts';
 import { Op, take, takeNow } from './mailbox.ts';
 import { describeThread, isTerminal, recordField, Reason, R_CRITICAL, R_STACK, R_STATE, State, threadName } from './record.ts';
 import { availableParallelism } from './sleep.ts';
+import { allocWakeWord } from '../channel/signal.ts';
 
 const POOL_SIZE = Math.max(1, Math.min(4, availableParallelism()));
 /** Pooled workers failing to boot in a row before the threads queued for one are failed. */
@@ -41,6 +42,8 @@ interface Slot {
   booted: boolean;
   terminated: boolean;
   error: unknown;
+  /** The wake word lent to the worker (channel/signal.ts), taken back when it is gone. */
+  wake: number;
 }
 
 /** Ends a thread that never ran: its joiners get `error` as a PanicError's cause. */
@@ -70,6 +73,7 @@ export async function runSupervisor(sab: SharedArrayBuffer): Promise<never> {
   const byRecord = new Map<number, Slot>();
   const booting = new Map<string, number>(); // pooled workers booting, by name
   const names = new Map<number, string>(); // worker name of each queued record
+  const wakeWords: number[] = []; // wake words of workers that are gone, to lend again
 
   const count = (m: Map<string, number>, name: string, by: number): void => {
     const n = (m.get(name) ?? 0) + by;
@@ -98,6 +102,7 @@ export async function runSupervisor(sab: SharedArrayBuffer): Promise<never> {
   let poolBootFailures = 0;
 
   const exited = (slot: Slot, code: number): void => {
+    wakeWords.push(slot.wake);
     const at = pool.indexOf(slot);
     if (at >= 0) pool.splice(at, 1);
     const { record, error } = slot;
@@ -137,8 +142,9 @@ export async function runSupervisor(sab: SharedArrayBuffer): Promise<never> {
   /** Boots a worker named `name`: for the pool (record 0), or dedicated to `record` (own stack size). */
   const start = (name: string, record = 0, stackBytes = 0): void => {
     // spawn() rounded the stack size up to one the worker can boot with.
-    const slot: Slot = { worker: undefined!, name, pooled: stackBytes === 0, record, booted: false, terminated: false, error: undefined };
-    slot.worker = launch({ role: 'thread', sab }, { name, stackBytes: stackBytes || undefined }, {
+    const wake = wakeWords.pop() ?? allocWakeWord();
+    const slot: Slot = { worker: undefined!, name, pooled: stackBytes === 0, record, booted: false, terminated: false, error: undefined, wake };
+    slot.worker = launch({ role: 'thread', sab, wake }, { name, stackBytes: stackBytes || undefined }, {
       error: (e) => (slot.error = e),
       exit: (code) => exited(slot, code),
       message: (m) => {

@@ -22,14 +22,16 @@ import { newRecord, recordField, R_STATE, State } from './record.ts';
 import { runThread } from './run.ts';
 import { runSupervisor } from './supervisor.ts';
 import { store } from '../wait/futex.ts';
+import { setWakeWord } from '../channel/signal.ts';
 
 // What `import('weft')` inside a spawned function resolves to where the host cannot
 // resolve the bare name itself (browsers' workers have no import map; see
 // host.threadSource). A symbol key: the globals a thread adds are compared by name.
 Object.defineProperty(globalThis, Symbol.for('weft.module'), { value: weft });
 
-void host.launchData().then(({ role, sab }) => {
+void host.launchData().then(({ role, sab, wake }) => {
   const h = attachHeap(sab);
+  if (wake !== undefined) setWakeWord(wake);
   if (role === 'supervisor') {
     const r = newRecord();
     store(h.i32, recordField(r, R_STATE), State.Running);
