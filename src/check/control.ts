@@ -81,6 +81,8 @@ export const T_ASYNC_TIMED = 10;
 export const T_OP = 11;
 /** Scheduling points it took. */
 export const T_STEPS = 12;
+/** Its state when the execution failed (for the report: threads move on as they unwind). */
+export const T_AT_FAIL = 13;
 /** f64 index (relative to the f64 view of the block) of its wait deadline. */
 const F_SLOT_BASE = 1;
 

@@ -23,7 +23,7 @@ import { ensureSupervisor } from '../thread/spawn.ts';
 import { isModelAbort } from './abort.ts';
 import {
   Control, CONTROL_BYTES, END_FAILED, Failure, F_CLOCK, G_END, G_FAIL_KIND, G_FAIL_SLOT, G_LIVE, G_MAX_STEPS, G_PSTEP, G_STEP,
-  G_SWITCHES, G_THREADS, G_TOKEN, State, T_KEY, T_OP, T_PRIO, T_RECORD, T_STATE,
+  G_SWITCHES, G_THREADS, G_TOKEN, State, T_AT_FAIL, T_KEY, T_OP, T_PRIO, T_RECORD,
 } from './control.ts';
 import { enterMain, fail, leaveThread, STALL_MS } from './runtime.ts';
 import { describeSchedule, initialPriority, scheduleOf, seedOf, startSchedule, variantsOf, type Schedule } from './strategy.ts';
@@ -164,8 +164,6 @@ async function execute(k: Control, schedule: Schedule, body: () => void | Promis
     thrown = { error: e };
   }
   if (thrown !== undefined && !isModelAbort(thrown.error)) fail(k, Failure.BodyThrew, 0);
-  // Where the threads stood when it failed, before they unwind.
-  const stuck = k.get(G_END) === END_FAILED ? snapshot(k) : [];
   leaveThread();
 
   const clean = await waitForEnd(k);
@@ -173,7 +171,7 @@ async function execute(k: Control, schedule: Schedule, body: () => void | Promis
   let failure: string | undefined;
   let cause: unknown;
   if (k.get(G_END) === END_FAILED) {
-    failure = describeFailure(k, stuck, thrown);
+    failure = describeFailure(k, snapshot(k), thrown);
     cause = k.get(G_FAIL_KIND) === Failure.BodyThrew ? thrown?.error : undefined;
   } else {
     // A thread that panicked and that nobody joined fails the execution too.
@@ -246,7 +244,7 @@ function snapshot(k: Control): Stuck[] {
   const out: Stuck[] = [];
   const n = k.get(G_THREADS);
   for (let t = 0; t < n; t++) {
-    out.push({ slot: t, record: k.get(k.slot(t, T_RECORD)), state: k.get(k.slot(t, T_STATE)), op: k.get(k.slot(t, T_OP)), key: k.get(k.slot(t, T_KEY)) });
+    out.push({ slot: t, record: k.get(k.slot(t, T_RECORD)), state: k.get(k.slot(t, T_AT_FAIL)), op: k.get(k.slot(t, T_OP)), key: k.get(k.slot(t, T_KEY)) });
   }
   return out;
 }

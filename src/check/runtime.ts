@@ -30,7 +30,7 @@ import {
   Control, E_KEY, E_SEQ, E_SLOT, E_STATE, E_TIMED, earliestTimedEntry, Entry, Failure, F_CLOCK, G_ABORT, G_END,
   G_FAIL_KIND, G_FAIL_SLOT, G_LIVE, G_MAIN_LEFT, G_MAX_STEPS, G_SEQ, G_STEP, G_SWITCHES, G_THREADS, G_TOKEN, END_FAILED,
   END_OK, MAX_ASYNC, MAX_THREADS, NO_TOKEN, Op, State, T_ASYNC, T_ASYNC_TIMED, T_GRANT, T_KEY, T_OP, T_PRIO, T_RECORD,
-  T_RESULT, T_SEQ, T_STATE, T_STEPS, T_TIMED, T_WOKEN, Wake,
+  T_AT_FAIL, T_RESULT, T_SEQ, T_STATE, T_STEPS, T_TIMED, T_WOKEN, Wake,
 } from './control.ts';
 import { modelHooks, type ModelTicket } from './hooks.ts';
 import { choose, initialPriority, NONE, TIMEOUT } from './strategy.ts';
@@ -88,8 +88,9 @@ export function fail(k: Control, kind: number, slot: number): void {
   if (Atomics.compareExchange(k.i32, G_END, 0, END_FAILED) !== 0) return;
   k.set(G_FAIL_KIND, kind);
   k.set(G_FAIL_SLOT, slot);
-  k.set(G_ABORT, 1);
   const n = k.get(G_THREADS);
+  for (let t = 0; t < n; t++) k.set(k.slot(t, T_AT_FAIL), k.state(t));
+  k.set(G_ABORT, 1);
   for (let t = 0; t < n; t++) {
     Atomics.add(k.i32, k.slot(t, T_GRANT), 1);
     Atomics.notify(k.i32, k.slot(t, T_GRANT));

@@ -1,0 +1,145 @@
+// model() itself: what it reports for each kind of failure, how it treats time and
+// options, and that bad input is refused with a clear error.
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { model } from '../src/check/index.ts';
+import { AtomicI32, Condvar, Mutex, spawn } from '../src/index.ts';
+
+const T = { timeout: 60_000 };
+
+describe('model() failures', () => {
+  test('a thread left blocked when the body returns is reported, with where it waits', T, async () => {
+    await assert.rejects(
+      model(
+        () => {
+          const m = new Mutex(false);
+          const cv = new Condvar();
+          // Nobody will ever notify: the waiter stays blocked after the body returned.
+          spawn((m: Mutex<boolean>, cv: Condvar) => {
+            const g = m.lock();
+            cv.waitWhile(g, (ready) => !ready);
+            g.unlock();
+          }, m, cv);
+        },
+        { schedules: 20 },
+      ),
+      (e: Error) => {
+        assert.match(e.message, /the body returned with threads left blocked forever/);
+        assert.match(e.message, /blocked in a wait on heap byte \d+ at .*waitWhile/);
+        assert.match(e.message, /seed \d+: replay with model\(body, \{ seed: \d+ \}\)/);
+        return true;
+      },
+    );
+  });
+
+  test('a spin loop that never yields and never ends is a livelock past the step budget', T, async () => {
+    await assert.rejects(
+      model(
+        () => {
+          const flag = new AtomicI32(0);
+          const t = spawn((flag: AtomicI32) => {
+            while (flag.load() === 0) {
+              // nobody sets it
+            }
+          }, flag);
+          t.join();
+        },
+        { schedules: 5, maxSteps: 2000 },
+      ),
+      /more than 2000 scheduling points: a livelock, or a spin loop that never yields/,
+    );
+  });
+
+  test('a thread that panics and is never joined fails the execution', T, async () => {
+    await assert.rejects(
+      model(
+        () => {
+          spawn(() => {
+            throw new RangeError('out of range in a thread');
+          });
+        },
+        { schedules: 5 },
+      ),
+      (e: Error) => {
+        assert.match(e.message, /thread <unnamed> \(id \d+\) panicked and nobody joined it: RangeError: out of range in a thread/);
+        assert.ok(e.cause instanceof Error);
+        return true;
+      },
+    );
+  });
+
+  test("the body's own error is the failure's cause", T, async () => {
+    const boom = new TypeError('boom');
+    await assert.rejects(
+      model(() => {
+        throw boom;
+      }),
+      (e: Error) => e.message.startsWith('weft/check: the body threw: TypeError: boom') && e.cause === boom,
+    );
+  });
+});
+
+describe('model() time and options', () => {
+  test('time is virtual: a thread sleeping a second under the model takes no second', T, async () => {
+    const started = Date.now();
+    const r = await model(
+      () => {
+        const t = spawn(async () => {
+          const { sleep } = await import('weft');
+          const t0 = performance.now();
+          sleep(1000);
+          return performance.now() - t0;
+        });
+        const slept = t.join() as number;
+        assert.ok(slept >= 1000, `the clock moved by ${slept} ms`);
+      },
+      { schedules: 10 },
+    );
+    assert.equal(r.schedules, 10);
+    assert.ok(Date.now() - started < 8000, 'ten one-second sleeps took real seconds');
+  });
+
+  test('the result counts schedules, steps and switches; timeLimit ends a run early', T, async () => {
+    const body = () => {
+      const n = new AtomicI32(0);
+      const t = spawn((n: AtomicI32) => void n.fetchAdd(1), n);
+      n.fetchAdd(1);
+      t.join();
+      assert.equal(n.load(), 2);
+    };
+    const r = await model(body, { schedules: 30 });
+    assert.equal(r.schedules, 30);
+    assert.ok(r.steps > 30 && r.switches > 0, JSON.stringify(r));
+    const limited = await model(body, { schedules: 1_000_000, timeLimit: 300 });
+    assert.ok(limited.schedules >= 1 && limited.schedules < 1_000_000);
+  });
+
+  test('a seed replays one schedule; strategy narrows the schedules tried', T, async () => {
+    const body = () => {};
+    assert.deepEqual((await model(body, { seed: 123456789 })).schedules, 1);
+    assert.equal((await model(body, { schedules: 12, strategy: 'pct' })).schedules, 12);
+    assert.equal((await model(body, { schedules: 12, strategy: 'random' })).schedules, 12);
+  });
+
+  test('bad input is refused with an error naming it', T, async () => {
+    await assert.rejects(model(42 as never), { name: 'TypeError', message: /model\(\): body must be a function, got number 42/ });
+    await assert.rejects(model(() => {}, 'x' as never), { name: 'TypeError', message: /options must be an object/ });
+    await assert.rejects(model(() => {}, { schedules: 0 }), { name: 'RangeError', message: /options\.schedules must be an integer >= 1, got number 0/ });
+    await assert.rejects(model(() => {}, { maxSteps: 1.5 }), { name: 'RangeError', message: /options\.maxSteps/ });
+    await assert.rejects(model(() => {}, { seed: -1 }), { name: 'RangeError', message: /options\.seed must be a seed printed by a failing model run/ });
+    await assert.rejects(model(() => {}, { strategy: 'dfs' as never }), { name: 'RangeError', message: /options\.strategy must be 'random' or 'pct'/ });
+    await assert.rejects(model(() => {}, { timeLimit: -5 }), { name: 'RangeError', message: /options\.timeLimit/ });
+  });
+
+  test('models do not nest', T, async () => {
+    await assert.rejects(
+      model(
+        async () => {
+          await model(() => {});
+        },
+        { schedules: 1 },
+      ),
+      /the body threw: Error: model\(\): another model is running in this thread/,
+    );
+  });
+});
