@@ -83,9 +83,11 @@ const producer = spawn(async (tx, tx2) => {
   const weft = await import('weft'); // the thread's own weft, from the same package
   tx.send('a');
   tx2.send(weft.current().id > 1);
-}, tx, tx2);
+}, tx.clone(), tx2.clone()); // ours stay open: a drained channel whose senders are gone would end select
 const picked = [select([rx, rx2]), select([rx, rx2])].sort((x, y) => x.index - y.index).map((r) => r.value);
 producer.join();
+tx.close();
+tx2.close();
 
 const permits = new Semaphore(2);
 const live = new AtomicI32(0);
