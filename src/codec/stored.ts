@@ -60,7 +60,7 @@ export function storeValue<T>(codec: Codec<T>, value: T, carry?: Carry): number 
   return storeEncoded(encodeWith(codec, value, handles), handles, carry);
 }
 
-/** A stored value in this thread's hands, recorded at `entry` of its owned table. */
+/** A stored value in this thread's hands, recorded at `entry` of its owned table (-1: not recorded, it is where it belongs). */
 export class Held {
   constructor(
     readonly p: number,
@@ -74,9 +74,9 @@ export function storeEncoded(bytes: Uint8Array, handles: Handle[], carry?: Carry
 }
 
 /** Like storeValue(), recording the block as held by this thread (see Held) until it is published. */
-export function storeValueHeld<T>(codec: Codec<T>, value: T): Held {
+export function storeValueHeld<T>(codec: Codec<T>, value: T, carry?: Carry): Held {
   const handles: Handle[] = [];
-  return storeHeld(encodeWith(codec, value, handles), handles);
+  return storeBlock(encodeWith(codec, value, handles), handles, carry, true) as Held;
 }
 
 /** Like storeEncoded(), recording the block as held by this thread (see Held). */
@@ -86,7 +86,7 @@ export function storeHeld(bytes: Uint8Array, handles: Handle[]): Held {
 
 /** Forgets a held block: call in the kill-safe section that publishes it where another thread can find it. */
 export function forgetHeld(held: Held): void {
-  ownedRemove(currentOwnedCell(), held.entry);
+  if (held.entry >= 0) ownedRemove(currentOwnedCell(), held.entry);
 }
 
 /** Records a block this thread has just taken over: call in the kill-safe section that takes it. */
@@ -120,7 +120,7 @@ function storeBlock(bytes: Uint8Array, handles: Handle[], carry: Carry | undefin
     }
     if (holdsExactly(carry.from, bytes, from)) {
       for (let k = 0; k < n; k++) carry.carried[k] = true;
-      return carry.from;
+      return hold ? new Held(carry.from, -1) : carry.from; // a block already in place: nothing to hold
     }
   }
   // A closed handle's shareRef() throws its TypeError before any side effect. A carried

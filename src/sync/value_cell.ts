@@ -36,7 +36,8 @@
 // clone() it (endpoints) or pass it on (spawn, send) while the guard is held.
 
 import { codecs } from '../codec/index.ts';
-import { Carry, dropValue, loadValue, releaseDecoded, storeValue, type Decoded } from '../codec/stored.ts';
+import { Carry, dropValue, forgetHeld, holdTaken, loadHeld, loadValue, releaseDecoded, storeValue, storeValueHeld, type Decoded, type Held } from '../codec/stored.ts';
+import { enterCritical, leaveCritical } from '../thread/critical.ts';
 import { heap, heapCovering, type Heap } from '../heap/heap.ts';
 import { allocObject } from '../heap/handle.ts';
 import { exchange, load, store } from '../wait/futex.ts';
@@ -69,21 +70,41 @@ export function readCell<T>(at: number): T {
 
 /** Replaces the content of field `at`. Throws (TypeError, RangeError) with the old value kept. */
 export function writeCell(at: number, value: unknown): void {
-  const p = value === undefined ? 0 : storeValue(codecs.structured, value);
-  const old = exchange(heap().i32, at, p);
-  if (old !== 0) dropValue(old);
+  swapIn(at, value === undefined ? undefined : storeValueHeld(codecs.structured, value));
+}
+
+/**
+ * Puts the held block `held` (or nothing) into field `at` and drops the old one, in one
+ * kill-safe section: a kill leaves every value and the handles in it in exactly one
+ * place the runtime can see (the field, this thread's table).
+ */
+function swapIn(at: number, held: Held | undefined, isBlock = (old: number) => old !== 0, carried?: readonly boolean[]): void {
+  enterCritical();
+  try {
+    const old = exchange(heap().i32, at, held?.p ?? 0);
+    if (held) forgetHeld(held);
+    if (isBlock(old)) dropValue(old, carried);
+  } finally {
+    leaveCritical();
+  }
 }
 
 /** Empties field `at`, releasing the value's handles. */
 export function dropCell(at: number): void {
-  const old = exchange(heap().i32, at, 0);
-  if (old !== 0) dropValue(old);
+  swapIn(at, undefined);
 }
 
 /** Takes the value out of field `at`, leaving it empty: its handles' refs move into the result. */
 export function takeCell<T>(at: number): T {
-  const p = exchange(heap().i32, at, 0);
-  return (p === 0 ? undefined : loadValue(codecs.structured, p, true)) as T;
+  let held: Held | undefined;
+  enterCritical();
+  try {
+    const p = exchange(heap().i32, at, 0);
+    if (p !== 0) held = holdTaken(p);
+  } finally {
+    leaveCritical();
+  }
+  return (held === undefined ? undefined : loadHeld(codecs.structured, held)) as T;
 }
 
 // ---- Lock cells: small values in place -------------------------------------------
@@ -226,9 +247,20 @@ export function dropLockCell(at: number): void {
 export function takeLockCell<T>(at: number): T {
   const h = cellViews(at);
   const tag = h.i32[at];
-  const v = isStoredBlock(tag) ? loadValue(codecs.structured, tag, true) : peek(h, at);
-  h.i32[at] = 0;
-  return v as T;
+  if (!isStoredBlock(tag)) {
+    const v = peek(h, at);
+    h.i32[at] = 0;
+    return v as T;
+  }
+  // The block leaves the cell into this thread's hands in one kill-safe section (see Held).
+  let held: Held;
+  enterCritical();
+  try {
+    held = holdTaken(exchange(h.i32, at, 0));
+  } finally {
+    leaveCritical();
+  }
+  return loadHeld(codecs.structured, held) as T;
 }
 
 /**
@@ -280,17 +312,25 @@ export class GuardValue<T> {
       const old = i[this.at];
       const kind = inPlaceKind(v);
       if (kind >= 0) {
-        // In place now: the old block (if any) goes, with the handles it held.
-        writeInPlace(this.#h, this.at, v, kind);
-        if (isStoredBlock(old)) dropValue(old);
+        // In place now: the old block (if any) goes, with the handles it held, in the
+        // same kill-safe section.
+        enterCritical();
+        try {
+          writeInPlace(this.#h, this.at, v, kind);
+          if (isStoredBlock(old)) dropValue(old);
+        } finally {
+          leaveCritical();
+        }
         return;
       }
       const carry = isStoredBlock(old) ? new Carry(old, this.#decoded) : undefined;
-      const p = storeValue(codecs.structured, v, carry);
-      if (p === old) return; // encodes to what is there: nothing to swap
+      const held = storeValueHeld(codecs.structured, v, carry);
+      if (held.p === old) {
+        forgetHeld(held); // encodes to what is there: nothing to swap
+        return;
+      }
       // Swap first, drop after: the field never names a freed block.
-      exchange(i, this.at, p);
-      if (carry) dropValue(old, carry.carried);
+      swapIn(this.at, held, isStoredBlock, carry?.carried);
     } finally {
       releaseDecoded(this.#decoded);
     }
