@@ -60,8 +60,11 @@ let idleGeneration = 0;
 let keepAlive: ReturnType<typeof setInterval> | undefined;
 const realNow = performance.now.bind(performance);
 
-const later: (f: () => void) => void =
-  typeof setImmediate === 'function' ? (f) => setImmediate(f) : (f) => setTimeout(f, 0);
+const later = (f: () => void): unknown => (typeof setImmediate === 'function' ? setImmediate(f) : setTimeout(f, 0));
+const cancelLater = (h: unknown): void =>
+  typeof clearImmediate === 'function' ? clearImmediate(h as ReturnType<typeof setImmediate>) : clearTimeout(h as ReturnType<typeof setTimeout>);
+/** The pending idle check (cancelled when the thread leaves, so its worker is at rest for the next thread). */
+let idleTimer: unknown;
 
 function ctl(): Control {
   return c!;
@@ -378,7 +381,7 @@ function rejectPending(): void {
 function armIdle(): void {
   if (idleArmed) return;
   idleArmed = true;
-  later(idleCheck);
+  idleTimer = later(idleCheck);
 }
 
 function idleCheck(): void {
@@ -543,6 +546,8 @@ function uninstall(): void {
   if (keepAlive !== undefined) clearInterval(keepAlive);
   keepAlive = undefined;
   pending.clear();
+  if (idleArmed) cancelLater(idleTimer);
+  idleArmed = false;
   idleGeneration++;
   c = undefined;
   self = -1;
