@@ -129,7 +129,7 @@ function positiveInteger(v: unknown, what: string): number {
  * its task (with {@link PanicError}) and is replaced.
  *
  * @throws `RangeError` from `spawn` when the queue is full; `TypeError` for a task that is
- * not a function or options that are not an object; `Error` once the pool is closed.
+ * not a function, options that are not an object, or a pool already closed.
  */
 export class ThreadPool {
   readonly #size: number;

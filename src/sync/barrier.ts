@@ -28,7 +28,7 @@ const N = 4, RELEASED = 5;
 const BARRIER_BYTES = 24;
 
 /**
- * What {@link Barrier.wait} returns: `isLeader()` is true for exactly one caller of each
+ * What {@link Barrier.wait} returns: `isLeader` is true for exactly one caller of each
  * generation.
  */
 export interface BarrierWaitResult {
@@ -46,7 +46,7 @@ const isReleased = (gen: number, released: number): boolean => ((released - gen)
 
 /**
  * A rendezvous of `n` threads (Rust's `std::sync::Barrier`): each `wait()` blocks until
- * `n` callers have arrived; exactly one of them gets `isLeader() === true`. Reusable:
+ * `n` callers have arrived; exactly one of them gets `isLeader === true`. Reusable:
  * the next `n` arrivals form the next generation.
  *
  * @example
