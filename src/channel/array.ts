@@ -199,9 +199,11 @@ export class ArrayRing<T> extends Core<T> {
     }
     if (sole) {
       // A sole sender (see list.ts) moves the tail with plain accesses.
+      // Published before the tail moves, so that a receiver that catches up never finds
+      // the claimed position unwritten (and waits for the write).
       const position = i[this.tailIndex];
-      i[this.tailIndex] = (position + 1) | 0;
       this.#publish(h, position, token);
+      i[this.tailIndex] = (position + 1) | 0;
       return;
     }
     enterCritical();
@@ -219,13 +221,13 @@ export class ArrayRing<T> extends Core<T> {
    * for a held message (see slots.ts).
    */
   #publish(h: Heap, position: number, token: unknown): void {
-    const section = this.slots.inSection(token);
+    const section = !this.plain && this.slots.inSection(token);
     if (section) enterCritical();
     try {
       const slot = this.buffer + (position & this.mask) * this.slots.stride;
       this.slots.put(h, slot, token);
       const seen = exchange(h.i32, slot >> 2, WRITTEN);
-      this.slots.sent(token);
+      if (!this.plain) this.slots.sent(token);
       if ((seen & RX_WAIT) !== 0) this.wakeReceiver(h.i32);
     } finally {
       if (section) leaveCritical();
@@ -258,7 +260,9 @@ export class ArrayRing<T> extends Core<T> {
         // Decoded in place, then released (even if decoding throws: the message is consumed).
         return this.slots.take(h, slot, this.#releaseHead);
       }
-      const claimed = load(i, this.tailIndex) !== i[this.headIndex];
+      // Signed: a sole sender moves the tail after publishing, so the head may be one
+      // past it for a moment (and for good if that sender died in between).
+      const claimed = ((load(i, this.tailIndex) - i[this.headIndex]) | 0) > 0;
       if (!this.sendersGone(i)) {
         if (claimed && (writer ??= new WriterWait()).next()) continue;
         return EMPTY;
