@@ -18,6 +18,7 @@
 // crashed the process here); under the browser condition they are two modules, and
 // only the second has Unpackr.
 import { Packr, RESERVE_START_SPACE, addExtension } from 'msgpackr/pack';
+import * as msgpackrUnpack from 'msgpackr/unpack';
 import { Unpackr } from 'msgpackr/unpack';
 import { Handle } from '../heap/handle.ts';
 
@@ -244,10 +245,16 @@ const decoderReadsHeap = ((): boolean => {
 // msgpackr keeps a DataView per source array: decoding in place in the heap's view,
 // rather than from a fresh subarray, saves making one per message. Where TextDecoder
 // refuses the heap, a message in shared or resizable memory is copied out first.
+//
+// msgpackr's optional native string extractor is loaded when msgpackr is required as
+// CommonJS (weft run through tsx from a CommonJS program, for one). It reads the view's
+// whole underlying buffer and crashes the process (SIGSEGV) on the heap's growable
+// SharedArrayBuffer, so with it on, a message is copied out first too.
 function decodeAt<T>(u8: Uint8Array, start: number, end: number, handle: (index: number) => Handle): T {
   if (end <= start) throw new TypeError('codec structured: empty message');
   if (u8[start] === SIMPLE) return decodeSimple(u8, start + 1, end) as T;
-  if (!decoderReadsHeap && (!(u8.buffer instanceof ArrayBuffer) || u8.buffer.resizable)) {
+  const copyOut = !decoderReadsHeap || (msgpackrUnpack as { isNativeAccelerationEnabled?: boolean }).isNativeAccelerationEnabled === true;
+  if (copyOut && (!(u8.buffer instanceof ArrayBuffer) || u8.buffer.resizable)) {
     u8 = u8.slice(start, end);
     [start, end] = [0, end - start];
   }
