@@ -65,6 +65,13 @@ export class Held {
   constructor(
     readonly p: number,
     readonly entry: number,
+    /**
+     * Refs carried over from the block this one replaces, as [index, ref]: until the
+     * swap they belong to the old block, so they are written into this one only by
+     * forgetHeld(), in the section that swaps the blocks (a kill before it drops this
+     * block without them).
+     */
+    readonly pending: ReadonlyArray<readonly [number, number]> = [],
   ) {}
 }
 
@@ -86,6 +93,8 @@ export function storeHeld(bytes: Uint8Array, handles: Handle[]): Held {
 
 /** Forgets a held block: call in the kill-safe section that publishes it where another thread can find it. */
 export function forgetHeld(held: Held): void {
+  const i = heap().i32;
+  for (const [k, ref] of held.pending) store(i, (held.p >> 2) + 2 + k, ref);
   if (held.entry >= 0) ownedRemove(currentOwnedCell(), held.entry);
 }
 
@@ -141,12 +150,20 @@ function storeBlock(bytes: Uint8Array, handles: Handle[], carry: Carry | undefin
     store(h.i32, (p >> 2) + 1, n);
     h.u8.set(bytes, p + 8 + 4 * n);
     const src = carry ? carry.from >> 2 : 0;
+    const pending: Array<[number, number]> = [];
     for (let k = 0; k < n; k++) {
       const j = from[k];
-      store(h.i32, (p >> 2) + 2 + k, j >= 0 ? load(h.i32, src + 2 + j) : handles[k].shareRef());
+      let ref = j >= 0 ? load(h.i32, src + 2 + j) : handles[k].shareRef();
+      if (j >= 0 && hold) {
+        pending.push([k, ref]); // still the old block's until the swap (see Held.pending)
+        ref = 0;
+      }
+      store(h.i32, (p >> 2) + 2 + k, ref);
     }
     if (carry) for (const j of from) if (j >= 0) carry.carried[j] = true;
-    return hold ? holdTaken(p) : p;
+    if (!hold) return p;
+    const held = holdTaken(p);
+    return pending.length === 0 ? held : new Held(p, held.entry, pending);
   } finally {
     leaveCritical();
   }
