@@ -357,6 +357,7 @@ describe('kill matrix: a thread killed anywhere leaves nobody stuck', { timeout:
       if (!r.ok) t.deadlocks++;
       m.close();
       cv.close();
+      n.close();
     });
   });
 

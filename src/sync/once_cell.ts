@@ -365,8 +365,13 @@ defineKind(Kind.OnceCell, {
   name: 'OnceCell',
   wrap: (p) => new OnceCell(new Adopt(p)),
   releaseRole(p, role) {
-    if (role === Role.Held) settle(p, EMPTY); // the initialiser (or taker) died
-    else add(words(p), (p >> 2) + STATE, -READER); // a reader died mid-read
+    if (role === Role.Held) {
+      // The initialiser or a taker died. EMPTY holds no value: a taker killed before it
+      // moved the value out leaves it here, and it goes with the take.
+      const old = exchange(words(p), (p >> 2) + VALUE, 0);
+      if (old !== 0) dropValue(old);
+      settle(p, EMPTY);
+    } else add(words(p), (p >> 2) + STATE, -READER); // a reader died mid-read
   },
   drop(p) {
     const v = load(words(p), (p >> 2) + VALUE);
