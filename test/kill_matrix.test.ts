@@ -80,11 +80,15 @@ async function scenario(name: string, round: (t: Tally) => Promise<void>): Promi
   tallies.set(name, t);
   await round(t); // warm-up: code paths and pools allocate once
   const before = await settledLive();
+  let after = before;
   for (let k = 0; k < ROUNDS; k++) {
     await round(t);
     t.rounds++;
+    // Quiet between rounds too: rounds run back to back keep more workers booting at
+    // once, and each worker's wake word stays allocated for the next (signal.ts).
+    after = await settledLive();
   }
-  t.leakedBytes = (await settledLive()) - before;
+  t.leakedBytes = after - before;
   assert.equal(t.deadlocks, 0, `${name}: ${t.deadlocks} deadlocks in ${t.rounds} rounds`);
   assert.equal(t.lost, 0, `${name}: ${t.lost} rounds lost, duplicated or reordered messages`);
   assert.equal(t.leakedBytes, 0, `${name}: the heap grew by ${t.leakedBytes} bytes over ${t.rounds} rounds`);
@@ -328,6 +332,45 @@ describe('kill matrix: a thread killed anywhere leaves nobody stuck', { timeout:
       if (!r.ok) t.deadlocks++;
       else if (r.value !== 'RecvError') t.lost++;
       m.close();
+      n.close();
+    });
+  });
+
+  test('constructors and drops in a loop, one holding a Sender', async () => {
+    await scenario('constructors', async (t) => {
+      const [tx, rx] = channel<number>();
+      const n = new AtomicI32();
+      // A kill inside a constructor must leave the object unmade or owned by the thread
+      // (so freed with it), and a Sender moved into a new Mutex released with it.
+      const victim = spawn(async (tx: Sender<number>, n: AtomicI32) => {
+        const w = await import('weft');
+        for (let k = 0; ; k++) {
+          new w.Mutex({ out: tx.clone(), k }).close();
+          new w.Mutex(k).close();
+          new w.RwLock([k]).close();
+          new w.OnceCell([k]).close();
+          new w.OnceLock<number>().close();
+          new w.Condvar().close();
+          new w.Once().close();
+          new w.Barrier(2).close();
+          new w.Semaphore(1)[Symbol.dispose]();
+          new w.AtomicI32(k).close();
+          n.fetchAdd(1);
+        }
+      }, tx.clone(), n);
+      tx.close();
+      await kill(victim, n);
+      const check = spawn((rx: Receiver<number>) => {
+        try {
+          rx.recv();
+          return 'message';
+        } catch (e) {
+          return (e as Error).name;
+        }
+      }, rx);
+      const r = await finishes(check);
+      if (!r.ok) t.deadlocks++;
+      else if (r.value !== 'RecvError') t.lost++;
       n.close();
     });
   });

@@ -185,6 +185,39 @@ export function adoptRef(ref: number): Handle {
 /** A ref taken and recorded ahead of the construction of its handle (cloneHandle()). */
 let recorded: { readonly ref: number; readonly slot: number; readonly generation: number } | undefined;
 
+/** Objects allocated and recorded ahead of their handle's construction (allocOwned()), by ref. */
+const allocated = new Map<number, { readonly slot: number; readonly generation: number }>();
+
+/**
+ * Allocates a heap object of `kind` for a handle about to be constructed on it with
+ * `role`: allocates it, runs `init` on it (plain stores that cannot fail) and records
+ * its ref in this thread's table, in one kill-safe section, so a kill leaves it either
+ * unallocated or recorded (released when the thread ends). The handle's constructor
+ * adopts the record.
+ */
+export function allocOwned(kind: number, bodyBytes: number, role: Role = Role.Plain, init?: (p: number) => void): number {
+  heap(); // the first use of the heap sets up this thread's table
+  const cell = currentOwnedCell();
+  enterCritical();
+  try {
+    const p = allocObject(kind, bodyBytes);
+    let slot: number;
+    try {
+      slot = ownedAdd(cell, p + role);
+    } catch (e) {
+      // The table could not grow (heap full): the object goes, untouched.
+      store(heap().i32, p >> 2, 0);
+      free(p);
+      throw e;
+    }
+    init?.(p);
+    allocated.set(p + role, { slot, generation: ownedGeneration() });
+    return p;
+  } finally {
+    leaveCritical();
+  }
+}
+
 /**
  * Builds this thread's handle on a new ref equal to `ref`: by `make`, else by the
  * kind's wrap(). The ref is taken and recorded in the owned table in one kill-safe
@@ -313,9 +346,14 @@ export abstract class Handle {
     this.#role = role;
     this.#generation = ownedGeneration();
     const r = recorded;
+    const a = allocated.get(offset + role);
     if (r !== undefined && r.ref === offset + role && r.generation === this.#generation) {
       recorded = undefined;
       this.#slot = r.slot;
+    } else if (a !== undefined) {
+      allocated.delete(offset + role);
+      // An older generation's record was released with its thread's table.
+      this.#slot = a.generation === this.#generation ? a.slot : ownedAdd(currentOwnedCell(), offset + role);
     } else {
       this.#slot = ownedAdd(currentOwnedCell(), offset + role);
     }

@@ -11,7 +11,7 @@
 // compareExchangeWeak is compareExchange: JS's exchange never fails spuriously, which
 // the weak form allows but never requires.
 
-import { Adopt, allocObject, defineKind, Handle } from '../heap/handle.ts';
+import { Adopt, defineKind, Handle, allocOwned, Role } from '../heap/handle.ts';
 import { heap } from '../heap/heap.ts';
 import { Kind } from '../heap/kinds.ts';
 import * as A from '../wait/futex.ts';
@@ -76,10 +76,9 @@ export abstract class Atomic32<V> extends Handle {
 
   /** @internal */
   protected constructor(kind: number, initial: number | Adopt) {
-    const p = initial instanceof Adopt ? initial.offset : allocObject(kind, 8);
+    const p = initial instanceof Adopt ? initial.offset : allocOwned(kind, 8, Role.Plain, (q) => A.store(heap().i32, (q >> 2) + 2, initial));
     super(p);
     this.index = (p >> 2) + 2;
-    if (!(initial instanceof Adopt)) A.store(heap().i32, this.index, initial);
   }
 
   protected abstract wire(v: V, what: string): number;
@@ -310,10 +309,9 @@ export abstract class Atomic64 extends Handle {
 
   /** @internal */
   protected constructor(kind: number, initial: bigint | Adopt) {
-    const p = initial instanceof Adopt ? initial.offset : allocObject(kind, 8);
+    const p = initial instanceof Adopt ? initial.offset : allocOwned(kind, 8, Role.Plain, (q) => A.store64(heap().i64, (q >> 3) + 1, initial));
     super(p);
     this.#index = (p >> 3) + 1;
-    if (!(initial instanceof Adopt)) A.store64(heap().i64, this.#index, initial);
   }
 
   /** The raw (signed) word for `v`; throws TypeError naming the call `what`. */

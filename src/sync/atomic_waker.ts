@@ -61,7 +61,7 @@
 // A thread killed while waiting leaves nothing behind (a sleeper holds no shared state).
 
 import { describeValue } from '../heap/describe.ts';
-import { Adopt, adoptRef, allocObject, defineKind, releaseRef, retain } from '../heap/handle.ts';
+import { Adopt, adoptRef, defineKind, releaseRef, retain, allocOwned } from '../heap/handle.ts';
 import { heapCovering } from '../heap/heap.ts';
 import { Kind } from '../heap/kinds.ts';
 import { enterCritical, leaveCritical } from '../thread/critical.ts';
@@ -234,7 +234,7 @@ export class AtomicWaker extends PinnedHandle {
     if (args.length > 0 && !(adopt instanceof Adopt)) {
       throw new TypeError(`new AtomicWaker() takes no arguments, got ${describeValue(adopt)}`);
     }
-    super(adopt instanceof Adopt ? adopt.offset : allocObject(Kind.AtomicWaker, OBJECT_BYTES - 8));
+    super(adopt instanceof Adopt ? adopt.offset : allocOwned(Kind.AtomicWaker, OBJECT_BYTES - 8));
   }
 
   /** @internal */

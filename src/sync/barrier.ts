@@ -13,7 +13,7 @@
 // one kill-safe section (thread/critical.ts): a leader killed between the two would
 // leave the whole generation asleep.
 
-import { Adopt, allocObject, defineKind, Handle } from '../heap/handle.ts';
+import { Adopt, defineKind, Handle, allocOwned } from '../heap/handle.ts';
 import { heapCovering } from '../heap/heap.ts';
 import { Kind } from '../heap/kinds.ts';
 import { checkSignal, type WaitOptions } from '../wait/driver.ts';
@@ -82,7 +82,7 @@ export class Barrier extends Handle {
         throw new RangeError(`new Barrier(n): n must be an integer from 0 to 2^31 - 1, got ${n}`);
       }
     }
-    super(n instanceof Adopt ? n.offset : allocObject(Kind.Barrier, BARRIER_BYTES - 8));
+    super(n instanceof Adopt ? n.offset : allocOwned(Kind.Barrier, BARRIER_BYTES - 8));
     if (!(n instanceof Adopt)) store(views(this.offset).i32, (this.offset >> 2) + N, n);
   }
 

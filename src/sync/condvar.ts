@@ -15,7 +15,7 @@
 // killed waiter stays in WAITERS: that only costs notifies a futex call.)
 
 import { describeValue } from '../heap/describe.ts';
-import { Adopt, allocObject, defineKind, Handle, releaseRef, retain } from '../heap/handle.ts';
+import { Adopt, defineKind, Handle, releaseRef, retain, allocOwned } from '../heap/handle.ts';
 import { heapCovering } from '../heap/heap.ts';
 import { Kind } from '../heap/kinds.ts';
 import { enterCritical, leaveCritical } from '../thread/critical.ts';
@@ -92,7 +92,7 @@ export class Condvar extends Handle {
           'a Condvar is not tied to one mutex: pass the MutexGuard to wait(guard)',
       );
     }
-    super(adopt instanceof Adopt ? adopt.offset : allocObject(Kind.Condvar, OBJECT_BYTES - 8));
+    super(adopt instanceof Adopt ? adopt.offset : allocOwned(Kind.Condvar, OBJECT_BYTES - 8));
   }
 
   /** @internal */

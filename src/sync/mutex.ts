@@ -396,7 +396,7 @@ export class Mutex<T = undefined> extends PinnedHandle {
   /** @internal */
   constructor(value?: T | Adopt);
   constructor(value?: T | Adopt) {
-    super(value instanceof Adopt ? value.offset : allocWithLockValue(Kind.Mutex, OBJECT_BYTES - 8, VALUE, value), LOCKER);
+    super(value instanceof Adopt ? value.offset : allocWithLockValue(Kind.Mutex, OBJECT_BYTES - 8, VALUE, value, LOCKER), LOCKER);
     this.#h = heapOf(this.offset);
     this.#me = myWord();
   }

@@ -35,7 +35,7 @@
 // and the notifyOne handed to it would be lost.
 
 import { free } from '../heap/alloc.ts';
-import { Adopt, allocObject, currentOwnedCell, defineKind, Handle, releaseRef, retain, Role } from '../heap/handle.ts';
+import { Adopt, allocObject, currentOwnedCell, defineKind, Handle, releaseRef, retain, Role, allocOwned } from '../heap/handle.ts';
 import { heapCovering } from '../heap/heap.ts';
 import { Kind } from '../heap/kinds.ts';
 import { ownedAdd, ownedRemove } from '../heap/owned.ts';
@@ -257,7 +257,7 @@ export class Notify extends Handle {
     if (adopt !== undefined && !(adopt instanceof Adopt)) {
       throw new TypeError(`new Notify() takes no arguments, got ${describeValue(adopt)}`);
     }
-    super(adopt?.offset ?? allocObject(Kind.Notify, NOTIFY_BYTES - 8));
+    super(adopt?.offset ?? allocOwned(Kind.Notify, NOTIFY_BYTES - 8));
   }
 
   /** @internal */

@@ -10,7 +10,7 @@
 // throw.
 
 import { describeValue } from '../heap/describe.ts';
-import { Adopt, allocObject, currentOwnedCell, defineKind, Handle, Role } from '../heap/handle.ts';
+import { Adopt, currentOwnedCell, defineKind, Handle, Role, allocOwned } from '../heap/handle.ts';
 import { heapCovering } from '../heap/heap.ts';
 import { Kind } from '../heap/kinds.ts';
 import { ownedAdd, ownedRemove } from '../heap/owned.ts';
@@ -273,7 +273,7 @@ export class Once extends Handle {
     if (adopt !== undefined && !(adopt instanceof Adopt)) {
       throw new TypeError(`new Once() takes no arguments, got ${describeValue(adopt)}`);
     }
-    super(adopt?.offset ?? allocObject(Kind.Once, ONCE_BYTES - 8));
+    super(adopt?.offset ?? allocOwned(Kind.Once, ONCE_BYTES - 8));
   }
 
   /** @internal */

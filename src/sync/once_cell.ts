@@ -21,7 +21,7 @@
 
 import { codecs } from '../codec/index.ts';
 import { dropHeld, dropValue, forgetHeld, holdTaken, loadHeld, loadValue, releaseDecoded, storeValueHeld, type Decoded, type Held } from '../codec/stored.ts';
-import { Adopt, allocObject, currentOwnedCell, defineKind, Handle, Role, type Describe } from '../heap/handle.ts';
+import { Adopt, currentOwnedCell, defineKind, Handle, Role, type Describe, allocOwned } from '../heap/handle.ts';
 import { heapCovering } from '../heap/heap.ts';
 import { Kind } from '../heap/kinds.ts';
 import { ownedAdd, ownedRemove } from '../heap/owned.ts';
@@ -163,7 +163,7 @@ export class OnceCell<T> extends Handle {
     const [first] = initial;
     let p: number;
     if (first instanceof Adopt) p = first.offset;
-    else if (initial.length === 0) p = allocObject(Kind.OnceCell, CELL_BYTES - 8);
+    else if (initial.length === 0) p = allocOwned(Kind.OnceCell, CELL_BYTES - 8);
     else {
       p = allocWithValue(Kind.OnceCell, CELL_BYTES - 8, VALUE, first);
       const i = words(p);

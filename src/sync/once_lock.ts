@@ -11,7 +11,7 @@
 import { codecs } from '../codec/index.ts';
 import { describeValue } from '../heap/describe.ts';
 import { loadValue, releaseDecoded, type Decoded } from '../codec/stored.ts';
-import { Adopt, allocObject, defineKind, Handle, type Describe } from '../heap/handle.ts';
+import { Adopt, defineKind, Handle, type Describe, allocOwned } from '../heap/handle.ts';
 import { heap } from '../heap/heap.ts';
 import { Kind } from '../heap/kinds.ts';
 import { checkSignal, type WaitOptions } from '../wait/driver.ts';
@@ -101,7 +101,7 @@ export class OnceLock<T> extends Handle {
     const [first] = initial;
     super(
       first instanceof Adopt ? first.offset
-      : initial.length === 0 ? allocObject(Kind.OnceLock, CELL_BYTES - 8)
+      : initial.length === 0 ? allocOwned(Kind.OnceLock, CELL_BYTES - 8)
       : allocComplete(Kind.OnceLock, first),
     );
   }
@@ -310,7 +310,7 @@ export class LazyLock<T> extends Handle {
   constructor(init: (() => T) | Adopt);
   constructor(init: (() => T) | Adopt) {
     if (!(init instanceof Adopt)) checkFunction(init, 'new LazyLock(init)');
-    super(init instanceof Adopt ? init.offset : allocObject(Kind.LazyLock, CELL_BYTES - 8));
+    super(init instanceof Adopt ? init.offset : allocOwned(Kind.LazyLock, CELL_BYTES - 8));
     this.#init = init instanceof Adopt ? undefined : init;
   }
 

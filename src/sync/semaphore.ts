@@ -19,7 +19,7 @@
 // lose permits or leave a ticket nobody gives up.
 
 import { alloc, free } from '../heap/alloc.ts';
-import { Adopt, allocObject, defineKind, Handle, releaseRef, retain } from '../heap/handle.ts';
+import { Adopt, allocObject, defineKind, Handle, releaseRef, retain, allocOwned } from '../heap/handle.ts';
 import { heapCovering } from '../heap/heap.ts';
 import { Kind } from '../heap/kinds.ts';
 import { checkSignal, runAsync, runSync, type Op, type WaitOptions } from '../wait/driver.ts';
@@ -240,7 +240,7 @@ export class Semaphore extends Handle {
   constructor(permits: number | Adopt);
   constructor(permits: number | Adopt) {
     if (!(permits instanceof Adopt)) checkCount(permits as number, 'new Semaphore(permits)');
-    super(permits instanceof Adopt ? permits.offset : allocObject(Kind.Semaphore, SEMAPHORE_BYTES - 8));
+    super(permits instanceof Adopt ? permits.offset : allocOwned(Kind.Semaphore, SEMAPHORE_BYTES - 8));
     if (!(permits instanceof Adopt)) store(semWords(this.offset), (this.offset >> 2) + PERMITS, permits);
   }
 

@@ -36,27 +36,29 @@
 // clone() it (endpoints) or pass it on (spawn, send) while the guard is held.
 
 import { codecs } from '../codec/index.ts';
-import { Carry, dropValue, forgetHeld, holdTaken, loadHeld, loadValue, releaseDecoded, storeValue, storeValueHeld, type Decoded, type Held } from '../codec/stored.ts';
+import { Carry, dropHeld, dropValue, forgetHeld, holdTaken, loadHeld, loadValue, releaseDecoded, storeValueHeld, type Decoded, type Held } from '../codec/stored.ts';
 import { enterCritical, leaveCritical } from '../thread/critical.ts';
 import { heap, heapCovering, type Heap } from '../heap/heap.ts';
-import { allocObject } from '../heap/handle.ts';
+import { allocOwned, Role } from '../heap/handle.ts';
 import { exchange, load, store } from '../wait/futex.ts';
 
 /**
  * Allocates an object of `kind` whose i32 field `field` holds `value`, encoded first:
  * an unencodable value or a full heap throws with nothing left behind.
  */
-export function allocWithValue(kind: number, bodyBytes: number, field: number, value: unknown): number {
-  const v = value === undefined ? 0 : storeValue(codecs.structured, value);
-  let p: number;
+export function allocWithValue(kind: number, bodyBytes: number, field: number, value: unknown, role: Role = Role.Plain): number {
+  const held = value === undefined ? undefined : storeValueHeld(codecs.structured, value);
   try {
-    p = allocObject(kind, bodyBytes);
+    // The value moves from this thread's hands into the object as the object is
+    // allocated and recorded: one kill-safe section (see allocOwned()).
+    return allocOwned(kind, bodyBytes, role, (p) => {
+      store(heap().i32, (p >> 2) + field, held?.p ?? 0);
+      if (held) forgetHeld(held);
+    });
   } catch (e) {
-    if (v !== 0) dropValue(v);
+    if (held) dropHeld(held);
     throw e;
   }
-  store(heap().i32, (p >> 2) + field, v);
-  return p;
 }
 
 /**
@@ -203,14 +205,10 @@ export const cellViews = (at: number): Heap => heapCovering((at + 1) * 4 + IN_PL
  * so the payload after it is 8-aligned) and holds `value`: in place when it can be,
  * else stored first, so an unencodable value or a full heap throws with nothing left behind.
  */
-export function allocWithLockValue(kind: number, bodyBytes: number, field: number, value: unknown): number {
+export function allocWithLockValue(kind: number, bodyBytes: number, field: number, value: unknown, role: Role = Role.Plain): number {
   const inPlace = inPlaceKind(value);
-  if (inPlace >= 0) {
-    const p = allocObject(kind, bodyBytes);
-    writeInPlace(cellViews((p >> 2) + field), (p >> 2) + field, value, inPlace);
-    return p;
-  }
-  return allocWithValue(kind, bodyBytes, field, value);
+  if (inPlace < 0) return allocWithValue(kind, bodyBytes, field, value, role);
+  return allocOwned(kind, bodyBytes, role, (p) => writeInPlace(cellViews((p >> 2) + field), (p >> 2) + field, value, inPlace));
 }
 
 /**
