@@ -13,7 +13,7 @@ import {
   atomicLoadFloor, casLockContended, casLockUncontended, peerMutexUncontended, weftMutexContended,
   weftMutexIncrement, weftMutexUncontended, weftOnceFastPath, weftOnceLockGet,
 } from './weft/sync.ts';
-import { weftOneWay, weftRoundTrip } from './weft/channel.ts';
+import { weftMainReceive, weftOneWay, weftRoundTrip } from './weft/channel.ts';
 import { weftParkRoundTrip, weftSpawnJoin } from './weft/threads.ts';
 import { piscinaMap, piscinaRoundTrip } from './baselines/piscina.ts';
 import { weftPoolMap, weftPoolRoundTrip } from './weft/pool.ts';
@@ -25,6 +25,7 @@ export const groups: Group[] = [
     rustStd('channel_bounded'), vsRust(weftOneWay('f64', 1, 1024), 'channel_bounded'),
     rustStd('channel_unbounded_4'), vsRust(weftOneWay('f64', 4), 'channel_unbounded_4'),
   ]),
+  group('async receive time slice', [portOneWay('f64'), weftMainReceive('blocking'), weftMainReceive('async')]),
   ...objectShapes.map((shape) => group(`channel one-way ${shape}`, [portOneWay(shape), weftOneWay(shape)])),
   group('channel round trip', [portRoundTrip(), sabRoundTrip(), rustStd('ping_pong'), vsRust(weftRoundTrip(), 'ping_pong')]),
   group('wake round trip', [portRoundTrip(), sabRoundTrip(), weftParkRoundTrip()]),

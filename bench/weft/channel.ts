@@ -100,3 +100,45 @@ export function weftRoundTrip(): Case {
     },
   };
 }
+
+/**
+ * One thread sends `n` numbers; the main thread receives them, blocking (`for of`) or
+ * asynchronously (`for await`). Async receive yields to the event loop every few
+ * milliseconds even while messages are queued (a time slice, so timers and I/O keep
+ * running); the pair of rows shows what that costs.
+ */
+export function weftMainReceive(mode: 'blocking' | 'async'): Case {
+  return {
+    name: mode === 'blocking' ? 'weft channel, main thread for…of' : 'weft channel, main thread for await',
+    metric: 'ops/s',
+    async open() {
+      spawn(() => 0).join(); // warm the pool
+      return {
+        async run(n) {
+          const [tx, rx] = channel<number>({ codec: codecs.f64 });
+          const start = performance.now();
+          const producer = spawn((out: Sender<number>, count: number) => {
+            for (let i = 0; i < count; i++) out.send(i + 0.5);
+          }, tx, n);
+          let checksum = 0;
+          let count = 0;
+          if (mode === 'blocking') {
+            for (const m of rx) {
+              checksum += m;
+              count++;
+            }
+          } else {
+            for await (const m of rx) {
+              checksum += m;
+              count++;
+            }
+          }
+          await producer.joinAsync();
+          const seconds = (performance.now() - start) / 1e3;
+          verify('f64', n, { count, checksum });
+          return seconds;
+        },
+      };
+    },
+  };
+}
