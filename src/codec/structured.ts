@@ -724,8 +724,15 @@ function decodeSimple(u8: Uint8Array, start: number, end: number): unknown {
   src = u8;
   at = start;
   try {
-    const value = readSimple();
-    if (at !== end) throw new TypeError('codec structured: malformed message (bytes left over)');
+    let value: unknown;
+    try {
+      value = readSimple();
+    } catch (e) {
+      // Reading ran off the end: the message is cut short, whatever garbage came next.
+      if (at > end) throw new TypeError('codec structured: malformed message (cut short)');
+      throw e;
+    }
+    if (at !== end) throw new TypeError(`codec structured: malformed message (${at < end ? 'bytes left over' : 'cut short'})`);
     return value;
   } finally {
     src = outer;
