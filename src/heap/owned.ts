@@ -19,6 +19,7 @@
 
 import { alloc, free } from './alloc.ts';
 import { heap, heapCovering } from './heap.ts';
+import { enterCritical, leaveCritical } from '../thread/critical.ts';
 
 const CAP = 0, FREE_HEAD = 1, USED = 2, ENTRIES = 4;
 const INITIAL_CAPACITY = 60;
@@ -75,16 +76,22 @@ export function ownedAdd(cell: number, ref: number): number {
     const cap = i[b + CAP];
     if (slot === cap) {
       // Grow: the new table is complete before the cell points at it, so a
-      // supervisor reading after this thread died sees one table or the other.
-      const bigger = newOwnedTable(cap * 2);
-      i = heapCovering(bigger + (ENTRIES + cap * 2) * 4).i32;
-      const nb = bigger >> 2;
-      i.copyWithin(nb + ENTRIES, b + ENTRIES, b + ENTRIES + cap);
-      i[nb + FREE_HEAD] = -1;
-      i[cell] = bigger;
-      free(t);
-      t = bigger;
-      b = nb;
+      // supervisor reading after this thread died sees one table or the other; and
+      // the switch is one kill-safe section, so a kill leaks neither table.
+      enterCritical();
+      try {
+        const bigger = newOwnedTable(cap * 2);
+        i = heapCovering(bigger + (ENTRIES + cap * 2) * 4).i32;
+        const nb = bigger >> 2;
+        i.copyWithin(nb + ENTRIES, b + ENTRIES, b + ENTRIES + cap);
+        i[nb + FREE_HEAD] = -1;
+        i[cell] = bigger;
+        free(t);
+        t = bigger;
+        b = nb;
+      } finally {
+        leaveCritical();
+      }
     }
     i[b + USED] = slot + 1;
   }
