@@ -59,6 +59,20 @@ async function finishes<T>(h: JoinHandle<T>): Promise<{ ok: true; value: T } | {
   return r === 'late' ? { ok: false } : { ok: true, value: r.value };
 }
 
+/** Receives once from `rx` in a thread: every sender must be gone (RecvError), or the round counts as lost or deadlocked. */
+async function expectDisconnect(rx: Receiver<number>, t: Tally): Promise<void> {
+  const r = await finishes(spawn((rx: Receiver<number>) => {
+    try {
+      rx.recv();
+      return 'message';
+    } catch (e) {
+      return (e as Error).name;
+    }
+  }, rx));
+  if (!r.ok) t.deadlocks++;
+  else if (r.value !== 'RecvError') t.lost++;
+}
+
 /**
  * Live heap bytes once the runtime is quiet: a killed worker is replaced and booted
  * asynchronously, so the figure is read when it has not changed for a while.
@@ -362,17 +376,7 @@ describe('kill matrix: a thread killed anywhere leaves nobody stuck', { timeout:
       }, tx.clone(), n);
       tx.close();
       await kill(victim, n);
-      const check = spawn((rx: Receiver<number>) => {
-        try {
-          rx.recv();
-          return 'message';
-        } catch (e) {
-          return (e as Error).name;
-        }
-      }, rx);
-      const r = await finishes(check);
-      if (!r.ok) t.deadlocks++;
-      else if (r.value !== 'RecvError') t.lost++;
+      await expectDisconnect(rx, t);
       n.close();
     });
   });
@@ -510,17 +514,7 @@ describe('kill matrix: a thread killed anywhere leaves nobody stuck', { timeout:
         inTx.close();
         txC.close();
         await kill(victim, n);
-        const check = spawn((rx: Receiver<number>) => {
-          try {
-            rx.recv();
-            return 'message';
-          } catch (e) {
-            return (e as Error).name;
-          }
-        }, rxC);
-        const r = await finishes(check);
-        if (!r.ok) t.deadlocks++;
-        else if (r.value !== 'RecvError') t.lost++;
+        await expectDisconnect(rxC, t);
         const p = await finishes(pump);
         if (!p.ok) t.deadlocks++;
         n.close();
