@@ -18,7 +18,8 @@ import {
 const ROUNDS = Number(process.env.WEFT_KILL_ROUNDS ?? (process.env.WEFT_SOAK ? 1000 : 8));
 const CHECK_MS = 5000;
 
-let seed = Number(process.env.WEFT_SEED ?? Date.now() % 100_000);
+const SEED = Number(process.env.WEFT_SEED ?? Date.now() % 100_000);
+let seed = SEED;
 const rand = (): number => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 2 ** 32);
 const tick = () => new Promise<void>((r) => setImmediate(r));
 const delay = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
@@ -32,7 +33,7 @@ interface Tally {
 const tallies = new Map<string, Tally>();
 after(() => {
   const rows = [...tallies].map(([name, t]) => `  ${name.padEnd(34)} ${String(t.rounds).padStart(5)} rounds  deadlocks ${t.deadlocks}  lost/dup/reordered ${t.lost}  heap delta ${t.leakedBytes} B`);
-  console.log(`kill matrix (seed ${process.env.WEFT_SEED ?? 'random'}):\n${rows.join('\n')}`);
+  console.log(`kill matrix (WEFT_SEED=${SEED}):\n${rows.join('\n')}`);
 });
 
 /** Waits until `counter` shows the victim has done at least `n` iterations. */
