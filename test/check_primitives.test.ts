@@ -8,8 +8,8 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { model } from '../src/check/index.ts';
 import {
-  AtomicI32, AtomicWaker, Barrier, channel, Condvar, Mutex, Notify, Once, OnceCell, OnceLock, oneshot,
-  PoisonError, RecvError, RwLock, select, Semaphore, SendError, spawn, syncChannel, type Receiver,
+  AtomicI32, AtomicU64, AtomicWaker, Barrier, channel, Condvar, LazyLock, Mutex, Notify, Once, OnceCell, OnceLock, oneshot,
+  PoisonError, RecvError, RwLock, select, Semaphore, SendError, spawn, syncChannel, yieldNow, type Receiver,
 } from '../src/index.ts';
 
 const SOAK = process.env.WEFT_SOAK !== undefined && process.env.WEFT_SOAK !== '';
@@ -403,6 +403,224 @@ describe('channels under the model', () => {
       tx.send(1);
       assert.equal(t.join(), 1);
       assert.throws(() => tx.send(2), (e: unknown) => e instanceof SendError && e.value === 2);
+    });
+  });
+});
+
+describe('LazyLock, OnceLock.getOrTryInit and tryInsert under the model', () => {
+  // A LazyLock travels forced (its init cannot cross threads), so a LazyLock that several
+  // threads reach is a static: shared(key, () => new LazyLock(init)) in every thread,
+  // which is getOrInit on the key's OnceLock. The bodies use a OnceLock of their own, as
+  // shared() keys are process-wide and never removed.
+  test('a LazyLock static forced from three threads runs its initialiser once; all see one value', T, async () => {
+    await check('LazyLock static', () => {
+      const statics = new OnceLock<LazyLock<number[]>>();
+      const runs = new AtomicI32(0);
+      const force = async (statics: OnceLock<LazyLock<number[]>>, runs: AtomicI32, mine: number) => {
+        const { LazyLock } = await import('weft');
+        const table = statics.getOrInit(() => new LazyLock(() => (runs.fetchAdd(1), [mine, mine * 10])));
+        const value = table.value;
+        if (table.get() !== value) throw new Error('get() disagrees with value');
+        return value;
+      };
+      const ts = [spawn(force, statics, runs, 1), spawn(force, statics, runs, 2)];
+      const here = statics.getOrInit(() => new LazyLock(() => (runs.fetchAdd(1), [3, 30]))).value;
+      const values = [here, ...ts.map((t) => t.join() as number[])];
+      assert.equal(runs.load(), 1);
+      assert.ok([1, 2, 3].includes(here[0]!) && here[1] === here[0]! * 10);
+      for (const v of values) assert.deepEqual(v, here);
+    });
+  });
+
+  test('a throwing LazyLock initialiser poisons its LazyLock and publishes nothing; another static init wins', T, async () => {
+    await check('LazyLock poisoning', () => {
+      const statics = new OnceLock<LazyLock<number>>();
+      const runs = new AtomicI32(0);
+      const bad = spawn(async (statics: OnceLock<LazyLock<number>>) => {
+        const { LazyLock, PoisonError } = await import('weft');
+        let mine: InstanceType<typeof LazyLock<number>> | undefined;
+        try {
+          return statics.getOrInit(() => (mine = new LazyLock<number>(() => {
+            throw new Error('init failed');
+          }))).value; // another thread's static came first: its value
+        } catch (e) {
+          if (!(e instanceof Error) || e.message !== 'init failed') throw e;
+        }
+        // Poisoned: every later force throws PoisonError, get() finds nothing.
+        try {
+          mine!.force();
+          throw new Error('forced a poisoned LazyLock');
+        } catch (e) {
+          if (!(e instanceof PoisonError)) throw e;
+        }
+        if (mine!.get() !== undefined) throw new Error('a poisoned LazyLock has a value');
+        return 'failed';
+      }, statics);
+      const other = spawn(async (statics: OnceLock<LazyLock<number>>, runs: AtomicI32) => {
+        const { LazyLock } = await import('weft');
+        return statics.getOrInit(() => new LazyLock(() => (runs.fetchAdd(1), 7))).value;
+      }, statics, runs);
+      // The failed static stays unset (OnceLock semantics), so a good initialiser always wins.
+      assert.equal(statics.getOrInit(() => new LazyLock(() => (runs.fetchAdd(1), 7))).value, 7);
+      assert.equal(other.join(), 7);
+      assert.ok([7, 'failed'].includes(bad.join() as number | string));
+      assert.equal(runs.load(), 1);
+    });
+  });
+
+  test('getOrTryInit failing, getOrTryInit succeeding and tryInsert race: one value wins, once', T, async () => {
+    await check('OnceLock getOrTryInit/tryInsert', () => {
+      const cell = new OnceLock<number>();
+      const runs = new AtomicI32(0);
+      const tries = new AtomicI32(0);
+      const failing = spawn((cell: OnceLock<number>, tries: AtomicI32) => {
+        try {
+          return cell.getOrTryInit(() => {
+            tries.fetchAdd(1);
+            throw new Error('not yet');
+          });
+        } catch (e) {
+          if (!(e instanceof Error) || e.message !== 'not yet') throw e;
+          return 'failed';
+        }
+      }, cell, tries);
+      const trying = spawn((cell: OnceLock<number>, runs: AtomicI32) => cell.getOrTryInit(() => (runs.fetchAdd(1), 2)), cell, runs);
+      const r = cell.tryInsert(3);
+      const v = cell.get();
+      assert.ok(v === 2 || v === 3);
+      assert.equal(r.value, v);
+      assert.equal(r.ok, v === 3);
+      if (!r.ok) assert.equal(r.rejected, 3);
+      assert.equal(trying.join(), v);
+      // The failing initialiser ran only if it claimed the empty cell, and then it threw.
+      assert.equal(failing.join(), tries.load() === 1 ? 'failed' : v);
+      assert.equal(runs.load() + (r.ok ? 1 : 0), 1);
+    });
+  });
+});
+
+describe('fairness: RwLock writer preference, FIFO Semaphore', () => {
+  test('RwLock: once a writer waits behind a reader, new readers queue behind the writer', T, async () => {
+    await check('RwLock writer preference', () => {
+      const l = new RwLock(0);
+      const released = new AtomicI32(0);
+      const held = l.read();
+      const writer = spawn((l: RwLock<number>) => {
+        const g = l.write();
+        g.value = 1;
+        g.unlock();
+      }, l);
+      // A stream of new readers gets in until the writer waits; from then on none does
+      // (the writer is never starved while the first reader holds).
+      for (let g; (g = l.tryRead()) !== undefined; ) {
+        assert.equal(g.value, 0);
+        g.unlock();
+        yieldNow();
+      }
+      assert.equal(l.tryRead(), undefined);
+      const late = spawn((l: RwLock<number>, released: AtomicI32) => {
+        const g = l.read();
+        const v = g.value;
+        // Seeing the old value is fine only once the first reader let go (the woken
+        // writer and a new reader then race, as in Rust's futex RwLock).
+        if (v === 0 && released.load() === 0) throw new Error('a new reader got in ahead of the waiting writer');
+        g.unlock();
+        return v;
+      }, l, released);
+      assert.equal(l.tryRead(), undefined);
+      released.store(1);
+      held.unlock();
+      writer.join();
+      assert.ok([0, 1].includes(late.join() as number));
+      const end = l.read();
+      assert.equal(end.value, 1);
+      end.unlock();
+    });
+  });
+
+  test('Semaphore: a queued acquire(2) is not overtaken by a later acquire(1), though a permit is free', T, async () => {
+    await check('Semaphore FIFO', () => {
+      const sem = new Semaphore(2);
+      const order = new AtomicI32(0);
+      const take = (sem: Semaphore, order: AtomicI32, n: number) => {
+        const p = sem.acquire(n);
+        const at = order.fetchAdd(1);
+        p.release();
+        return at;
+      };
+      const mine = sem.acquire(1);
+      const big = spawn(take, sem, order, 2);
+      // Small acquires get the free permit until the big one queues; from then on none does.
+      for (let p; (p = sem.tryAcquire(1)) !== undefined; ) {
+        p.release();
+        yieldNow();
+      }
+      assert.equal(sem.availablePermits(), 1);
+      const small = spawn(take, sem, order, 1);
+      mine.release();
+      assert.equal(big.join(), 0);
+      assert.equal(small.join(), 1);
+      assert.equal(sem.availablePermits(), 2);
+    });
+  });
+});
+
+describe('Barrier(3), AtomicU64 under the model', () => {
+  test('Barrier(3) reused for two rounds: one leader per round, nobody passes a round early', T, async () => {
+    await check('Barrier(3) reuse', () => {
+      const b = new Barrier(3);
+      const a = [new AtomicI32(0), new AtomicI32(0)] as const;
+      const l = [new AtomicI32(0), new AtomicI32(0)] as const;
+      const go = (b: Barrier, a0: AtomicI32, a1: AtomicI32, l0: AtomicI32, l1: AtomicI32) => {
+        a0.fetchAdd(1);
+        if (b.wait().isLeader) l0.fetchAdd(1);
+        if (a0.load() !== 3) throw new Error('passed the first round early');
+        a1.fetchAdd(1);
+        if (b.wait().isLeader) l1.fetchAdd(1);
+        if (a1.load() !== 3) throw new Error('passed the second round early');
+        // Everyone counted its first-round leadership before arriving again.
+        if (l0.load() !== 1) throw new Error(`${l0.load()} leaders in the first round`);
+      };
+      const ts = [spawn(go, b, a[0], a[1], l[0], l[1]), spawn(go, b, a[0], a[1], l[0], l[1])];
+      go(b, a[0], a[1], l[0], l[1]);
+      for (const t of ts) t.join();
+      assert.equal(l[1].load(), 1);
+    });
+  });
+
+  test('AtomicU64.fetchMax from three threads: the largest (unsigned) value wins; each sees a value held', T, async () => {
+    await check('AtomicU64 fetchMax', () => {
+      const x = new AtomicU64(5);
+      const top = 2n ** 63n + 1n; // negative as a signed word: compared unsigned
+      const max = (x: AtomicU64, v: bigint) => x.fetchMax(v);
+      const ts = [spawn(max, x, top), spawn(max, x, 2n ** 32n)];
+      const here = x.fetchMax(3n);
+      const olds = [here, ...ts.map((t) => t.join() as bigint)];
+      assert.equal(x.load(), top);
+      for (const old of olds) assert.ok([5n, 2n ** 32n, top].includes(old), `fetchMax returned ${old}`);
+      assert.ok(olds[1]! < top); // the thread storing the maximum found something smaller
+    });
+  });
+
+  test('AtomicU64.fetchUpdate racing up to u64::MAX: no update lost or doubled', T, async () => {
+    await check('AtomicU64 fetchUpdate', () => {
+      const MAX = 2n ** 64n - 1n;
+      const x = new AtomicU64(MAX - 2n);
+      const bump = (x: AtomicU64, max: bigint) => {
+        const seen: (bigint | string)[] = [];
+        for (let k = 0; k < 2; k++) {
+          const r = x.fetchUpdate((v) => (v === max ? undefined : v + 1n));
+          seen.push(r.ok ? r.value : `full at ${r.value}`);
+        }
+        return seen;
+      };
+      const ts = [spawn(bump, x, MAX), spawn(bump, x, MAX)];
+      const all = [...bump(x, MAX), ...ts.flatMap((t) => t.join() as (bigint | string)[])];
+      assert.equal(x.load(), MAX);
+      // Two updates fit: each from a different value; every other call found it full.
+      const done = (all.filter((v) => typeof v === 'bigint') as bigint[]).sort((p, q) => (p < q ? -1 : 1));
+      assert.deepEqual(done, [MAX - 2n, MAX - 1n]);
+      assert.equal(all.filter((v) => v === `full at ${MAX}`).length, 4);
     });
   });
 });
