@@ -357,8 +357,8 @@ describe('kill matrix: a thread killed anywhere leaves nobody stuck', { timeout:
     await scenario('constructors', async (t) => {
       const [tx, rx] = channel<number>();
       const n = new AtomicI32();
-      // A kill inside a constructor must leave the object unmade or owned by the thread
-      // (so freed with it), and a Sender moved into a new Mutex released with it.
+      // A kill inside a constructor (or channel()) must leave the object unmade or owned by
+      // the thread (so freed with it), and a Sender moved into a new Mutex released with it.
       const victim = spawn(async (tx: Sender<number>, n: AtomicI32) => {
         const w = await import('weft');
         for (let k = 0; ; k++) {
@@ -372,6 +372,10 @@ describe('kill matrix: a thread killed anywhere leaves nobody stuck', { timeout:
           new w.Barrier(2).close();
           new w.Semaphore(1)[Symbol.dispose]();
           new w.AtomicI32(k).close();
+          for (const [s, r] of [w.channel(), w.syncChannel(1), w.syncChannel(0), w.oneshot()]) {
+            s.close();
+            r.close();
+          }
           n.fetchAdd(1);
         }
       }, tx.clone(), n);

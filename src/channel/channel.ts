@@ -18,6 +18,7 @@ import { Sender, SyncSender } from './sender.ts';
 import { releaseRx } from './rx_lock.ts';
 import { freeTable } from './rx_waiters.ts';
 import { heapCovering } from '../heap/heap.ts';
+import { enterCritical, leaveCritical } from '../thread/critical.ts';
 
 /**
  * Options of {@link channel} and {@link syncChannel}: `codec` chooses how messages are
@@ -56,8 +57,15 @@ export interface ChannelOptions<T> {
  */
 export function channel<T>(options?: ChannelOptions<T>): [Sender<T>, Receiver<T>] {
   const codec = checkCodec(options?.codec, 'channel()');
-  const p = allocChannel(Flavor.List, 0, codec, () => 0, List.init);
-  return [new Sender<T>(new Adopt(p, Role.Sender)), new Receiver<T>(new Adopt(p, Role.Receiver))];
+  // The channel and both its endpoints are made in one kill-safe section: a thread
+  // killed here leaves no channel that nobody holds.
+  enterCritical();
+  try {
+    const p = allocChannel(Flavor.List, 0, codec, () => 0, List.init);
+    return [new Sender<T>(new Adopt(p, Role.Sender)), new Receiver<T>(new Adopt(p, Role.Receiver))];
+  } finally {
+    leaveCritical();
+  }
 }
 
 /**
@@ -86,10 +94,15 @@ export function syncChannel<T>(bound: number, options?: ChannelOptions<T>): [Syn
     throw new RangeError(`syncChannel(): bound must be an integer from 0 to ${MAX_BOUND}, got ${bound}`);
   }
   const codec = checkCodec(options?.codec, 'syncChannel()');
-  const p = bound === 0
-    ? allocChannel(Flavor.Zero, 0, codec, (stride) => stride, () => {})
-    : allocChannel(Flavor.Array, bound, codec, (stride) => arrayBufferBytes(bound, stride), (q) => ArrayRing.init(q, bound));
-  return [new SyncSender<T>(new Adopt(p, Role.Sender)), new Receiver<T>(new Adopt(p, Role.Receiver))];
+  enterCritical(); // as in channel()
+  try {
+    const p = bound === 0
+      ? allocChannel(Flavor.Zero, 0, codec, (stride) => stride, () => {})
+      : allocChannel(Flavor.Array, bound, codec, (stride) => arrayBufferBytes(bound, stride), (q) => ArrayRing.init(q, bound));
+    return [new SyncSender<T>(new Adopt(p, Role.Sender)), new Receiver<T>(new Adopt(p, Role.Receiver))];
+  } finally {
+    leaveCritical();
+  }
 }
 
 defineKind(Kind.Channel, {

@@ -139,23 +139,29 @@ class OneshotCore<T> implements Receivable {
  */
 export function oneshot<T>(options?: ChannelOptions<T>): [OneshotSender<T>, OneshotReceiver<T>] {
   const codec = checkCodec(options?.codec, 'oneshot()');
-  const fixed = codec.fixed?.bytes ?? 0;
-  const id = codecId(codec);
-  const name = storeCodecName(id, codec);
-  let p: number;
+  // The channel and both its ends are made in one kill-safe section (see channel()).
+  enterCritical();
   try {
-    p = allocObject(Kind.Oneshot, SLOT - 8 + slotLayout(fixed).stride);
-  } catch (e) {
-    if (name !== 0) dropValue(name);
-    throw e;
+    const fixed = codec.fixed?.bytes ?? 0;
+    const id = codecId(codec);
+    const name = storeCodecName(id, codec);
+    let p: number;
+    try {
+      p = allocObject(Kind.Oneshot, SLOT - 8 + slotLayout(fixed).stride);
+    } catch (e) {
+      if (name !== 0) dropValue(name);
+      throw e;
+    }
+    const i = heapCovering(p + SLOT).i32;
+    const m = p >> 2;
+    store(i, m + CODEC, id);
+    store(i, m + CODEC_NAME, name);
+    store(i, m + FIXED, fixed);
+    retain(p); // the receiver's ref; allocObject gave the sender's
+    return [new OneshotSender<T>(new Adopt(p, Role.Sender)), new OneshotReceiver<T>(new Adopt(p, Role.Receiver))];
+  } finally {
+    leaveCritical();
   }
-  const i = heapCovering(p + SLOT).i32;
-  const m = p >> 2;
-  store(i, m + CODEC, id);
-  store(i, m + CODEC_NAME, name);
-  store(i, m + FIXED, fixed);
-  retain(p); // the receiver's ref; allocObject gave the sender's
-  return [new OneshotSender<T>(new Adopt(p, Role.Sender)), new OneshotReceiver<T>(new Adopt(p, Role.Receiver))];
 }
 
 /** Sends the one value. Moves when sent in a message. */
