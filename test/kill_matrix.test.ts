@@ -16,7 +16,7 @@ import {
 } from '../src/index.ts';
 
 const ROUNDS = Number(process.env.WEFT_KILL_ROUNDS ?? (process.env.WEFT_SOAK ? 1000 : 8));
-const CHECK_MS = 5000;
+const CHECK_MS = 10_000; // generous: a check also waits for a worker, which may be booting on a loaded machine
 
 const SEED = Number(process.env.WEFT_SEED ?? Date.now() % 100_000);
 let seed = SEED;
