@@ -90,7 +90,7 @@ async function settledLive(): Promise<number> {
 }
 
 /** Runs `round` ROUNDS times; asserts no deadlock, nothing lost, and no heap growth across the scenario (nothing leaked). */
-async function scenario(name: string, round: (t: Tally) => Promise<void>, { heapExact = true } = {}): Promise<Tally> {
+async function scenario(name: string, round: (t: Tally) => Promise<void>): Promise<Tally> {
   const t: Tally = { rounds: 0, deadlocks: 0, lost: 0, leakedBytes: 0 };
   tallies.set(name, t);
   await round(t); // warm-up: code paths and pools allocate once
@@ -106,7 +106,7 @@ async function scenario(name: string, round: (t: Tally) => Promise<void>, { heap
   t.leakedBytes = after - before;
   assert.equal(t.deadlocks, 0, `${name}: ${t.deadlocks} deadlocks in ${t.rounds} rounds`);
   assert.equal(t.lost, 0, `${name}: ${t.lost} rounds lost, duplicated or reordered messages`);
-  if (heapExact) assert.equal(t.leakedBytes, 0, `${name}: the heap grew by ${t.leakedBytes} bytes over ${t.rounds} rounds`);
+  assert.equal(t.leakedBytes, 0, `${name}: the heap grew by ${t.leakedBytes} bytes over ${t.rounds} rounds`);
   return t;
 }
 
@@ -175,9 +175,7 @@ describe('kill matrix: a thread killed anywhere leaves nobody stuck', { timeout:
       if (!r.ok) t.deadlocks++;
       m.close();
       n.close();
-      // Four workers killed at once: the heap sometimes ends a round ~256 B up (seen in
-      // soak runs, not yet explained), so this scenario reports its heap delta only.
-    }, { heapExact: false });
+    });
   });
 
   test('RwLock write loop', async () => {

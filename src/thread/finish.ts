@@ -3,7 +3,8 @@
 // that one does the scope accounting and wakes the joiners.
 
 import { codecs } from '../codec/index.ts';
-import { dropValue, storeValue } from '../codec/stored.ts';
+import { dropValue, forgetHeld, storeValueHeld, type Held } from '../codec/stored.ts';
+import { enterCritical, leaveCritical } from './critical.ts';
 import { releaseRef, Role, ROLE_MASK } from '../heap/handle.ts';
 import { heap } from '../heap/heap.ts';
 import { ownedDrain } from '../heap/owned.ts';
@@ -14,18 +15,25 @@ import { scopeThreadEnded } from './scope.ts';
 /** Stores what a thread produced: its result, or the payload it panicked with. */
 export function storeOutcome(record: number, ok: boolean, value: unknown, reason: number = 0): boolean {
   const i = heap().i32;
-  let p: number;
+  let held: Held;
   try {
-    p = storeValue(codecs.structured, value);
+    held = storeValueHeld(codecs.structured, value);
   } catch (e) {
     // An unencodable result is the thread's failure; an unencodable payload is
     // kept as text so the joiner still learns what happened.
     if (ok) return storeOutcome(record, false, e, 0);
-    p = storeValue(codecs.structured, new Error(String(value)));
+    held = storeValueHeld(codecs.structured, new Error(String(value)));
   }
-  const old = exchange(i, recordField(record, R_RESULT), p);
-  if (old !== 0) dropValue(old);
-  store(i, recordField(record, R_REASON), reason);
+  // Held until it is in the record, in one kill-safe section with the swap.
+  enterCritical();
+  try {
+    const old = exchange(i, recordField(record, R_RESULT), held.p);
+    forgetHeld(held);
+    if (old !== 0) dropValue(old);
+    store(i, recordField(record, R_REASON), reason);
+  } finally {
+    leaveCritical();
+  }
   return ok;
 }
 

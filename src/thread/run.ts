@@ -3,7 +3,8 @@
 // owns. The worker then returns to the pool or ends (worker_main.ts).
 
 import { codecs } from '../codec/index.ts';
-import { loadValue } from '../codec/stored.ts';
+import { holdTaken, loadHeld, type Held } from '../codec/stored.ts';
+import { enterCritical, leaveCritical } from './critical.ts';
 import { heap } from '../heap/heap.ts';
 import { exchange, store } from '../wait/futex.ts';
 import { beginPanic, setCurrentRecord } from './current.ts';
@@ -60,6 +61,22 @@ const CLOSURE_HINT =
 /** weft/check's thread side, loaded by the first thread spawned under a model. */
 let model: typeof import('../check/runtime.ts') | undefined;
 
+/**
+ * Takes the thread's spawn spec out of its record into its own hands in one kill-safe
+ * section (see Held): killed while decoding it, the thread still gives back the
+ * handles passed to it.
+ */
+function takeSpec(i: Int32Array, record: number): SpawnSpec {
+  let held: Held;
+  enterCritical();
+  try {
+    held = holdTaken(exchange(i, recordField(record, R_SPEC), 0));
+  } finally {
+    leaveCritical();
+  }
+  return loadHeld(codecs.structured, held) as SpawnSpec;
+}
+
 export async function runThread(record: number): Promise<void> {
   setCurrentRecord(record, true);
   resetThreadLocals();
@@ -70,7 +87,7 @@ export async function runThread(record: number): Promise<void> {
   let reason: number = Reason.Threw;
   let spec: SpawnSpec | undefined;
   try {
-    spec = loadValue(codecs.structured, exchange(i, recordField(record, R_SPEC), 0), true) as SpawnSpec;
+    spec = takeSpec(i, record);
     const f = spec.source !== undefined ? fromSource(spec.source) : await fromModule(spec.module!, spec.export ?? 'default');
     if (spec.check !== undefined) (model = await import('../check/runtime.ts')).enterThread(spec.check, record);
     value = await f(...spec.args);
