@@ -6,11 +6,13 @@
 
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { channel, RecvError, type Receiver, SendError, type Sender, sleep, spawn, yieldNow } from '../src/index.ts';
+import { channel, RecvError, type Receiver, SendError, type Sender, sleep, spawn, TryRecvError, yieldNow } from '../src/index.ts';
 
 const T = { timeout: 60_000 };
 const stressFactor = (): number => Number(process.env.RUST_TEST_STRESS ?? 1);
 const isRecvError = (e: unknown): boolean => e instanceof RecvError;
+// Rust's TryRecvError::Disconnected: a RecvError that says which.
+const isTryRecvDisconnected = (e: unknown): boolean => e instanceof TryRecvError && e.kind === 'Disconnected' && e instanceof RecvError;
 
 describe('std mpsc (unbounded channel)', () => {
   test('smoke', T, () => {
@@ -604,7 +606,7 @@ describe('std mpsc (unbounded channel)', () => {
     assert.equal(rx1.tryRecv(), undefined);
     tx2.send(null);
     rx3.recv();
-    assert.throws(() => rx1.tryRecv(), RecvError);
+    assert.throws(() => rx1.tryRecv(), isTryRecvDisconnected);
     t.join();
   });
 

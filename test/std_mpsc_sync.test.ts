@@ -9,11 +9,14 @@
 
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { channel, RecvError, type Receiver, SendError, type Sender, syncChannel, type SyncSender, spawn, yieldNow } from '../src/index.ts';
+import { channel, RecvError, type Receiver, SendError, type Sender, syncChannel, type SyncSender, spawn, TryRecvError, TrySendError, yieldNow } from '../src/index.ts';
 
 const T = { timeout: 60_000 };
 const stressFactor = (): number => Number(process.env.RUST_TEST_STRESS ?? 1);
 const isSendErrorWith = (value: unknown) => (e: unknown): boolean => e instanceof SendError && e.value === value;
+// Rust's TrySendError::Disconnected(value): a SendError that says which, with the value back.
+const isTrySendDisconnected = (value: unknown) => (e: unknown): boolean =>
+  e instanceof TrySendError && e.kind === 'Disconnected' && isSendErrorWith(value)(e);
 
 describe('std mpsc_sync (bounded channel)', () => {
   test('smoke', T, () => {
@@ -281,7 +284,7 @@ describe('std mpsc_sync (bounded channel)', () => {
   test('oneshot_single_thread_try_send_closed', T, () => {
     const [tx, rx] = syncChannel<number>(0);
     rx.close();
-    assert.throws(() => tx.trySend(10), isSendErrorWith(10));
+    assert.throws(() => tx.trySend(10), isTrySendDisconnected(10));
   });
 
   test('oneshot_single_thread_try_send_closed2', T, () => {
@@ -490,7 +493,7 @@ describe('std mpsc_sync (bounded channel)', () => {
     assert.equal(rx1.tryRecv(), undefined);
     tx2.send(null);
     rx3.recv();
-    assert.throws(() => rx1.tryRecv(), RecvError);
+    assert.throws(() => rx1.tryRecv(), (e: unknown) => e instanceof TryRecvError && e.kind === 'Disconnected' && e instanceof RecvError);
     t.join();
   });
 
@@ -574,7 +577,7 @@ describe('std mpsc_sync (bounded channel)', () => {
     const [tx, rx] = syncChannel<number>(1);
     assert.equal(tx.trySend(1), true);
     rx.close();
-    assert.throws(() => tx.trySend(1), isSendErrorWith(1));
+    assert.throws(() => tx.trySend(1), isTrySendDisconnected(1));
   });
 
   test('issue_15761', T, () => {
