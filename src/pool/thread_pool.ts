@@ -376,6 +376,12 @@ export class ThreadPool {
   #collect(w: Worker): boolean {
     if (w.ended) return true;
     if (!w.handle.isFinished()) return false;
+    this.#join(w);
+    return true;
+  }
+
+  /** Joins `w`'s ended (or ending) thread, records how it died, and marks it ended. */
+  #join(w: Worker): void {
     try {
       w.handle.join();
     } catch (e) {
@@ -383,7 +389,6 @@ export class ThreadPool {
       w.death = e;
     }
     this.#markEnded(w);
-    return true;
   }
 
   #markEnded(w: Worker): void {
@@ -438,13 +443,7 @@ export class ThreadPool {
     if (!w.ended) {
       // Its task's reply sender is gone, so the thread is ending: its record turns
       // terminal right after the runtime released what it owned.
-      try {
-        w.handle.join();
-      } catch (e) {
-        if (!(e instanceof PanicError)) throw e;
-        w.death = e;
-      }
-      this.#markEnded(w);
+      this.#join(w);
     }
     this.#reap();
     return w.death;
