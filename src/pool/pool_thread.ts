@@ -41,7 +41,9 @@ export async function poolThreadMain(
   const at = row * 8;
   const BUSY = at, COMPLETED = at + 1, FAILED = at + 2, CANCELLED = at + 3, WAIT_NS = at + 4, WAIT_MAX_NS = at + 5, RUN_NS = at + 6;
 
-  const { current, RecvError, SendError } = await import('weft');
+  // weft as this worker loaded it (worker_main.ts publishes it under this symbol): no
+  // import('weft') for a bundler to resolve in weft's own sources.
+  const { current, RecvError, SendError } = (globalThis as Record<symbol, unknown>)[Symbol.for('weft.module')] as typeof import('../index.ts');
   const me = current();
   const threadId = me.id;
   const threadName = me.name;
