@@ -40,6 +40,8 @@ export interface PoolControl {
   kill(worker: number): Promise<void>;
   /** Keeps replacing dead threads from the event loop until the returned function is called. */
   watch(): () => void;
+  /** The thread record of pool thread `worker`, while the pool remembers it. */
+  recordOf(worker: number): number | undefined;
 }
 
 /**

@@ -188,6 +188,7 @@ export class ThreadPool {
       deathOfAsync: (w) => this.#deathOfAsync(w),
       kill: (w) => this.#kill(w),
       watch: () => this.#watch(),
+      recordOf: (w) => this.#workers.get(w)?.handle.offset,
     };
     try {
       for (let row = 0; row < this.#size; row++) this.#start(row);
