@@ -9,15 +9,20 @@
 // counted out and the mutex is locked again before the call returns or throws, so
 // the guard is always valid afterwards.
 //
-// Releasing and relocking the mutex are kill-safe in mutex.ts. An async wait keeps the
-// condvar alive through a reference taken and recorded in one kill-safe section
-// (thread/critical.ts), so a waiter killed in its sleep leaves no count behind. (A
-// killed waiter stays in WAITERS: that only costs notifies a futex call.)
+// Releasing and relocking the mutex are kill-safe in mutex.ts. A waiter is counted in
+// WAITERS, takes a reference that keeps the condvar alive, and records both in its
+// owned table (Role.Held) in one kill-safe section (thread/critical.ts); it forgets the
+// record, counts itself out and gives the reference back in another, once it holds
+// the mutex again. If its thread dies anywhere in between (asleep, or woken and
+// waiting for the mutex), the runtime's releaseRole counts it out instead, and since
+// it may have been the one a notifyOne woke, wakes every other sleeper: a spurious
+// wake for them, but a live waiter never sleeps on through a notifyOne a dead one took.
 
 import { describeValue } from '../heap/describe.ts';
-import { Adopt, defineKind, Handle, releaseRef, retain, allocOwned } from '../heap/handle.ts';
+import { Adopt, allocOwned, currentOwnedCell, defineKind, Handle, releaseRef, retain, Role, type Describe } from '../heap/handle.ts';
 import { heapCovering } from '../heap/heap.ts';
 import { Kind } from '../heap/kinds.ts';
+import { ownedAdd, ownedGeneration, ownedRemove } from '../heap/owned.ts';
 import { enterCritical, leaveCritical } from '../thread/critical.ts';
 import { checkSignal, deadlineOf, runAsync, runSync, type Op, type WaitOptions } from '../wait/driver.ts';
 import { add, assertCanBlock, checkTimeout, load, notify } from '../wait/futex.ts';
@@ -32,8 +37,56 @@ export interface WaitTimeoutResult {
   readonly timedOut: boolean;
 }
 
-/** A wait under way: the suspended guard, the condvar's words, its i32 index and the sequence read. */
-type Begun = [SuspendableGuard, Int32Array, number, number];
+/** Where a waiter's record is: its owned-table slot, under the table generation it was made in. */
+interface Waiting {
+  readonly slot: number;
+  readonly generation: number;
+}
+
+/** A wait under way: the suspended guard, the condvar's words, its i32 index, the sequence read and the waiter's record. */
+type Begun = [SuspendableGuard, Int32Array, number, number, Waiting];
+
+const wordsOf = (offset: number): Int32Array => heapCovering(offset + OBJECT_BYTES).i32;
+
+/**
+ * Counts this thread in as a waiter of the condvar at `offset`, with a reference that
+ * keeps it alive, recorded in the owned table: one kill-safe section, so a kill leaves
+ * all three or none.
+ */
+function countIn(offset: number): Waiting {
+  const cell = currentOwnedCell();
+  enterCritical();
+  try {
+    retain(offset);
+    let slot: number;
+    try {
+      slot = ownedAdd(cell, offset + Role.Held);
+    } catch (e) {
+      releaseRef(offset); // the table could not grow (heap full): nothing was counted
+      throw e;
+    }
+    add(wordsOf(offset), (offset >> 2) + WAITERS, 1);
+    return { slot, generation: ownedGeneration() };
+  } finally {
+    leaveCritical();
+  }
+}
+
+/**
+ * Undoes countIn() in one kill-safe section, unless this thread's table was drained
+ * meanwhile (its thread ended with the async wait pending): the runtime did it then.
+ */
+function countOut(offset: number, w: Waiting): void {
+  if (w.generation !== ownedGeneration()) return;
+  enterCritical();
+  try {
+    ownedRemove(currentOwnedCell(), w.slot);
+    add(wordsOf(offset), (offset >> 2) + WAITERS, -1);
+    releaseRef(offset); // last: it may free the condvar
+  } finally {
+    leaveCritical();
+  }
+}
 
 /** One sleep on the sequence: resolves true if it ended by the deadline with no notify seen. */
 function* sleepOn(i: Int32Array, at: number, seq: number): Op<boolean> {
@@ -98,6 +151,12 @@ export class Condvar extends Handle {
   /** @internal */
   protected get kindName(): string {
     return 'Condvar';
+  }
+
+  /** @internal `Condvar`, or `Condvar<2 waiters>` while threads wait on it. */
+  protected override describe(render: Describe): string {
+    const n = load(wordsOf(this.offset), (this.offset >> 2) + WAITERS);
+    return render(n === 0 ? 'Condvar' : `Condvar<${n} waiter${n === 1 ? '' : 's'}>`);
   }
 
   /**
@@ -191,7 +250,7 @@ export class Condvar extends Handle {
 
   #notify(count: number | undefined): void {
     this.checkOpen();
-    const i = heapCovering(this.offset + OBJECT_BYTES).i32;
+    const i = wordsOf(this.offset);
     const b = this.offset >> 2;
     add(i, b + SEQ, 1);
     // Skipping the wake when nobody is counted in is safe: a waiter counted in later
@@ -202,54 +261,37 @@ export class Condvar extends Handle {
 
   /** One blocking wait; true if it timed out. */
   #waitSync<T>(guard: MutexGuard<T>, deadline: number | undefined, call: string): boolean {
-    const [g, i, b, seq] = this.#begin(guard, call);
+    const [g, i, b, seq, w] = this.#begin(guard, call);
     try {
       return runSync(sleepOn(i, b + SEQ, seq), deadline ?? Infinity);
     } finally {
-      add(i, b + WAITERS, -1);
-      g.relock();
+      // Counted out only with the mutex ours again: a thread killed while it waits for
+      // the mutex may have taken a notifyOne, and its record passes that on.
+      try {
+        g.relock();
+      } finally {
+        countOut(this.offset, w);
+      }
     }
   }
 
   /**
-   * One async wait; true if it timed out. A second handle keeps the condvar object
-   * alive meanwhile, so closing this one during the wait cannot free it under the waiter.
+   * One async wait; true if it timed out. The waiter's reference keeps the condvar
+   * object alive meanwhile, so closing this handle during the wait cannot free it.
    */
   async #waitAsync<T>(guard: MutexGuard<T>, deadline: number, signal: AbortSignal | undefined, call: string): Promise<boolean> {
-    const keep = this.#keepAlive();
-    let begun: Begun;
-    try {
-      begun = this.#begin(guard, call);
-    } catch (e) {
-      keep.close();
-      throw e;
-    }
-    const [g, i, b, seq] = begun;
+    const [g, i, b, seq, w] = this.#begin(guard, call);
+    const offset = this.offset;
     try {
       // An abort throws out of here; the driver has then woken the other sleepers, so a
       // notifyOne this waiter swallowed reaches them as a (permitted) spurious wake.
       return await runAsync(sleepOn(i, b + SEQ, seq), deadline, signal);
     } finally {
-      add(i, b + WAITERS, -1);
-      keep.close();
-      await g.relockAsync();
-    }
-  }
-
-  /** A new handle on this condvar: its reference is taken and recorded in one kill-safe section. */
-  #keepAlive(): Condvar {
-    this.checkOpen();
-    enterCritical();
-    try {
-      retain(this.offset);
       try {
-        return new Condvar(new Adopt(this.offset));
-      } catch (e) {
-        releaseRef(this.offset); // not recorded (heap full): give the reference back
-        throw e;
+        await g.relockAsync();
+      } finally {
+        countOut(offset, w);
       }
-    } finally {
-      leaveCritical();
     }
   }
 
@@ -262,12 +304,12 @@ export class Condvar extends Handle {
     this.checkOpen();
     const g = suspendable(guard, call);
     g.commit();
-    const i = heapCovering(this.offset + OBJECT_BYTES).i32;
+    const i = wordsOf(this.offset);
     const b = this.offset >> 2;
     const seq = load(i, b + SEQ);
-    add(i, b + WAITERS, 1);
+    const w = countIn(this.offset);
     g.suspend();
-    return [g, i, b, seq];
+    return [g, i, b, seq, w];
   }
 }
 
@@ -275,4 +317,16 @@ function checkCond(cond: unknown, call: string): void {
   if (typeof cond !== 'function') throw new TypeError(`${call}: the condition must be a function (value) => boolean, got ${describeValue(cond)}`);
 }
 
-defineKind(Kind.Condvar, { name: 'Condvar', wrap: (p) => new Condvar(new Adopt(p)) });
+defineKind(Kind.Condvar, {
+  name: 'Condvar',
+  wrap: (p) => new Condvar(new Adopt(p)),
+  // A waiter's thread died inside a wait (Role.Held, see countIn). A notifyOne may have
+  // woken it (the sequence bumped, its futex wake spent on it), and nothing records
+  // whether one did: wake every other sleeper, as a notifyAll would. The sequence is
+  // left alone: a waiter not asleep yet saw that notifyOne's bump or came after it.
+  releaseRole(p) {
+    const i = wordsOf(p);
+    if (add(i, (p >> 2) + WAITERS, -1) > 1) notify(i, (p >> 2) + SEQ);
+    releaseRef(p); // the waiter's reference; last, as it may free the condvar
+  },
+});
