@@ -97,7 +97,7 @@ export class List<T> extends Core<T> {
     try {
       this.#push(token, sole);
     } catch (e) {
-      this.slots.discard(token);
+      this.slots.giveBack(token, value); // heap full while linking a block: nothing was claimed
       throw e;
     }
     return true;

@@ -9,7 +9,7 @@
 // Sending runs in two steps so that nothing is half-sent: prepare() does everything
 // that can fail (type check, encoding, allocation, taking handle refs) before any slot
 // is claimed; put() only writes. A prepared message that cannot be delivered is handed
-// back with giveBack() or dropped with discard().
+// back with giveBack(): the handles in it return to the caller's own handle objects.
 //
 // Kill safety: a stored message is Held (codec/stored.ts) from prepare() on, so a
 // sender killed before publishing drops it through the runtime. Whenever inSection()
@@ -19,12 +19,10 @@
 // (take()'s `consume`, or claim() after read()).
 
 import { decodeRange, encodeWith, type Codec, type FixedCodec } from '../codec/codec.ts';
-import { dropHeld, dropValue, forgetHeld, Held, holdTaken, loadHeld, storeHeld } from '../codec/stored.ts';
+import { dropValue, forgetHeld, Held, holdAgain, holdTaken, loadHeld, returnHeld, storeHeld } from '../codec/stored.ts';
 import { enterCritical, leaveCritical } from '../thread/critical.ts';
 import type { Handle } from '../heap/handle.ts';
 import type { Heap } from '../heap/heap.ts';
-import { load } from '../wait/futex.ts';
-import { heapCovering } from '../heap/heap.ts';
 
 /** Slot size for encoded messages: state, length, then up to INLINE bytes. */
 const ENCODED_STRIDE = 128;
@@ -76,7 +74,7 @@ export abstract class Slots<T> {
   }
   /** A published message is taken back (withdrawn): this thread holds it again. */
   reclaim(token: unknown): unknown {
-    return token instanceof Held ? holdTaken(token.p) : token;
+    return token instanceof Held ? holdAgain(token) : token;
   }
   /**
    * Receives the message in the slot, taking its handle refs: `consume` is the flavor's
@@ -91,10 +89,14 @@ export abstract class Slots<T> {
   }
   /** Decodes a claimed raw message. */
   abstract finish(claimed: unknown): T;
-  /** Turns an undelivered prepared message back into a value the caller can use again. */
-  abstract giveBack(token: unknown, value: T): T;
-  /** Drops an undelivered prepared message. */
-  abstract discard(token: unknown): void;
+  /**
+   * Gives an undelivered prepared message back: the endpoints in `value` that encoding
+   * moved are usable again (see returnHeld()). Returns `value`, the caller's own.
+   */
+  giveBack(token: unknown, value: T): T {
+    if (token instanceof Held) returnHeld(token);
+    return value;
+  }
   /** Drops the message in a slot that will never be received. */
   abstract drop(h: Heap, slot: number): void;
 }
@@ -132,10 +134,6 @@ class FixedSlots<T> extends Slots<T> {
   finish(raw: unknown): T {
     return raw as T;
   }
-  giveBack(_token: unknown, value: T): T {
-    return value;
-  }
-  discard(): void {}
   drop(): void {}
 }
 
@@ -190,19 +188,6 @@ class EncodedSlots<T> extends Slots<T> {
   }
   finish(claimed: unknown): T {
     return claimed instanceof Held ? loadHeld(this.codec, claimed) : this.codec.decode(claimed as Uint8Array, noHandles);
-  }
-  giveBack(token: unknown, value: T): T {
-    if (!(token instanceof Held)) return value;
-    // Plain data: the caller's own value. Handles inside were moved or cloned into the
-    // stored copy, so that copy is decoded to give them back alive.
-    if (load(heapCovering(token.p + 8).i32, (token.p >> 2) + 1) === 0) {
-      dropHeld(token);
-      return value;
-    }
-    return loadHeld(this.codec, token);
-  }
-  discard(token: unknown): void {
-    if (token instanceof Held) dropHeld(token);
   }
   drop(h: Heap, slot: number): void {
     if (h.i32[(slot + 4) >> 2] === STORED) dropValue(h.i32[(slot + 8) >> 2]);

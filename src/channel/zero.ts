@@ -8,7 +8,10 @@
 // generation's FREE, so the slot is free for the next sender at once and the waiting
 // sender knows its message went. A sender that gives up (timeout, receiver gone)
 // withdraws by CAS from OFFERED to CLAIMED: exactly one of the two CASes wins, and the
-// generation makes sure a sender never withdraws another sender's offer.
+// generation makes sure a sender never withdraws another sender's offer. A withdrawn
+// message goes back to the caller as Rust's SendTimeoutError / TrySendError / SendError
+// carry it: the endpoints in it return to the caller's own handles (slots.giveBack()),
+// usable again, and counted once, at once, not when this thread ends.
 //
 // Senders sleep on the wake word (txSeq) with a waiting count; receivers wait on
 // their threads' words with a waiting count that tells trySend whether anyone is
@@ -18,12 +21,13 @@
 // Kill safety (thread/critical.ts): the claim and its record in the sender's owned
 // table (Role.Claim) are made in one kill-safe section, and the offer and the record's
 // removal in another, so the runtime frees the slot of a sender killed in between; a
-// withdrawal (offer back to claimed, then free) is one section too. An offer left by a
-// killed sender is taken like any other.
+// withdrawal (offer back to claimed, then free, the message held again) is one section
+// too, and giving the message back another. An offer left by a killed sender is taken
+// like any other.
 //
-// An aborted send undoes its waiting count, and withdraws its offer if it made one;
-// if a receiver took the offer first, the message was delivered and the send counts
-// as done (SendContext.delivered).
+// An aborted send undoes its waiting count, and withdraws its offer (given back) if it
+// made one; if a receiver took the offer first, the message was delivered and the send
+// counts as done (SendContext.delivered).
 
 import { add, cas, load, store } from '../wait/futex.ts';
 import { currentOwnedCell, Role } from '../heap/handle.ts';
@@ -110,8 +114,8 @@ export class Zero<T> extends Core<T> {
       if (gone || expired || (tryOnly && load(i, this.rxWaiters) === 0)) {
         const mine = this.#withdraw(i, offered, token);
         if (mine === TAKEN) return true; // taken meanwhile
-        const back = this.slots.giveBack(mine, value);
-        if (gone) throw new SendError(back);
+        this.slots.giveBack(mine, value);
+        if (gone) throw new SendError(value);
         return false;
       }
       try {
@@ -122,7 +126,7 @@ export class Zero<T> extends Core<T> {
         if (!ctx.closed()) {
           const mine = this.#withdraw(i, offered, token);
           if (mine !== TAKEN) {
-            this.slots.discard(mine);
+            this.slots.giveBack(mine, value);
           } else {
             ctx.delivered = true;
           }

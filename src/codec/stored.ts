@@ -19,6 +19,11 @@
 // block is `Held`: recorded in the thread's owned table (Role.Value) in the kill-safe
 // section that fills it with refs, forgotten in the one that publishes it, and emptied
 // ref by ref (each adoption and the clearing of its slot in one section) when decoded.
+//
+// A message that is not delivered after all (a rendezvous offer withdrawn, a receiver
+// gone) is given back rather than decoded: its block remembers the handles it was
+// encoded from, and returnHeld() puts each moved endpoint's ref back into the very
+// handle it came from, so the caller's objects work again as if never passed.
 
 import { alloc, free } from '../heap/alloc.ts';
 import { heap, heapCovering } from '../heap/heap.ts';
@@ -72,6 +77,8 @@ export class Held {
      * block without them).
      */
     readonly pending: ReadonlyArray<readonly [number, number]> = [],
+    /** The handles the value was encoded from, by index in the block (messages: see returnHeld()). */
+    readonly from?: readonly Handle[],
   ) {}
 }
 
@@ -86,9 +93,10 @@ export function storeValueHeld<T>(codec: Codec<T>, value: T, carry?: Carry): Hel
   return storeBlock(encodeWith(codec, value, handles), handles, carry, true) as Held;
 }
 
-/** Like storeEncoded(), recording the block as held by this thread (see Held). */
+/** Like storeEncoded(), recording the block as held by this thread (see Held), with the handles it came from. */
 export function storeHeld(bytes: Uint8Array, handles: Handle[]): Held {
-  return storeBlock(bytes, handles, undefined, true) as Held;
+  const held = storeBlock(bytes, handles, undefined, true) as Held;
+  return handles.length === 0 ? held : new Held(held.p, held.entry, held.pending, handles);
 }
 
 /** Forgets a held block: call in the kill-safe section that publishes it where another thread can find it. */
@@ -101,6 +109,39 @@ export function forgetHeld(held: Held): void {
 /** Records a block this thread has just taken over: call in the kill-safe section that takes it. */
 export function holdTaken(p: number): Held {
   return new Held(p, ownedAdd(currentOwnedCell(), p + Role.Value));
+}
+
+/**
+ * Records a published block this thread has just taken back (a withdrawn offer), keeping
+ * the handles it came from: call in the kill-safe section that takes it back.
+ */
+export function holdAgain(held: Held): Held {
+  return new Held(held.p, ownedAdd(currentOwnedCell(), held.p + Role.Value), held.pending, held.from);
+}
+
+/**
+ * Gives an undelivered held block back to the handles it was encoded from and frees it:
+ * each endpoint's ref that the encoding moved out of its handle goes back into that
+ * handle, usable again; a ref the encoding took besides (a shared primitive's clone; a
+ * handle whose record finds no room) is released. One kill-safe section, so a kill
+ * leaves every ref either in the block (held: the runtime drops it) or where it goes.
+ */
+export function returnHeld(held: Held): void {
+  enterCritical();
+  try {
+    const n = load(heap().i32, (held.p >> 2) + 1);
+    for (let k = 0; k < n; k++) {
+      const at = (held.p >> 2) + 2 + k;
+      const ref = load(heap().i32, at);
+      if (ref === 0) continue;
+      if (held.from?.[k]?.restoreRef(ref) !== true) releaseRef(ref);
+      store(heap().i32, at, 0);
+    }
+    forgetHeld(held);
+    dropValue(held.p);
+  } finally {
+    leaveCritical();
+  }
 }
 
 /** Drops a held block undelivered. */

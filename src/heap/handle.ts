@@ -465,4 +465,24 @@ export abstract class Handle {
     finalizer.unregister(this);
     return ownedRemove(thisThreadCell(), slot);
   }
+
+  /**
+   * Takes back `ref`, which moveRef() handed from this handle to a message that was not
+   * delivered: records it in this thread's table again, so the handle is usable as if it
+   * had never been passed. False, with nothing changed, if this handle did not move that
+   * ref (it shares, or has it back already) or its record finds no room (heap full).
+   * Call in the kill-safe section that takes the ref out of the message.
+   * @internal
+   */
+  restoreRef(ref: number): boolean {
+    if (this.#slot !== MOVED || ref !== this.offset + this.#role || !this.#owned()) return false;
+    try {
+      this.#slot = ownedAdd(currentOwnedCell(), ref);
+    } catch (e) {
+      if (e instanceof RangeError) return false;
+      throw e;
+    }
+    finalizer.register(this, { generation: this.#generation, slot: this.#slot }, this);
+    return true;
+  }
 }
