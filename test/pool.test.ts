@@ -11,10 +11,10 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, test } from 'node:test';
 import {
-  AtomicI32, Barrier, channel, Mutex, PanicError, sharedArray, ThreadPool, TaskHandle,
+  AtomicI32, Barrier, channel, heapStats, Mutex, PanicError, sharedArray, ThreadPool, TaskHandle,
   type Receiver, type Sender, type SharedArray,
 } from '../src/index.ts';
-import { GEN_SHIFT, ROW, Stat, STATE_SLOTS, TaskState } from '../src/pool/layout.ts';
+import { GEN_SHIFT, ROW, Stat, STATE_SLOTS, TaskKind, TaskState } from '../src/pool/layout.ts';
 import { poolThreadMain } from '../src/pool/pool_thread.ts';
 
 const T = { timeout: 60_000 };
@@ -89,6 +89,50 @@ describe('ThreadPool: tasks and results', () => {
     assert.deepEqual(await pool.map(gen(), (x: number) => x / 10), [1, 2]);
     assert.deepEqual(await pool.map([], (x: number) => x), []);
     assert.deepEqual(await pool.map([1, 2, 3], async (x: number) => x * 3), [3, 6, 9]);
+  });
+
+  test('map over numbers: each result exactly as fn returned it, whether numbers, other values, or both', T, async () => {
+    await using pool = new ThreadPool({ threads: 2 });
+    const special = [0, -0, NaN, Infinity, -Infinity, 0.1, -1e-300, Number.MAX_VALUE, Number.MIN_VALUE, 2 ** 53 + 2];
+    assert.deepEqual(await pool.map(special, (x: number) => x), special);
+    assert.deepEqual(await pool.map(special, (x: number) => -x), special.map((x) => -x));
+    // Results that stop being numbers in the middle of a chunk (8 chunks of 125 here).
+    const n = 1000;
+    const items = Array.from({ length: n }, (_, k) => k);
+    const mixed = await pool.map(items, (x: number, i: number) => (x < 510 ? x * 2 + i : `s${x}`));
+    assert.deepEqual(mixed, items.map((x) => (x < 510 ? 3 * x : `s${x}`)));
+    assert.deepEqual(await pool.map(items, (x: number) => (x % 2 === 0 ? x : null)), items.map((x) => (x % 2 === 0 ? x : null)));
+    assert.deepEqual(await pool.map(items, async (x: number) => x + 0.5), items.map((x) => x + 0.5));
+    // Items that are not all numbers; numbers from other items.
+    assert.deepEqual(await pool.map([1, 2, 'three'], (x: number | string) => x), [1, 2, 'three']);
+    assert.deepEqual(await pool.map(['a', 'bb', 'ccc'], (s: string) => s.length), [1, 2, 3]);
+    assert.deepEqual(await pool.map([[1], [2, 3]], (a: number[]) => a), [[1], [2, 3]]);
+    // The items array is the caller's: the pool works on a copy.
+    assert.deepEqual(items, Array.from({ length: n }, (_, k) => k));
+  });
+
+  test('map over numbers leaves nothing in the heap, whether it returns, fails or is aborted', T, async () => {
+    const before = heapStats().live;
+    const pool = new ThreadPool({ threads: 2 });
+    const items = Array.from({ length: 5000 }, (_, k) => k);
+    assert.equal((await pool.map(items, (x: number) => x + 1))[4999], 5000);
+    await assert.rejects(
+      pool.map(items, (x: number) => {
+        if (x === 4000) throw new Error('one item fails');
+        return x;
+      }),
+      /one item fails/,
+    );
+    const ac = new AbortController();
+    const aborted = pool.map(items, (x: number) => x, { signal: ac.signal });
+    ac.abort(new Error('stop'));
+    await assert.rejects(aborted, /stop/);
+    assert.deepEqual((await pool.map(items, (x: number) => (x < 2500 ? x : 'big'))).slice(2499, 2501), [2499, 'big']);
+    await pool.close();
+    // Each map's items took 40 KB of the heap; the pool's own threads leave a few
+    // hundred bytes each until their handles are collected.
+    const grown = heapStats().live - before;
+    assert.ok(grown < items.length * 8, `the heap grew by ${grown} bytes`);
   });
 
   test('map spreads chunks over every thread', T, async () => {
@@ -417,12 +461,20 @@ describe('ThreadPool: the queue', () => {
     assert.equal(queuedBefore, 4, 'four chunks wait behind the blocker');
     ac.abort(new Error('stop'));
     await assert.rejects(mapped, /stop/);
+    // Numbers travel in a shared array: its chunks are cancelled the same way.
+    const numbers = new AbortController();
+    const mappedNumbers = pool.map(Array.from({ length: 100 }, (_, k) => k), (x: number) => x, { signal: numbers.signal });
+    await new Promise((r) => setImmediate(r));
+    assert.equal(pool.stats().queued, 8, 'four more chunks wait behind the blocker');
+    numbers.abort(new Error('stop numbers'));
+    await assert.rejects(mappedNumbers, /stop numbers/);
     open();
     blocker.join();
     // The cancelled chunks are drained without running.
     assert.equal(await pool.spawn(() => 0).joinAsync(), 0);
     const s = pool.stats();
-    assert.equal(s.cancelled, 4);
+    assert.equal(s.cancelled, 8);
+    assert.equal(s.completed, 2, 'the blocker and the last task');
     assert.equal(s.queued, 0);
     assert.equal(ran.load(), 0, 'no item ran');
     await assert.rejects(pool.map([1], (x: number) => x, { signal: ac.signal }), /stop/, 'an aborted signal refuses at once');
@@ -621,7 +673,10 @@ describe('ThreadPool internals', () => {
   test('the pool thread spells the shared numbers as layout.ts does', () => {
     // Whitespace-free: the transpiler may minify the function's source.
     const src = poolThreadMain.toString().replace(/\s+/g, '');
-    for (const [name, value] of [['QUEUED', TaskState.QUEUED], ['DONE', TaskState.DONE], ['RUNNING', TaskState.RUNNING], ['GEN_SHIFT', GEN_SHIFT]] as const) {
+    for (const [name, value] of [
+      ['QUEUED', TaskState.QUEUED], ['DONE', TaskState.DONE], ['RUNNING', TaskState.RUNNING], ['GEN_SHIFT', GEN_SHIFT],
+      ['CALL', TaskKind.CALL], ['MAP_CHUNK', TaskKind.MAP_CHUNK],
+    ] as const) {
       assert.match(src, new RegExp(`(?:const|,)${name}=${value}[,;]`), name);
     }
     assert.ok(src.includes(`at=row*${ROW};`));

@@ -41,5 +41,9 @@ export const Stat = {
   RUN_NS: 6,
 } as const;
 
-/** Message kinds. */
-export const TaskKind = { CALL: 0, MAP_CHUNK: 1 } as const;
+/**
+ * Message kinds. CALL: fn(...args). MAP_CHUNK: fn over the items in args. MAP_SHARED:
+ * fn over items first..end of a shared Float64Array (args is [array, end]), the results
+ * written back in place while they are numbers.
+ */
+export const TaskKind = { CALL: 0, MAP_CHUNK: 1, MAP_SHARED: 2 } as const;

@@ -11,13 +11,18 @@
 import type { OneshotSender, Receiver, SharedArray } from '../index.ts';
 
 /**
- * A queued task: [kind, source, args or chunk items, reply, its own state words (null:
+ * A queued task: [kind, source, args (CALL), chunk items (MAP_CHUNK) or [shared
+ * Float64Array, end] (MAP_SHARED), reply, its own state words (null:
  * slot `slot` of the pool's state table), slot, generation, enqueued at (ms, wall clock),
  * index of the first item].
  */
 export type TaskMessage = [number, string, unknown[], OneshotSender<Reply>, SharedArray<Int32Array> | null, number, number, number, number];
 
-/** What a task sends back: [1, value], or [0, payload, thread id, thread name, overflowed its stack]. */
+/**
+ * What a task sends back: [1, value], or [0, payload, thread id, thread name, overflowed
+ * its stack]. A map chunk's value is its results: an array, a Float64Array when they are
+ * all numbers, or null when they were written back in place (MAP_SHARED).
+ */
 export type Reply = [1, unknown] | [0, unknown, number, string | undefined, boolean];
 
 /**
@@ -34,6 +39,8 @@ export async function poolThreadMain(
 ): Promise<void> {
   // Task state codes and layout (layout.ts): the state word is gen << 3 | code.
   const QUEUED = 0, DONE = 2, RUNNING = 4, GEN_SHIFT = 3;
+  // Message kinds (layout.ts).
+  const CALL = 0, MAP_CHUNK = 1;
   const slots = states.array;
   // Statistics row (layout.ts): eight 64-bit words per pool thread, written by
   // that thread only (no contention), read by the pool with Atomics.
@@ -145,17 +152,49 @@ export async function poolThreadMain(
     let value: unknown;
     try {
       const f = compile(source);
-      if (kind === 0) {
+      if (kind === CALL) {
         value = f(...args);
         if (isThenable(value)) value = await value;
-      } else {
-        const out = new Array<unknown>(args.length);
+      } else if (kind === MAP_CHUNK) {
+        const n = args.length;
+        const out = new Array<unknown>(n);
         let pending = false;
-        for (let k = 0; k < args.length; k++) {
-          out[k] = f(args[k], first + k);
-          if (isThenable(out[k])) pending = true;
+        let numbers = true;
+        for (let k = 0; k < n; k++) {
+          const r = f(args[k], first + k);
+          out[k] = r;
+          if (typeof r !== 'number') {
+            numbers = false;
+            if (isThenable(r)) pending = true;
+          }
         }
-        value = pending ? await Promise.all(out) : out;
+        const results = pending ? await Promise.all(out) : out;
+        if (pending) numbers = results.every((r) => typeof r === 'number');
+        // Numbers go back as one Float64Array: its bytes are copied, not encoded one by one.
+        value = numbers ? new Float64Array(results as number[]) : results;
+      } else {
+        // Items first..end of a shared array, read in place. While the results are
+        // numbers they overwrite their items: this chunk alone owns the range, each item
+        // is read before its result is written, and the reply (a release the pool's
+        // receive acquires) orders these plain writes before the pool reads them.
+        const [shared, end] = args as [SharedArray<Float64Array>, number];
+        const items = shared.array;
+        let out: unknown[] | undefined;
+        let pending = false;
+        for (let k = first; k < end; k++) {
+          const r = f(items[k], k);
+          if (out === undefined) {
+            if (typeof r === 'number') {
+              items[k] = r;
+              continue;
+            }
+            out = [];
+            for (let j = first; j < k; j++) out.push(items[j]);
+          }
+          out.push(r);
+          if (isThenable(r)) pending = true;
+        }
+        value = out === undefined ? null : pending ? await Promise.all(out) : out;
       }
     } catch (e) {
       ok = false;

@@ -98,6 +98,25 @@ function sourceOf(fn: unknown, call: string): string {
   return source;
 }
 
+/**
+ * The items in a shared Float64Array if they are all numbers (a Float64Array holds any
+ * number exactly, -0 and NaN included), else undefined.
+ */
+function numbersOf(items: readonly unknown[]): SharedArray<Float64Array> | undefined {
+  if (typeof items[0] !== 'number') return undefined;
+  const shared = sharedArray(Float64Array, items.length);
+  const v = shared.array;
+  for (let k = 0; k < items.length; k++) {
+    const x = items[k];
+    if (typeof x !== 'number') {
+      shared.close();
+      return undefined;
+    }
+    v[k] = x;
+  }
+  return shared;
+}
+
 function positiveInteger(v: unknown, what: string): number {
   if (typeof v !== 'number' || !Number.isInteger(v) || v < 1) {
     throw new RangeError(`new ThreadPool(): ${what} must be a positive integer, got ${describeValue(v)}`);
@@ -262,28 +281,41 @@ export class ThreadPool {
     this.#reap();
     const all = Array.isArray(items) ? (items as T[]) : Array.from(items);
     if (all.length === 0) return [];
-    const size = Math.ceil(all.length / (this.#size * CHUNKS_PER_THREAD));
-    const tasks: Array<TaskHandle<unknown[]>> = [];
-    const cancelRest = (): void => {
+    const n = all.length;
+    const size = Math.ceil(n / (this.#size * CHUNKS_PER_THREAD));
+    // Numbers go to the threads in one shared array, read and overwritten in place: no
+    // chunk is encoded, copied into a message and decoded again, either way.
+    const shared = numbersOf(all);
+    const tasks: Array<TaskHandle<unknown[] | Float64Array | null>> = [];
+    try {
+      for (let first = 0; first < n; first += size) {
+        const end = Math.min(n, first + size);
+        const message = shared === undefined ? all.slice(first, end) : [shared, end];
+        const kind = shared === undefined ? TaskKind.MAP_CHUNK : TaskKind.MAP_SHARED;
+        tasks.push((await this.#submitAsync(kind, source, message, first, signal)) as TaskHandle<unknown[] | Float64Array | null>);
+      }
+      const out = new Array<Awaited<R>>(n);
+      for (let k = 0, first = 0; k < tasks.length; k++, first += size) {
+        const part = await tasks[k].joinAsync({ signal });
+        if (part === null) {
+          const v = shared!.array;
+          for (let j = first, end = Math.min(n, first + size); j < end; j++) out[j] = v[j] as Awaited<R>;
+        } else {
+          // An array of results, or a Float64Array when they are all numbers.
+          for (let j = 0; j < part.length; j++) out[first + j] = part[j] as Awaited<R>;
+        }
+      }
+      return out;
+    } catch (e) {
+      // Chunks not started never run; those running finish, their outcomes discarded.
       for (const t of tasks) {
         t.cancel();
         t.close();
       }
-    };
-    try {
-      for (let first = 0; first < all.length; first += size) {
-        const chunk = all.slice(first, first + size);
-        tasks.push((await this.#submitAsync(TaskKind.MAP_CHUNK, source, chunk, first, signal)) as TaskHandle<unknown[]>);
-      }
-      const out = new Array<Awaited<R>>(all.length);
-      for (let k = 0; k < tasks.length; k++) {
-        const part = await tasks[k].joinAsync({ signal });
-        for (let j = 0; j < part.length; j++) out[k * size + j] = part[j] as Awaited<R>;
-      }
-      return out;
-    } catch (e) {
-      cancelRest();
       throw e;
+    } finally {
+      // The threads hold their own refs to it while their chunks run.
+      shared?.close();
     }
   }
 
