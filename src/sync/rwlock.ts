@@ -10,13 +10,20 @@
 // and downgrade's whole switch: a thread killed between two of those steps would
 // leave a lock that no cleanup can see, or readers that nobody wakes.
 //
+// A writer that waits is counted in WRITERS_ASLEEP and recorded in its owned table
+// (Role.Claim) in one section, and leaves both in the section that takes the lock or
+// gives up. If its thread dies meanwhile (asleep, or woken by an unlocker and not yet
+// in), the runtime gives up for it as an aborted writer does: it wakes the other
+// writers (the dead one may have taken the unlocker's wake), clears WRITERS_WAITING if
+// it was the last writer waiting, and lets in the readers that queued behind it.
+//
 // No path that throws leaves a lock taken, except the PoisonError of a write (or a
 // read of a poisoned lock), whose guard holds it on purpose (Rust's contract).
 
 import { Adopt, currentOwnedCell, defineKind, Role, type Describe } from '../heap/handle.ts';
 import { heapCovering } from '../heap/heap.ts';
 import { Kind } from '../heap/kinds.ts';
-import { ownedAdd, ownedRemove } from '../heap/owned.ts';
+import { ownedAdd, ownedGeneration, ownedRemove } from '../heap/owned.ts';
 import { enterCritical, leaveCritical } from '../thread/critical.ts';
 import { currentThreadId } from '../thread/current.ts';
 import { checkSignal, runAsync, runSync, SPIN, type Op, type WaitOptions } from '../wait/driver.ts';
@@ -29,8 +36,9 @@ import {
 
 // i32 fields after the [kind, refcount] header.
 // WRITERS_ASLEEP counts writers between announcing themselves and taking the lock, so
-// that the last one to give up (an abort) knows to clear WRITERS_WAITING. VALUE is the
-// lock cell's tag (odd, so its payload, which follows it, is 8-aligned; value_cell.ts).
+// that the last one to give up (an abort, or the runtime for a dead one) knows to clear
+// WRITERS_WAITING. VALUE is the lock cell's tag (odd, so its payload, which follows it,
+// is 8-aligned; value_cell.ts).
 const STATE = 2, WRITER_NOTIFY = 3, WRITERS_ASLEEP = 4, POISON = 5, VALUE = 7;
 const OBJECT_BYTES = (VALUE + 1) * 4 + IN_PLACE_BYTES;
 const MASK = (1 << 30) - 1;
@@ -247,15 +255,49 @@ function unlockAs(i: Int32Array, offset: number, role: HoldRole): void {
 
 /**
  * Compare-exchanges the state word from `from` to `to` and, if that took the lock,
- * records the hold, in one kill-safe section. Returns the owned-table slot, or -1.
+ * records the hold and ends the writer's `waiting` (if any), in one kill-safe section.
+ * Returns the owned-table slot, or -1.
  */
-function casHold(i: Int32Array, offset: number, role: HoldRole, from: number, to: number): number {
+function casHold(i: Int32Array, offset: number, role: HoldRole, from: number, to: number, waiting?: Waiting): number {
   enterCritical();
   try {
-    return cas(i, (offset >> 2) + STATE, from, to) === from ? hold(i, offset, role) : -1;
+    if (cas(i, (offset >> 2) + STATE, from, to) !== from) return -1;
+    const slot = hold(i, offset, role);
+    if (waiting !== undefined) stopWaiting(i, offset, waiting);
+    return slot;
   } finally {
     leaveCritical();
   }
+}
+
+/** A waiting writer's record: its owned-table slot, under the table generation it was made in. */
+interface Waiting {
+  readonly slot: number;
+  readonly generation: number;
+}
+
+/** Counts a writer in WRITERS_ASLEEP and records it (Role.Claim), in one kill-safe section. */
+function startWaiting(i: Int32Array, offset: number): Waiting {
+  const cell = currentOwnedCell();
+  enterCritical();
+  try {
+    const slot = ownedAdd(cell, offset + Role.Claim); // first: if the table cannot grow, nothing is counted
+    add(i, (offset >> 2) + WRITERS_ASLEEP, 1);
+    return { slot, generation: ownedGeneration() };
+  } finally {
+    leaveCritical();
+  }
+}
+
+/**
+ * Forgets the record and counts the writer out; the caller holds a kill-safe section.
+ * Not if this thread's table was drained meanwhile (it ended with a writeAsync pending):
+ * the runtime gave up for it then.
+ */
+function stopWaiting(i: Int32Array, offset: number, w: Waiting): void {
+  if (w.generation !== ownedGeneration()) return;
+  ownedRemove(currentOwnedCell(), w.slot);
+  add(i, (offset >> 2) + WRITERS_ASLEEP, -1);
 }
 
 /** Forgets the hold in `slot` and unlocks, in one kill-safe section. */
@@ -365,46 +407,59 @@ function* writeContended(i: Int32Array, offset: number): Op<number> {
   // Spin until unlocked, but not past other waiting writers: they came first.
   const spinWrite = () => spinUntil(i, b + STATE, (s) => isUnlocked(s) || hasWritersWaiting(s));
   let otherWriters = 0;
+  // Set once this writer is counted in WRITERS_ASLEEP, until it takes the lock or gives up.
+  let waiting: Waiting | undefined;
   let s = yield* spinWrite();
-  for (;;) {
-    if (isUnlocked(s)) {
-      const slot = casHold(i, offset, Role.Held, s, s | WRITE_LOCKED | otherWriters);
-      if (slot >= 0) return slot;
-      s = load(i, b + STATE);
-      continue;
-    }
-    if (!hasWritersWaiting(s)) {
-      const seen = cas(i, b + STATE, s, s | WRITERS_WAITING);
-      if (seen !== s) {
-        s = seen;
+  try {
+    for (;;) {
+      if (isUnlocked(s)) {
+        const slot = casHold(i, offset, Role.Held, s, s | WRITE_LOCKED | otherWriters, waiting);
+        if (slot >= 0) return slot;
+        s = load(i, b + STATE);
         continue;
       }
-    }
-    // Once we have slept, other writers may be asleep too: keep their flag when we lock.
-    otherWriters = WRITERS_WAITING;
-    // Counted first, then the counter read before re-checking the state, so neither a
-    // wake nor an aborting writer's clearing of the flag in between is missed.
-    add(i, b + WRITERS_ASLEEP, 1);
-    try {
+      // Counted before announcing: a writer giving up that sees it is not the last one
+      // leaves WRITERS_WAITING to us.
+      waiting ??= startWaiting(i, offset);
+      if (!hasWritersWaiting(s)) {
+        const seen = cas(i, b + STATE, s, s | WRITERS_WAITING);
+        if (seen !== s) {
+          s = seen;
+          continue;
+        }
+      }
+      // Once we have slept, other writers may be asleep too: keep their flag when we lock.
+      otherWriters = WRITERS_WAITING;
+      // Counted first, then the counter read before re-checking the state, so neither a
+      // wake nor an aborting writer's clearing of the flag in between is missed.
       const seq = load(i, b + WRITER_NOTIFY);
       s = load(i, b + STATE);
       if (isUnlocked(s) || !hasWritersWaiting(s)) continue;
       yield { index: b + WRITER_NOTIFY, expected: seq };
-    } catch (e) {
-      giveUpWaiting(i, b);
-      throw e;
-    } finally {
-      add(i, b + WRITERS_ASLEEP, -1);
+      s = yield* spinWrite();
     }
-    s = yield* spinWrite();
+  } catch (e) {
+    // Aborted (or no room to record the hold): leave no trace, in one kill-safe section;
+    // unless this thread's table was drained meanwhile (the runtime gave up for it then).
+    if (waiting !== undefined && waiting.generation === ownedGeneration()) {
+      enterCritical();
+      try {
+        giveUpWaiting(i, b);
+        stopWaiting(i, offset, waiting);
+      } finally {
+        leaveCritical();
+      }
+    }
+    throw e;
   }
 }
 
 /**
- * An aborted writer. If it was the last writer waiting, it clears WRITERS_WAITING (and
- * lets in the readers that queued behind it), so no trace of it is left. If the lock
- * is free with waiters flagged, an unlocker may have cleared the flags and woken this
- * writer alone: wake them as an unlocker would. Otherwise the holder's unlock will.
+ * An aborted (or dead) writer, still counted in WRITERS_ASLEEP. If it was the last
+ * writer waiting, it clears WRITERS_WAITING (and lets in the readers that queued behind
+ * it), so no trace of it is left. If the lock is free with waiters flagged, an unlocker
+ * may have cleared the flags and woken this writer alone: wake them as an unlocker
+ * would. Otherwise the holder's unlock will.
  */
 function giveUpWaiting(i: Int32Array, b: number): void {
   if (load(i, b + WRITERS_ASLEEP) === 1) {
@@ -497,7 +552,7 @@ export class RwLock<T = undefined> extends PinnedHandle {
     return 'RwLock';
   }
 
-  /** @internal The value only if it can be read now (taken with tryRead). */
+  /** @internal The value only if it can be read now (taken with tryRead); writers waiting, if any. */
   protected override describe(render: Describe): string {
     let g: RwLockReadGuard<T> | undefined;
     try {
@@ -506,7 +561,14 @@ export class RwLock<T = undefined> extends PinnedHandle {
       if (!(e instanceof PoisonError)) throw e;
       g = e.guard as RwLockReadGuard<T>;
     }
-    const head = `RwLock<${g ? 'readable' : 'write-locked'}, poisoned=${this.isPoisoned()}>`;
+    const i = viewsOf(this.offset);
+    const b = this.offset >> 2;
+    const s = load(i, b + STATE);
+    const writers = load(i, b + WRITERS_ASLEEP);
+    const waiting = writers === 0 ? '' : `, ${writers} writer${writers === 1 ? '' : 's'} waiting`;
+    // Not readable now: write-locked, or read-locked with a writer waiting (writers go first).
+    const state = g ? 'readable' : isWriteLocked(s) ? 'write-locked' : isUnlocked(s) ? 'unlocked' : 'read-locked';
+    const head = `RwLock<${state}, poisoned=${this.isPoisoned()}${waiting}>`;
     if (!g) return render(head);
     try {
       return render(head, { value: g.value });
@@ -671,10 +733,20 @@ function selfDeadlock(call: 'read' | 'write', what: string): Error {
 defineKind(Kind.RwLock, {
   name: 'RwLock',
   wrap: (p) => new RwLock(new Adopt(p)),
-  // The holder's thread ended or died: a reader just leaves, a writer poisons.
+  // The holder's thread ended or died: a reader just leaves, a writer poisons; a writer
+  // that waited gives up.
   releaseRole(p, role) {
     const i = viewsOf(p);
     if (role === Role.HeldShared) return readUnlock(i, p);
+    if (role === Role.Claim) {
+      // An unlocker may have cleared the flags and spent its wake on the dead writer: wake
+      // every writer asleep (they re-check and announce themselves again), as the driver
+      // does for an aborted one, then give up as it would.
+      notify(i, (p >> 2) + WRITER_NOTIFY);
+      giveUpWaiting(i, p >> 2);
+      add(i, (p >> 2) + WRITERS_ASLEEP, -1);
+      return;
+    }
     store(i, (p >> 2) + POISON, 1);
     writeUnlock(i, p);
   },
