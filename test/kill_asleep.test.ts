@@ -65,12 +65,12 @@ class LiveWaiter {
       const isPoison = (e: unknown) => e instanceof Error && e.name === 'PoisonError';
       for (const r of rx) {
         const end = Date.now() + 10_000;
-        let g;
+        let g: MutexGuard<number>;
         try {
           g = m.lock();
         } catch (e) {
           if (!isPoison(e)) throw e;
-          g = (e as { intoInner(): typeof g }).intoInner();
+          g = (e as { intoInner(): MutexGuard<number> }).intoInner();
         }
         ready.store(r);
         let timedOut = false;
@@ -173,11 +173,11 @@ describe('Condvar: a waiter killed inside wait()', T, () => {
       const n = new AtomicI32();
       const victim = spawn((m: Mutex<number>, cv: Condvar, n: AtomicI32, ms: number) => {
         for (;;) {
-          let g;
+          let g: MutexGuard<number>;
           try {
             g = m.lock();
           } catch (e) {
-            g = (e as { intoInner(): typeof g }).intoInner();
+            g = (e as { intoInner(): MutexGuard<number> }).intoInner();
           }
           n.fetchAdd(1);
           try {
@@ -224,5 +224,134 @@ describe('Condvar: a waiter killed inside wait()', T, () => {
     m.close();
     cv.close();
     waiting.close();
+  });
+});
+
+/** Resolves with `p`, or fails the test after `ms` (what hung is named) instead of hanging. */
+async function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what} did not finish in ${ms} ms (WEFT_SEED=${SEED})`)), ms);
+  });
+  try {
+    return await Promise.race([p, late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+describe('RwLock: a writer killed while it waits', T, () => {
+  for (const call of ['write()', 'writeAsync()'] as const) {
+    test(`a writer blocked in ${call} behind a read guard is killed: no writer is left waiting`, async () => {
+      const l = new RwLock(0);
+      const r = l.read();
+      const writer = call === 'write()'
+        ? spawn((l: RwLock<number>) => {
+          const g = l.write();
+          g.value = 1;
+          g.unlock();
+        }, l)
+        : spawn(async (l: RwLock<number>) => {
+          const g = await l.writeAsync();
+          g.value = 1;
+          g.unlock();
+        }, l);
+      await until(() => show(l) === 'RwLock<read-locked, poisoned=false, 1 writer waiting>', 'the writer waits');
+      assert.equal(l.tryRead(), undefined, 'a new reader queues behind the waiting writer');
+      await delay(rand() * 5); // most likely asleep by now; anywhere in its wait is fine
+      await kill(writer);
+      // Nobody waits for the lock any more: a new reader gets in beside the held guard.
+      assert.equal(show(l), 'RwLock<readable, poisoned=false> { value: 0 }');
+      const r2 = l.tryRead();
+      assert.ok(r2, 'a new reader is not kept out by the dead writer');
+      r2.unlock();
+      r.unlock();
+      // Readers and writers work as before, from other threads too.
+      const h = spawn((l: RwLock<number>) => {
+        const g = l.write();
+        g.value = 2;
+        g.unlock();
+        return l.read().value;
+      }, l);
+      assert.equal(await within(h.joinAsync(), 10_000, 'a writer after the kill'), 2);
+      h.close();
+      const w = l.tryWrite();
+      assert.ok(w);
+      w.unlock();
+      assert.equal(show(l), 'RwLock<readable, poisoned=false> { value: 2 }');
+      l.close();
+    });
+  }
+
+  test('two writers wait behind a read guard, one is killed: the other still waits, then gets the lock', async () => {
+    const l = new RwLock('start');
+    const r = l.read();
+    const writer = (l: RwLock<string>, name: string) => {
+      const g = l.write();
+      g.value = name;
+      g.unlock();
+    };
+    const first = rand() < 0.5;
+    const victim = first ? spawn(writer, l, 'victim') : undefined;
+    const live = spawn(writer, l, 'live');
+    const victim2 = first ? victim! : spawn(writer, l, 'victim');
+    await until(() => show(l) === 'RwLock<read-locked, poisoned=false, 2 writers waiting>', 'both writers wait');
+    await delay(rand() * 5);
+    await kill(victim2);
+    assert.equal(show(l), 'RwLock<read-locked, poisoned=false, 1 writer waiting>');
+    assert.equal(l.tryRead(), undefined, 'readers still queue behind the live writer');
+    r.unlock();
+    await within(live.joinAsync(), 10_000, 'the live writer');
+    live.close();
+    assert.equal(show(l), 'RwLock<readable, poisoned=false> { value: "live" }');
+    l.close();
+  });
+
+  test('a writer killed at a random point while it contends leaves no writer waiting', async () => {
+    for (let round = 0; round < ROUNDS; round++) {
+      const l = new RwLock(0);
+      const n = new AtomicI32();
+      const stop = new AtomicI32();
+      const victim = spawn((l: RwLock<number>, n: AtomicI32) => {
+        for (;;) {
+          const g = l.write();
+          g.value = g.value + 1;
+          g.unlock();
+          n.fetchAdd(1);
+        }
+      }, l, n);
+      // Readers and a writer keep the lock busy, so the victim mostly waits in write().
+      const contender = spawn((l: RwLock<number>, stop: AtomicI32) => {
+        const take = <G>(f: () => G): G => {
+          try {
+            return f();
+          } catch (e) {
+            if (!(e instanceof Error && e.name === 'PoisonError')) throw e;
+            return (e as unknown as { intoInner(): G }).intoInner();
+          }
+        };
+        for (let k = 0; stop.load() === 0; k++) {
+          if (k % 3 === 0) {
+            const g = take(() => l.write());
+            g.value = g.value + 1;
+            g.unlock();
+          } else take(() => l.read()).unlock();
+        }
+      }, l, stop);
+      await until(() => n.load() >= 1 + Math.floor(rand() * 20), 'the victim writes');
+      if (rand() < 0.5) await delay(rand() * 3);
+      await kill(victim);
+      stop.store(1);
+      await within(contender.joinAsync(), 10_000, `round ${round}: the contender`);
+      contender.close();
+      l.clearPoison(); // the victim may have died holding the write lock
+      assert.match(show(l), /^RwLock<readable, poisoned=false> \{ value: \d+ \}$/, `round ${round}: nobody left waiting`);
+      const w = l.tryWrite();
+      assert.ok(w, `round ${round}: the write lock is free`);
+      w.unlock();
+      l.close();
+      n.close();
+      stop.close();
+    }
   });
 });
