@@ -1,9 +1,9 @@
-// TaskHandle: the join handle of a pool task. A task is lighter than a thread: it has
-// no thread record, only a oneshot that carries its outcome and a slot of the pool's
-// state table (queued, running on pool thread n, done, cancelled). So it cannot be a
-// JoinHandle (whose ref is a Join on a thread record, read by the runtime as one);
-// it has JoinHandle's methods with the same meaning instead: join() returns the
-// task's value or throws PanicError, joinAsync(), isFinished(), terminate().
+// TaskHandle: the JoinHandle of a pool task. A task is lighter than a thread: it has no
+// thread record, only a oneshot that carries its outcome and a slot of the pool's state
+// table (queued, running on pool thread n, done, cancelled). So it is a JoinHandle whose
+// ref is a plain one on that oneshot, and whose methods, with JoinHandle's meaning,
+// read the task instead of a record: join() returns the task's value or throws
+// PanicError, joinAsync(), isFinished(), terminate(), thread (the pool thread running it).
 //
 // A pool thread that dies while running the task (killed, process.exit(), a crash)
 // releases the task's reply sender with everything else it owned, so the joiner wakes
@@ -12,7 +12,9 @@
 import type { OneshotReceiver } from '../channel/oneshot.ts';
 import { RecvError } from '../channel/errors.ts';
 import { PanicError } from '../thread/errors.ts';
-import { inspectCustom } from '../heap/handle.ts';
+import { JoinHandle } from '../thread/join_handle.ts';
+import { Thread } from '../thread/thread.ts';
+import { Adopt, inspectCustom, retain, Role } from '../heap/handle.ts';
 import { checkSignal, type WaitOptions } from '../wait/driver.ts';
 import { assertCanBlock, cas, load } from '../wait/futex.ts';
 import { CODE_MASK, GEN_SHIFT, TaskState } from './layout.ts';
@@ -68,9 +70,10 @@ function panicOf(reply: Reply): Outcome {
 }
 
 /**
- * A task queued on a {@link ThreadPool}: `join()` / `joinAsync({ signal })` give its
- * result, `isFinished()` never waits, `cancel()` drops it if it has not started,
- * `terminate()` kills the thread running it (the pool replaces the thread).
+ * The {@link JoinHandle} of a task queued on a {@link ThreadPool}: `join()` /
+ * `joinAsync({ signal })` give its result, `isFinished()` never waits, `thread` is the
+ * pool thread that runs it, `terminate()` kills that thread (the pool replaces it), and
+ * `cancel()`, its own, drops the task if it has not started.
  *
  * @example
  * ```ts
@@ -79,10 +82,15 @@ function panicOf(reply: Reply): Outcome {
  * await t.joinAsync();
  * ```
  *
+ * @remarks
+ * Unlike a thread's JoinHandle, it stays in the thread that spawned the task (the pool
+ * that answers for the task lives there): passing it to spawn() or sending it throws a
+ * TypeError. Joining gives its reference back; close() gives up the outcome.
+ *
  * @throws {@link PanicError} from `join`/`joinAsync` when the task threw, was cancelled
  * or its thread died.
  */
-export class TaskHandle<T> {
+export class TaskHandle<T> extends JoinHandle<T> {
   readonly #rx: OneshotReceiver<Reply>;
   readonly #slot: TaskSlot;
   readonly #pool: PoolControl;
@@ -90,14 +98,55 @@ export class TaskHandle<T> {
   #joined = false;
   /** Pool thread number a terminate() killed for this task (-1: none), or -2 once cancelled by this handle. */
   #ended = -1;
+  /** Pool thread number that ran the task, read before its slot was given back (-1: none, or not yet). */
+  #ranOn = -1;
+  #thread: Thread | undefined;
   /** Whether the state slot was given back (or handed to the pool to give back). */
   #released = false;
 
   /** @internal Made by ThreadPool.spawn() and map(). */
   constructor(rx: OneshotReceiver<Reply>, slot: TaskSlot, pool: PoolControl) {
+    retain(rx.offset); // the handle's own ref: a plain one on the reply channel
+    super(new Adopt(rx.offset), Role.Plain);
     this.#rx = rx;
     this.#slot = slot;
     this.#pool = pool;
+  }
+
+  /** @internal */
+  protected override get kindName(): string {
+    return 'TaskHandle';
+  }
+
+  /** The task's state: `TaskHandle<queued>`, `<running>` or `<finished>`. @internal */
+  protected override describe(): string {
+    if (this.isFinished()) return 'TaskHandle<finished>';
+    const code = this.#code();
+    return `TaskHandle<${code === TaskState.QUEUED ? 'queued' : code === TaskState.RUNNING ? 'running' : 'ending'}>`;
+  }
+
+  /** As describe(); a joined task (whose refs went back with the join) still shows `TaskHandle<finished>`. */
+  override toString(): string {
+    return this.#joined ? 'TaskHandle<finished>' : super.toString();
+  }
+
+  /** How Node's console.log shows the task: as toString(). */
+  override [inspectCustom](): string {
+    return this.toString();
+  }
+
+  /** @internal */
+  override prepareShare(): void {
+    throw new TypeError(
+      "TaskHandle cannot be passed to spawn() or sent: a pool task's JoinHandle stays in the thread that " +
+        'spawned it, where its pool is; join it there and pass the result',
+    );
+  }
+
+  /** @internal */
+  override shareRef(): number {
+    this.prepareShare();
+    return 0;
   }
 
   /** The task's state code (TaskState). */
@@ -112,21 +161,32 @@ export class TaskHandle<T> {
     return cas(words, at, expected, (gen << GEN_SHIFT) | to) === expected;
   }
 
-  /** The task as text: `TaskHandle<queued>`, `<running>` or `<finished>`. */
-  toString(): string {
-    if (this.isFinished()) return 'TaskHandle<finished>';
-    const code = this.#code();
-    return `TaskHandle<${code === TaskState.QUEUED ? 'queued' : code === TaskState.RUNNING ? 'running' : 'ending'}>`;
-  }
-
-  /** How Node's console.log shows the task: as toString(). */
-  [inspectCustom](): string {
-    return this.toString();
+  /**
+   * The pool thread that runs (or ran) the task. Throws TypeError while the task is
+   * queued, for a cancelled task, and once the pool no longer knows the thread (closed).
+   */
+  override get thread(): Thread {
+    if (!this.#joined) this.checkOpen();
+    if (this.#thread === undefined) {
+      const worker = this.#ranOn >= 0 ? this.#ranOn : this.#outcome === undefined ? this.#worker() : -1;
+      const record = worker >= 0 ? this.#pool.recordOf(worker) : undefined;
+      if (record === undefined) {
+        throw new TypeError(
+          worker >= 0 ? 'TaskHandle.thread: the pool thread that ran the task has ended and its pool no longer keeps it'
+          : this.#outcome === undefined && this.#code() === TaskState.QUEUED ? 'TaskHandle.thread: the task is queued; no pool thread runs it yet'
+          : 'TaskHandle.thread: the task never ran on a pool thread (it was cancelled)',
+        );
+      }
+      retain(record);
+      this.#thread = new Thread(new Adopt(record));
+    }
+    return this.#thread;
   }
 
   /** True once the task has ended (returned, thrown, been cancelled or lost its thread); never blocks. */
-  isFinished(): boolean {
+  override isFinished(): boolean {
     if (this.#outcome !== undefined || this.#joined) return true;
+    this.checkOpen();
     let reply: Reply | undefined;
     try {
       reply = this.#rx.tryRecv();
@@ -142,9 +202,10 @@ export class TaskHandle<T> {
   }
 
   /** Blocks until the task ends; returns its value or throws its PanicError. */
-  join(): T {
+  override join(): T {
     this.#checkUsable('join()');
     assertCanBlock('TaskHandle.join()', 'joinAsync()');
+    this.#settleCancelled();
     while (this.#outcome === undefined) {
       let reply: Reply | undefined;
       try {
@@ -164,9 +225,10 @@ export class TaskHandle<T> {
    * Waits for the task without blocking the event loop. Aborting `signal` rejects with
    * its reason and takes nothing: the task goes on and its outcome stays for the next join.
    */
-  async joinAsync(options?: WaitOptions): Promise<T> {
+  override async joinAsync(options?: WaitOptions): Promise<T> {
     this.#checkUsable('joinAsync()');
     const signal = checkSignal(options, 'TaskHandle.joinAsync()');
+    this.#settleCancelled();
     if (this.#outcome === undefined) {
       // While it waits, the pool replaces threads that die (the event loop is free here).
       const unwatch = this.#pool.watch();
@@ -188,6 +250,7 @@ export class TaskHandle<T> {
    */
   cancel(): boolean {
     if (this.#outcome !== undefined || this.#joined || this.#ended === -2) return this.#ended === -2;
+    this.checkOpen();
     if (!this.#move(TaskState.QUEUED, TaskState.CANCELLED)) return false;
     this.#ended = -2;
     return true;
@@ -198,7 +261,7 @@ export class TaskHandle<T> {
    * pool thread that runs it (a new thread takes its place). join() then throws
    * PanicError. Nothing happens to a task that has already ended.
    */
-  async terminate(): Promise<void> {
+  override async terminate(): Promise<void> {
     if (this.isFinished() || this.cancel()) return;
     // Claimed with one CAS: the thread cannot finish the task meanwhile (it would see
     // KILLING and wait to be killed), so the kill cannot hit a later task. The thread
@@ -210,23 +273,32 @@ export class TaskHandle<T> {
   }
 
   /** Gives up the outcome; the task itself goes on (as dropping a JoinHandle detaches the thread). Idempotent. */
-  close(): void {
+  override close(): void {
     this.#rx.close();
     if (this.#outcome === undefined && !this.#joined && !this.#released) {
       this.#released = true;
       this.#slot.abandon();
     }
+    this.dropRef();
   }
 
-  [Symbol.dispose](): void {
+  override [Symbol.dispose](): void {
     this.close();
   }
 
-  /** Pool thread number that held the task when its reply was lost (-1: none). */
+  /** Pool thread number that holds the task now (-1: none). */
   #worker(): number {
     if (this.#ended !== -1) return this.#ended;
     const code = this.#code();
     return code === TaskState.RUNNING || code === TaskState.KILLING ? load(this.#slot.words, this.#slot.at + 1) : -1;
+  }
+
+  /**
+   * A task this handle cancelled has its outcome now: its reply sender is dropped only
+   * when a pool thread reaches the stale message, which may be behind long tasks.
+   */
+  #settleCancelled(): void {
+    if (this.#outcome === undefined && this.#ended === -2) this.#settle(this.#lost(undefined));
   }
 
   /** The outcome of a task whose reply will never come. */
@@ -246,26 +318,31 @@ export class TaskHandle<T> {
 
   // The outcome is known, so no thread will touch the task's state again: a reply comes
   // after the thread's last CAS, a lost reply after its thread's death, and a cancelled
-  // task's stale message fails its CAS once the slot has a new generation.
+  // task's stale message fails its CAS once the slot has a new generation. The thread
+  // word still names the thread that claimed the task until the slot is given back.
   #settle(outcome: Outcome): void {
     this.#outcome = outcome;
     if (!this.#released) {
       this.#released = true;
+      this.#ranOn = load(this.#slot.words, this.#slot.at + 1);
       this.#slot.release();
     }
   }
 
-  // As Rust's join consumes the handle, the outcome moves out to the first joiner.
+  // As Rust's join consumes the handle, the outcome moves out to the first joiner, and
+  // the handle's refs go back (the reply channel is freed now, not when this is collected).
   #take(): T {
     this.#joined = true;
     const outcome = this.#outcome!;
     this.#outcome = { ok: true, value: undefined };
     this.#rx.close();
+    this.dropRef();
     if (!outcome.ok) throw outcome.error;
     return outcome.value as T;
   }
 
   #checkUsable(call: string): void {
     if (this.#joined) throw new TypeError(`TaskHandle.${call}: the task was already joined; its result went to that join`);
+    this.checkOpen();
   }
 }

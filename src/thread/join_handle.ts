@@ -57,11 +57,13 @@ function* untilEnded(record: number): WaitOp<void> {
 export class JoinHandle<T> extends Handle {
   #thread: Thread | undefined;
 
-  /** @internal Join handles are made by spawn(). */
-  /** @internal */
-  constructor(adopt: Adopt) {
-    super(adopt.offset, Role.Join);
-    watchUnjoinedAtExit();
+  /**
+   * Join handles are made by spawn(); a pool task's (TaskHandle) adopts a plain ref to its reply instead of a Join ref.
+   * @internal
+   */
+  constructor(adopt: Adopt, role: Role = Role.Join) {
+    super(adopt.offset, role);
+    if (role === Role.Join) watchUnjoinedAtExit();
   }
 
   /** @internal */
