@@ -125,8 +125,9 @@ function* sleepOn(i: Int32Array, at: number, seq: number): Op<boolean> {
  * sequence number and returns. `notifyOne()` wakes one waiter (no order promised),
  * `notifyAll()` every waiter.
  *
- * Holder death: a waiter killed while asleep leaves nothing behind; the mutex follows
- * its own rules (poisoned and released if the thread dies holding it).
+ * Holder death: a waiter killed inside a wait leaves nothing behind, and a notifyOne
+ * that woke it is not lost: the other waiters are woken (spuriously, as waits may be).
+ * The mutex follows its own rules (poisoned and released if the thread dies holding it).
  *
  * @throws {@link PoisonError} when the mutex was poisoned while waiting (the guard is in
  * the error, the lock held). `TypeError` for a guard of another kind, a bad timeout, or a

@@ -531,7 +531,8 @@ function tryWriteHold(i: Int32Array, offset: number): number {
  * wait behind it, so a stream of readers cannot starve writers.
  *
  * Holder death: a thread that ends or is killed holding the write lock poisons it and
- * the runtime releases it; one holding a read lock just releases it. No waiter is left
+ * the runtime releases it; one holding a read lock just releases it. A writer killed
+ * while it waits gives up its place: readers queued behind it get in. No waiter is left
  * blocked.
  *
  * @throws {@link PoisonError} from `write()`/`read()` and their async and `try` forms when
