@@ -14,9 +14,13 @@ import {
   AtomicI32, Condvar, Mutex, Notify, Once, OnceCell, RwLock, Semaphore, channel, heapStats, spawn, syncChannel,
   type JoinHandle, type Receiver, type Sender, type SyncSender,
 } from '../src/index.ts';
+import { heap } from '../src/heap/heap.ts';
+import { recordField, R_STATE, State } from '../src/thread/record.ts';
+import { load } from '../src/wait/futex.ts';
 
 const ROUNDS = Number(process.env.WEFT_KILL_ROUNDS ?? (process.env.WEFT_SOAK ? 1000 : 8));
-const CHECK_MS = 10_000; // generous: a check also waits for a worker, which may be booting on a loaded machine
+const CHECK_MS = 10_000; // from the checker's start: its work takes microseconds, this bounds a stuck one
+const BOOT_MS = 120_000;
 
 const SEED = Number(process.env.WEFT_SEED ?? Date.now() % 100_000);
 let seed = SEED;
@@ -33,7 +37,7 @@ interface Tally {
 const tallies = new Map<string, Tally>();
 after(() => {
   const rows = [...tallies].map(([name, t]) => `  ${name.padEnd(34)} ${String(t.rounds).padStart(5)} rounds  deadlocks ${t.deadlocks}  lost/dup/reordered ${t.lost}  heap delta ${t.leakedBytes} B`);
-  console.log(`kill matrix (WEFT_SEED=${SEED}):\n${rows.join('\n')}`);
+  console.log(`kill matrix (WEFT_SEED=${SEED}, slowest check ${slowestCheckMs.toFixed(0)} ms):\n${rows.join('\n')}`);
 });
 
 /** Waits until `counter` shows the victim has done at least `n` iterations. */
@@ -49,13 +53,28 @@ async function kill(victim: JoinHandle<unknown>, counter: AtomicI32): Promise<vo
   victim.close();
 }
 
-/** Joins a checker thread; a check that does not finish in time is a deadlock (the checker is killed). */
+/** The slowest check of the run, from its thread's start (boot excluded) to its end. */
+let slowestCheckMs = 0;
+
+/**
+ * Joins a checker thread; a check that does not finish within CHECK_MS of its start is a
+ * deadlock (the checker is killed). The clock starts when the thread runs: after a kill
+ * the checker may wait for a fresh worker, whose boot on a loaded machine can take
+ * seconds and proves nothing about the primitive. A boot that never ends is a failure of
+ * its own (BOOT_MS).
+ */
 async function finishes<T>(h: JoinHandle<T>): Promise<{ ok: true; value: T } | { ok: false }> {
+  const state = recordField(h.offset, R_STATE);
+  for (const bootBy = Date.now() + BOOT_MS; load(heap().i32, state) === State.Pending; await delay(1)) {
+    assert.ok(Date.now() < bootBy, `a checker thread did not start within ${BOOT_MS} ms`);
+  }
+  const startedAt = performance.now();
   let timer: ReturnType<typeof setTimeout> | undefined;
   const late = new Promise<'late'>((r) => (timer = setTimeout(() => r('late'), CHECK_MS)));
   const r = await Promise.race([h.joinAsync().then((value) => ({ value })), late]);
   clearTimeout(timer);
   if (r === 'late') await h.terminate();
+  else slowestCheckMs = Math.max(slowestCheckMs, performance.now() - startedAt);
   h.close();
   return r === 'late' ? { ok: false } : { ok: true, value: r.value };
 }
