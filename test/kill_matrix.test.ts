@@ -130,7 +130,7 @@ async function scenario(name: string, round: (t: Tally) => Promise<void>): Promi
 }
 
 
-describe('kill matrix: a thread killed anywhere leaves nobody stuck', { timeout: 600_000 }, () => {
+describe('kill matrix: a thread killed anywhere leaves nobody stuck', { timeout: 75_000 * Math.max(8, ROUNDS) }, () => {
   test('Mutex lock/unlock loop', async () => {
     await scenario('Mutex lock/unlock', async (t) => {
       const m = new Mutex(0);
