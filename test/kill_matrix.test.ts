@@ -121,6 +121,7 @@ async function scenario(name: string, round: (t: Tally) => Promise<void>): Promi
     // Quiet between rounds too: rounds run back to back keep more workers booting at
     // once, and each worker's wake word stays allocated for the next (signal.ts).
     after = await settledLive();
+    if (t.rounds % 100 === 0) console.log(`  … ${name}: ${t.rounds} rounds, deadlocks ${t.deadlocks}, lost ${t.lost}, heap delta ${after - before} B`);
   }
   t.leakedBytes = after - before;
   assert.equal(t.deadlocks, 0, `${name}: ${t.deadlocks} deadlocks in ${t.rounds} rounds`);
