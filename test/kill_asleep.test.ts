@@ -3,15 +3,15 @@
 // not take with it a wake meant for a live waiter. Each check that could hang is
 // bounded: live waiters wait with a timeout and report whether they were woken.
 //
-// Rounds per random test: WEFT_KILL_ROUNDS, else a number that keeps the file well
-// under a minute on a loaded machine (every kill costs a fresh worker).
+// Rounds per random test: WEFT_KILL_ROUNDS, else a number that keeps the file under a
+// minute on a loaded machine (every kill costs a fresh worker).
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import {
   AtomicI32, channel, Condvar, Mutex, RwLock, spawn, type JoinHandle, type MutexGuard, type Receiver, type Sender,
 } from '../src/index.ts';
 
-const ROUNDS = Number(process.env.WEFT_KILL_ROUNDS ?? 10);
+const ROUNDS = Number(process.env.WEFT_KILL_ROUNDS ?? 6);
 const T = { timeout: 60_000 };
 
 const SEED = Number(process.env.WEFT_SEED ?? Date.now() % 100_000);
@@ -21,12 +21,25 @@ const tick = () => new Promise<void>((r) => setImmediate(r));
 const delay = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 const show = (h: object): string => String(h);
 
-/** Polls (yielding to the event loop) until `done()`; fails after `ms` instead of hanging. */
-async function until(done: () => boolean, what: string, ms = 10_000): Promise<void> {
+/** Polls until `done()`; fails after `ms` (with `state()`, if given) instead of hanging. */
+async function until(done: () => boolean, what: string, ms = 10_000, state?: () => string): Promise<void> {
   const end = performance.now() + ms;
   while (!done()) {
-    if (performance.now() > end) assert.fail(`timed out waiting until ${what} (WEFT_SEED=${SEED})`);
+    if (performance.now() > end) assert.fail(`timed out waiting until ${what} (WEFT_SEED=${SEED})${state ? `: ${state()}` : ''}`);
     await delay(1); // not setImmediate: a busy main thread would slow the threads it waits for
+  }
+}
+
+/** Resolves with `p`, or fails the test after `ms` (what hung is named) instead of hanging. */
+async function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what} did not finish in ${ms} ms (WEFT_SEED=${SEED})`)), ms);
+  });
+  try {
+    return await Promise.race([p, late]);
+  } finally {
+    clearTimeout(timer);
   }
 }
 
@@ -129,7 +142,7 @@ describe('Condvar: a waiter killed inside wait()', T, () => {
       const m = new Mutex(0);
       const cv = new Condvar();
       const live = new LiveWaiter(m, cv);
-      const rounds = order === 'kill racing notifyOne' ? ROUNDS : 3;
+      const rounds = order === 'kill racing notifyOne' ? ROUNDS : 2;
       for (let r = 1; r <= rounds; r++) {
         const waiting = new AtomicI32();
         const victim = spawnVictimWaiter(m, cv, waiting);
@@ -227,19 +240,6 @@ describe('Condvar: a waiter killed inside wait()', T, () => {
   });
 });
 
-/** Resolves with `p`, or fails the test after `ms` (what hung is named) instead of hanging. */
-async function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const late = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what} did not finish in ${ms} ms (WEFT_SEED=${SEED})`)), ms);
-  });
-  try {
-    return await Promise.race([p, late]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
 describe('RwLock: a writer killed while it waits', T, () => {
   for (const call of ['write()', 'writeAsync()'] as const) {
     test(`a writer blocked in ${call} behind a read guard is killed: no writer is left waiting`, async () => {
@@ -291,13 +291,13 @@ describe('RwLock: a writer killed while it waits', T, () => {
       g.value = name;
       g.unlock();
     };
-    const first = rand() < 0.5;
-    const victim = first ? spawn(writer, l, 'victim') : undefined;
-    const live = spawn(writer, l, 'live');
-    const victim2 = first ? victim! : spawn(writer, l, 'victim');
+    // Started together: either may be the first asleep.
+    const [victim, live] = rand() < 0.5
+      ? [spawn(writer, l, 'victim'), spawn(writer, l, 'live')]
+      : [spawn(writer, l, 'live'), spawn(writer, l, 'victim')].reverse();
     await until(() => show(l) === 'RwLock<read-locked, poisoned=false, 2 writers waiting>', 'both writers wait');
     await delay(rand() * 5);
-    await kill(victim2);
+    await kill(victim);
     assert.equal(show(l), 'RwLock<read-locked, poisoned=false, 1 writer waiting>');
     assert.equal(l.tryRead(), undefined, 'readers still queue behind the live writer');
     r.unlock();
@@ -305,6 +305,40 @@ describe('RwLock: a writer killed while it waits', T, () => {
     live.close();
     assert.equal(show(l), 'RwLock<readable, poisoned=false> { value: "live" }');
     l.close();
+  });
+
+  test('a read unlock racing the kill of the writer it wakes: the other writer still gets the lock', async () => {
+    for (let round = 0; round < ROUNDS; round++) {
+      const l = new RwLock('start');
+      const r = l.read();
+      const writer = (l: RwLock<string>, name: string) => {
+        let g;
+        try {
+          g = l.write();
+        } catch (e) {
+          if (!(e instanceof Error && e.name === 'PoisonError')) throw e;
+          g = (e as unknown as { intoInner(): ReturnType<typeof l.write> }).intoInner(); // the victim died holding it
+        }
+        g.value = name;
+        g.unlock();
+      };
+      // The victim waits first, so the unlock's wake (futex order) most likely goes to it.
+      const victim = spawn(writer, l, 'victim');
+      await until(() => show(l).endsWith(', 1 writer waiting>'), 'the victim waits', 10_000, () => show(l));
+      const live = spawn(writer, l, 'live');
+      await until(() => show(l).endsWith(', 2 writers waiting>'), 'both writers wait', 10_000, () => show(l));
+      await delay(20); // time to fall asleep (what makes a lost wake show); what is asserted holds either way
+      const killed = kill(victim);
+      for (let k = Math.floor(rand() * 4); k > 0; k--) await tick();
+      if (rand() < 0.5) await delay(rand() * 2);
+      r.unlock();
+      await killed;
+      await within(live.joinAsync(), 10_000, `round ${round}: the live writer`);
+      live.close();
+      l.clearPoison();
+      assert.equal(show(l), 'RwLock<readable, poisoned=false> { value: "live" }', `round ${round}`);
+      l.close();
+    }
   });
 
   test('a writer killed at a random point while it contends leaves no writer waiting', async () => {
