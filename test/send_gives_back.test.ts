@@ -235,7 +235,8 @@ test('rendezvous sendTimeout of endpoints racing recvTimeout: each delivered onc
   if (process.env.WEFT_VERBOSE) console.log(`${delivered} of ${ROUNDS} delivered, ${elapsed.toFixed(0)} ms`);
 });
 
-test('a sender killed while it offers and withdraws endpoints leaks none and releases each once', { timeout: 120_000 }, async () => {
+// Each kill costs a fresh worker, booted in a second or two on a loaded machine.
+test('a sender killed while it offers and withdraws endpoints leaks none and releases each once', { timeout: process.env.WEFT_SOAK ? 1_200_000 : 120_000 }, async () => {
   const ROUNDS = Number(process.env.WEFT_SOAK ? 200 : 8);
   let seed = Number(process.env.WEFT_SEED ?? Date.now() % 100_000);
   const rand = (): number => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 2 ** 32);
