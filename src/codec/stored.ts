@@ -120,7 +120,8 @@ export function holdAgain(held: Held): Held {
 }
 
 /**
- * Gives an undelivered held block back to the handles it was encoded from and frees it:
+ * Gives an undelivered held message (storeHeld(): no carried refs) back to the handles it
+ * was encoded from and frees it:
  * each endpoint's ref that the encoding moved out of its handle goes back into that
  * handle, usable again; a ref the encoding took besides (a shared primitive's clone; a
  * handle whose record finds no room) is released. One kill-safe section, so a kill
