@@ -87,10 +87,15 @@ export function storeEncoded(bytes: Uint8Array, handles: Handle[], carry?: Carry
   return storeBlock(bytes, handles, carry, false) as number;
 }
 
-/** Like storeValue(), recording the block as held by this thread (see Held) until it is published. */
+/**
+ * Like storeValue(), recording the block as held by this thread (see Held) until it is
+ * published. Without `carry`, the block remembers the handles it came from, so a value
+ * refused after all (a OnceCell set that lost its claim) can be given back with returnHeld().
+ */
 export function storeValueHeld<T>(codec: Codec<T>, value: T, carry?: Carry): Held {
   const handles: Handle[] = [];
-  return storeBlock(encodeWith(codec, value, handles), handles, carry, true) as Held;
+  const bytes = encodeWith(codec, value, handles);
+  return carry ? (storeBlock(bytes, handles, carry, true) as Held) : storeHeld(bytes, handles);
 }
 
 /** Like storeEncoded(), recording the block as held by this thread (see Held), with the handles it came from. */
@@ -120,8 +125,8 @@ export function holdAgain(held: Held): Held {
 }
 
 /**
- * Gives an undelivered held message (storeHeld(): no carried refs) back to the handles it
- * was encoded from and frees it:
+ * Gives an undelivered held message or refused value (storeHeld(), or storeValueHeld()
+ * without a carry: no carried refs) back to the handles it was encoded from and frees it:
  * each endpoint's ref that the encoding moved out of its handle goes back into that
  * handle, usable again; a ref the encoding took besides (a shared primitive's clone; a
  * handle whose record finds no room) is released. One kill-safe section, so a kill

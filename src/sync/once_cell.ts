@@ -20,7 +20,9 @@
 // with its reader count right and no value or endpoint leaked.
 
 import { codecs } from '../codec/index.ts';
-import { dropHeld, dropValue, forgetHeld, holdTaken, loadHeld, loadValue, releaseDecoded, storeValueHeld, type Decoded, type Held } from '../codec/stored.ts';
+import {
+  dropHeld, dropValue, forgetHeld, holdTaken, loadHeld, loadValue, releaseDecoded, returnHeld, storeValueHeld, type Decoded, type Held,
+} from '../codec/stored.ts';
 import { Adopt, currentOwnedCell, defineKind, Handle, Role, type Describe, allocOwned } from '../heap/handle.ts';
 import { heapCovering } from '../heap/heap.ts';
 import { Kind } from '../heap/kinds.ts';
@@ -40,9 +42,10 @@ const CELL_BYTES = 20;
 const EMPTY = 0, INITIALIZING = 1, READY = 2, STATE_MASK = 3, READER = 4;
 
 /**
- * OnceCell.set() on a cell that has (or is getting) a value. `value` is the value that
- * was not set, handed back untouched (tokio's SetError carries it too): nothing in it
- * was moved, so endpoints in it are still the caller's.
+ * OnceCell.set() on a cell that has (or is getting) a value. `value` is the caller's own
+ * value that was not set (tokio's SetError carries it too): endpoints in it are still
+ * the caller's and usable, even those a set losing a race had already moved into its
+ * encoded copy.
  */
 export class SetError<T = unknown> extends Error {
   readonly kind: 'AlreadyInitialized' | 'Initializing';
@@ -203,7 +206,10 @@ export class OnceCell<T> extends Handle {
     return (load(words(this.offset), (this.offset >> 2) + STATE) & STATE_MASK) === READY;
   }
 
-  /** Sets the value; throws SetError (carrying `value` back) if it has one or is being initialised. */
+  /**
+   * Sets the value; throws SetError (carrying `value` back, its endpoints usable) if it
+   * has one or is being initialised.
+   */
   set(value: T): void {
     this.checkOpen();
     const i = words(this.offset);
@@ -214,8 +220,12 @@ export class OnceCell<T> extends Handle {
     const held = hold(value);
     const run = claim(this.offset, EMPTY, EMPTY);
     if (run === undefined) {
-      // Lost the race: hand back a copy whose endpoints own the refs the encoding took.
-      throw setError(load(i, at), (held === undefined ? undefined : loadHeld(codecs.structured, held)) as T);
+      // Lost the race after encoding: the value goes back as it was (tokio's SetError
+      // carries it). Each endpoint the encoding moved returns to the caller's own handle,
+      // usable again, and the refs taken on shared primitives are released, in one
+      // kill-safe section (returnHeld()), so nothing waits for this thread to end.
+      if (held) returnHeld(held);
+      throw setError(load(i, at), value);
     }
     publishHeld(this.offset, run, held);
   }

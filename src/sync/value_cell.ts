@@ -36,7 +36,9 @@
 // clone() it (endpoints) or pass it on (spawn, send) while the guard is held.
 
 import { codecs } from '../codec/index.ts';
-import { Carry, dropHeld, dropValue, forgetHeld, holdTaken, loadHeld, loadValue, releaseDecoded, storeValueHeld, type Decoded, type Held } from '../codec/stored.ts';
+import {
+  Carry, dropValue, forgetHeld, holdTaken, loadHeld, loadValue, releaseDecoded, returnHeld, storeValueHeld, type Decoded, type Held,
+} from '../codec/stored.ts';
 import { enterCritical, leaveCritical } from '../thread/critical.ts';
 import { heap, heapCovering, type Heap } from '../heap/heap.ts';
 import { allocOwned, Role } from '../heap/handle.ts';
@@ -56,7 +58,9 @@ export function allocWithValue(kind: number, bodyBytes: number, field: number, v
       if (held) forgetHeld(held);
     });
   } catch (e) {
-    if (held) dropHeld(held);
+    // Refused (heap full): the value is the caller's again, the endpoints the encoding
+    // moved back in its own handles (returnHeld()).
+    if (held) returnHeld(held);
     throw e;
   }
 }
