@@ -28,6 +28,16 @@
 // receiver's RX_WAIT mark. The receiver clears the slot, then returns the permit; the
 // permits word carries a WAITING bit set by senders that sleep on it for room, and a
 // CLOSED bit set when the receiver is gone, so a sleeping sender always sees a change.
+//
+// Disconnection (closeReceiver()): as in list.ts, the last receiver leaving sweeps the
+// ring from the head, swapping SWEPT into every slot: a published message it drops, an
+// unwritten slot is left to its sender, whose publishing swap returns the mark and
+// which takes the message back (SendError, the value given back). The sweep goes on
+// past claimed positions and stops at the first unclaimed one, where a sole sender
+// (which publishes before it moves the tail, in order) writes next; a sharing sender
+// reads the status after its claim, in the kill-safe section that publishes, and gives
+// up if the receivers are gone. So no message stays in the channel after the
+// disconnect, and the 1-to-1 path makes no access it did not make before.
 
 import { and, add, cas, exchange, load, notify, or, store } from '../wait/futex.ts';
 import { currentOwnedCell, Role } from '../heap/handle.ts';
@@ -42,6 +52,8 @@ import { heapCovering, type Heap } from '../heap/heap.ts';
 
 const WRITTEN = 1;
 const RX_WAIT = 2;
+/** Swapped in by the last receiver's close: a message written here later goes back to its sender. */
+const SWEPT = 4;
 
 // The permits word.
 const FREE_PLACES = (1 << 29) - 1;
@@ -178,7 +190,10 @@ export class ArrayRing<T> extends Core<T> {
     this.#stock = 0;
   }
 
-  /** Encodes and writes `value`, holding a permit (given back if encoding throws). */
+  /**
+   * Encodes and writes `value`, holding a permit (given back if encoding throws). Throws
+   * SendError, the value given back, if the receivers left before it was published.
+   */
   #send(value: T, sole: boolean): void {
     const h = this.h();
     const i = h.i32;
@@ -202,33 +217,46 @@ export class ArrayRing<T> extends Core<T> {
       // Published before the tail moves, so that a receiver that catches up never finds
       // the claimed position unwritten (and waits for the write).
       const position = i[this.tailIndex];
-      this.#publish(h, position, token);
+      const published = this.#publish(h, position, token);
       i[this.tailIndex] = (position + 1) | 0;
+      if (!published) throw new SendError(this.slots.giveBack(token, value));
       return;
     }
+    let published: boolean;
     enterCritical();
     try {
-      this.#publish(h, add(i, this.tailIndex, 1), token);
+      const position = add(i, this.tailIndex, 1);
+      // A claim after the last receiver's sweep read the tail comes after RX_GONE, so
+      // this load sees it: such a claim writes nothing, as the sweep may not reach it.
+      published = !this.rxGone(i) && this.#publish(h, position, token);
       ownedRemove(currentOwnedCell(), claim);
     } finally {
       leaveCritical();
     }
+    if (!published) throw new SendError(this.slots.giveBack(token, value));
   }
 
   /**
    * Writes the message at claimed `position` and publishes it, waking a receiver waiting
    * for it. A sharing sender is in a kill-safe section already; a sole one enters one
-   * for a held message (see slots.ts).
+   * for a held message (see slots.ts). False when the last receiver's sweep marked the
+   * slot first: the message stays this thread's (still held), and the slot is left
+   * SWEPT, so destroy() skips it.
    */
-  #publish(h: Heap, position: number, token: unknown): void {
+  #publish(h: Heap, position: number, token: unknown): boolean {
     const section = !this.plain && this.slots.inSection(token);
     if (section) enterCritical();
     try {
       const slot = this.buffer + (position & this.mask) * this.slots.stride;
       this.slots.put(h, slot, token);
       const seen = exchange(h.i32, slot >> 2, WRITTEN);
+      if ((seen & SWEPT) !== 0) {
+        store(h.i32, slot >> 2, SWEPT);
+        return false;
+      }
       if (!this.plain) this.slots.sent(token);
       if ((seen & RX_WAIT) !== 0) this.wakeReceiver(h.i32);
+      return true;
     } finally {
       if (section) leaveCritical();
     }
@@ -308,12 +336,20 @@ export class ArrayRing<T> extends Core<T> {
     // Changing the word wakes senders sleeping for room, even one about to sleep.
     or(i, this.permits, CLOSED);
     notify(i, this.permits);
-    for (;;) {
-      const slot = this.#headSlot(i);
-      if ((load(i, slot >> 2) & WRITTEN) === 0) return;
-      this.slots.drop(h, slot);
-      i[slot >> 2] = 0;
-      i[this.headIndex] = (i[this.headIndex] + 1) | 0;
+    // The sweep (see the top). It runs in the kill-safe section that releases the last
+    // receiver's ref and never waits. At most a ring's worth of positions is held
+    // (cap permits), so it stops within one lap and never meets a slot twice.
+    const head = i[this.headIndex];
+    for (let position = head; ((position - head) | 0) <= this.mask; position = (position + 1) | 0) {
+      const slot = this.buffer + (position & this.mask) * this.slots.stride;
+      // One swap decides who owns a message racing the close: published before it, the
+      // sweep drops it; published after, its sender sees the mark and keeps it.
+      if ((or(i, slot >> 2, SWEPT) & WRITTEN) !== 0) {
+        this.slots.drop(h, slot);
+        store(i, slot >> 2, SWEPT);
+      } else if (((load(i, this.tailIndex) - position) | 0) <= 0) {
+        return; // the next message of a sole sender goes here, and meets the mark
+      }
     }
   }
 

@@ -30,6 +30,24 @@
 // Waiting: the receiver marks the slot it waits for (RX_WAIT), or the link of the
 // block it has finished (LINK_WAIT); the sender's publishing swap returns the mark,
 // and only then does it wake anyone. Nothing is notified while the receiver is busy.
+//
+// Disconnection (closeReceiver()): the last receiver leaving sets RX_GONE, then drops
+// what is published and marks the rest (SWEPT), so that no message outlives it in the
+// channel (a message may carry endpoints that keep other channels connected). From
+// the head on it swaps SWEPT into every slot: a published one it drops; an unwritten
+// one is left to its sender, whose publishing swap returns the mark and which then
+// takes the message back (SendError, the value given back). It goes on past every
+// claimed slot and stops at the first unclaimed one, or marks the link of a block
+// whose successor is not linked yet (LINK_SWEPT), and whoever links it carries the
+// mark to the new block's first slot. A sender that claims later never reaches it:
+// - a sole sender publishes before it claims, in order, so its next message goes to
+//   the very slot where the sweep stopped and meets the mark: the 1-to-1 path costs
+//   nothing more than the swap it already makes;
+// - a sharing sender claims by CAS on the tail and then reads the status in the same
+//   kill-safe section: a claim after the sweep read the tail comes after RX_GONE, so
+//   it sees it, and writes nothing (a claim before is in the sweep's range).
+// The sweep never waits for a write, and recycles no block it has marked (a sender
+// may still swap into it): destroy() frees them.
 
 import { alloc, free } from '../heap/alloc.ts';
 import { Backoff } from '../wait/backoff.ts';
@@ -55,8 +73,12 @@ const HEADER = 8;
 // Slot states.
 const WRITTEN = 1;
 const RX_WAIT = 2;
+/** Swapped in by the last receiver's close: a message written here later goes back to its sender. */
+const SWEPT = 4;
 /** Value of a block's next word while the receiver waits for the link (offsets are 8-aligned). */
 const LINK_WAIT = 1;
+/** Value of a block's next word once the last receiver's close stopped there. */
+const LINK_SWEPT = 2;
 
 /** First position of the lap after the one of `index`. */
 const nextLap = (index: number): number => ((index & ~(LAP - 1)) + LAP) | 0;
@@ -94,12 +116,15 @@ export class List<T> extends Core<T> {
     // so that running out of memory leaves nothing encoded (no handle moved).
     if (sole && (i[this.tailIndex] & (LAP - 1)) === VACANT) this.#link(i[this.tailIndex], true);
     const token = this.slots.prepare(value);
+    let published: boolean;
     try {
-      this.#push(token, sole);
+      published = this.#push(token, sole);
     } catch (e) {
       this.slots.giveBack(token, value); // heap full while linking a block: nothing was claimed
       throw e;
     }
+    // The last receiver left while this message was on its way: it comes back.
+    if (!published) throw new SendError(this.slots.giveBack(token, value));
     return true;
   }
 
@@ -108,7 +133,8 @@ export class List<T> extends Core<T> {
     return this.sendNow(value);
   }
 
-  #push(token: unknown, sole: boolean): void {
+  /** Claims a slot and publishes `token` there; false when the receivers are gone (not published). */
+  #push(token: unknown, sole: boolean): boolean {
     let i = this.h().i32;
     let backoff: Backoff | undefined;
     for (;;) {
@@ -129,18 +155,23 @@ export class List<T> extends Core<T> {
         // claimed slot still unwritten, which would make it wait for the write.
         if (off === CAP - 1) {
           i[this.tailIndex] = claimed;
-          this.#write(block, off, claimed, token, true);
-        } else {
-          this.#write(block, off, claimed, token, true);
-          i[this.tailIndex] = claimed;
+          return this.#write(block, off, claimed, token, true);
         }
-        return;
+        const published = this.#write(block, off, claimed, token, true);
+        i[this.tailIndex] = claimed;
+        return published;
       }
       enterCritical();
       try {
         if (cas(i, this.tailIndex, index, claimed) === index) {
-          this.#write(block, off, claimed, token, false);
-          return;
+          // A claim the last receiver's sweep may not reach (see the top): nothing is
+          // written, but the claimant of a block's last slot still links the next one,
+          // for the senders waiting on the LOCKED tail.
+          if (this.rxGone(i)) {
+            if (off === CAP - 1) this.#fill(block, claimed, false);
+            return false;
+          }
+          return this.#write(block, off, claimed, token, false);
         }
       } finally {
         leaveCritical();
@@ -153,9 +184,11 @@ export class List<T> extends Core<T> {
   /**
    * Having claimed position `claimed - 1` (slot `off` of `block`): links the next block
    * if it was the last, writes and publishes. A sharing sender is in a kill-safe
-   * section already; a sole one enters one for a held message (see slots.ts).
+   * section already; a sole one enters one for a held message (see slots.ts). False
+   * when the last receiver's sweep marked the slot first: the message stays this
+   * thread's (still held), and the slot is left SWEPT, so destroy() skips it.
    */
-  #write(block: number, off: number, claimed: number, token: unknown, sole: boolean): void {
+  #write(block: number, off: number, claimed: number, token: unknown, sole: boolean): boolean {
     const section = sole && !this.plain && this.slots.inSection(token);
     if (section) enterCritical();
     try {
@@ -164,8 +197,13 @@ export class List<T> extends Core<T> {
       const slot = block + HEADER + off * this.slots.stride;
       this.slots.put(h, slot, token);
       const seen = exchange(h.i32, slot >> 2, WRITTEN);
+      if ((seen & SWEPT) !== 0) {
+        store(h.i32, slot >> 2, SWEPT);
+        return false;
+      }
       if (!this.plain) this.slots.sent(token);
       if ((seen & RX_WAIT) !== 0) this.wakeReceiver(h.i32);
+      return true;
     } finally {
       if (section) leaveCritical();
     }
@@ -214,7 +252,11 @@ export class List<T> extends Core<T> {
 
   #publish(block: number, next: number, locked: number, sole: boolean): void {
     const i = heapCovering(Math.max(block, next) + this.blockBytes).i32;
-    if (exchange(i, block >> 2, next) === LINK_WAIT) this.wakeReceiver(i);
+    const seen = exchange(i, block >> 2, next);
+    if (seen === LINK_WAIT) this.wakeReceiver(i);
+    // The last receiver's sweep stopped here: its mark goes on to where the next message
+    // will be written (no sender can reach that slot before the tail moves below).
+    else if (seen === LINK_SWEPT) store(i, this.#slot(next, 0) >> 2, SWEPT);
     this.#put(this.tailBlock, next, sole);
     this.#put(this.tailIndex, nextLap(locked), sole);
   }
@@ -297,7 +339,7 @@ export class List<T> extends Core<T> {
   /** Past the last slot of `block`: moves to the next block once linked, and recycles this one. */
   #nextBlock(i: Int32Array, index: number, block: number): boolean {
     const next = load(i, block >> 2);
-    if (next <= LINK_WAIT) return false;
+    if (next <= LINK_SWEPT) return false;
     // The head moves and the old block is recycled in one kill-safe section: a receiver
     // killed in between would leak it (once a block, not once a message).
     enterCritical();
@@ -318,7 +360,7 @@ export class List<T> extends Core<T> {
   /** Nothing at the head and every sender gone: DISCONNECTED, or undefined to look again. */
   #idle(i: Int32Array, index: number, block: number, off: number): unknown {
     // Whatever the senders published is visible now: look again.
-    if (off === CAP ? load(i, block >> 2) > LINK_WAIT : (load(i, this.#slot(block, off) >> 2) & WRITTEN) !== 0) return undefined;
+    if (off === CAP ? load(i, block >> 2) > LINK_SWEPT : (load(i, this.#slot(block, off) >> 2) & WRITTEN) !== 0) return undefined;
     if (!this.#claimedAt(i, index) || off === CAP) return DISCONNECTED;
     // A claimed slot nobody will ever write: its sender was killed between claiming and
     // publishing. Step over it.
@@ -337,7 +379,7 @@ export class List<T> extends Core<T> {
     const off = index & (LAP - 1);
     const i = heapCovering(block + this.blockBytes).i32;
     if (off === CAP) {
-      if (cas(i, block >> 2, 0, LINK_WAIT) > LINK_WAIT) return true;
+      if (cas(i, block >> 2, 0, LINK_WAIT) > LINK_SWEPT) return true;
     } else if ((or(i, this.#slot(block, off) >> 2, RX_WAIT) & WRITTEN) !== 0) return true;
     return this.sendersGone(i);
   }
@@ -357,7 +399,10 @@ export class List<T> extends Core<T> {
   // Lifecycle
 
   closeReceiver(): void {
-    // Unbounded senders never wait, so there is nobody to wake: drop what is published.
+    // Unbounded senders never wait, so there is nobody to wake. What is published at the
+    // head is dropped as take() would take it (the blocks passed recycled), then the
+    // sweep (see the top) takes over at the first slot not published yet. Runs in the
+    // kill-safe section that releases the last receiver's ref, and never waits.
     for (;;) {
       const o = this.h().i32;
       const index = o[this.headIndex];
@@ -365,13 +410,50 @@ export class List<T> extends Core<T> {
       const off = index & (LAP - 1);
       const h = heapCovering(block + this.blockBytes);
       if (off === CAP) {
-        if (!this.#nextBlock(h.i32, index, block)) return;
+        if (this.#nextBlock(h.i32, index, block)) continue;
+      } else {
+        const slot = this.#slot(block, off);
+        if ((load(h.i32, slot >> 2) & WRITTEN) !== 0) {
+          this.slots.drop(h, slot);
+          h.i32[this.headIndex] = (index + 1) | 0;
+          continue;
+        }
+      }
+      this.#sweep(index, block);
+      return;
+    }
+  }
+
+  /**
+   * Marks every slot from position `index` (in `block`) SWEPT, dropping the messages
+   * published there meanwhile, up to the first slot nobody has claimed (see the top).
+   * The head stays: destroy() frees these blocks, and skips the slots left SWEPT.
+   */
+  #sweep(index: number, block: number): void {
+    for (;;) {
+      const h = heapCovering(block + this.blockBytes);
+      const i = h.i32;
+      const off = index & (LAP - 1);
+      if (off === CAP) {
+        const next = load(i, block >> 2);
+        if (next > LINK_SWEPT) {
+          block = next;
+          index = nextLap(index);
+        } else if (cas(i, block >> 2, next, LINK_SWEPT) === next) {
+          return; // whoever links the next block carries the mark on
+        }
         continue;
       }
       const slot = this.#slot(block, off);
-      if ((load(h.i32, slot >> 2) & WRITTEN) === 0) return;
-      this.slots.drop(h, slot);
-      h.i32[this.headIndex] = (index + 1) | 0;
+      // One swap decides who owns a message racing the close: published before it, the
+      // sweep drops it; published after, its sender sees the mark and keeps it.
+      if ((or(i, slot >> 2, SWEPT) & WRITTEN) !== 0) {
+        this.slots.drop(h, slot);
+        store(i, slot >> 2, SWEPT);
+      } else if (!this.#claimedAt(i, index)) {
+        return; // the next message of a sole sender goes here, and meets the mark
+      }
+      index = (index + 1) | 0;
     }
   }
 
@@ -389,7 +471,7 @@ export class List<T> extends Core<T> {
       }
       const next = load(h.i32, block >> 2);
       free(block);
-      block = next > LINK_WAIT ? next : 0;
+      block = next > LINK_SWEPT ? next : 0;
       off = 0;
     }
   }
