@@ -135,6 +135,25 @@ describe('ThreadPool: tasks and results', () => {
     assert.ok(grown < items.length * 8, `the heap grew by ${grown} bytes`);
   });
 
+  test('tasks queued while the threads go idle, spin or sleep are all taken', T, async () => {
+    await using pool = new ThreadPool({ threads: 3 });
+    await pool.map([1, 2, 3], (x: number) => x); // the threads have started
+    // Bursts of 1 to 7 tasks, each burst joined before the next: the threads keep
+    // passing between running, spinning for work and sleeping.
+    const deadline = performance.now() + 5_000;
+    let rounds = 0;
+    for (; rounds < 3000 && performance.now() < deadline; rounds++) {
+      const n = 1 + (rounds % 7);
+      const hs = Array.from({ length: n }, (_, k) => pool.spawn((x: number) => x * 2, k));
+      // joinAsync: a task never taken fails the test at its timeout instead of blocking it.
+      assert.deepEqual(await Promise.all(hs.map((h) => h.joinAsync())), Array.from({ length: n }, (_, k) => k * 2));
+    }
+    assert.ok(rounds >= 50, `only ${rounds} rounds in 5 s`);
+    const s = pool.stats();
+    assert.equal(s.failed, 0);
+    assert.equal(s.queued, 0);
+  });
+
   test('map spreads chunks over every thread', T, async () => {
     await using pool = new ThreadPool({ threads: 3 });
     const barrier = new Barrier(3);
@@ -418,6 +437,25 @@ describe('ThreadPool: the queue', () => {
     q2.join();
     assert.equal(await h.joinAsync(), 1002);
     assert.equal(ran.load(), 3);
+  });
+
+  test('maxQueue 0: a task is handed straight to an idle thread, none waits in a queue', T, async () => {
+    await using pool = new ThreadPool({ threads: 1, maxQueue: 0 });
+    assert.equal(await (await pool.spawnAsync((x: number) => x + 1, 1)).joinAsync(), 2);
+    assert.deepEqual(await pool.map([1, 2, 3], (x: number) => x * 2), [2, 4, 6]);
+    const [open, wait] = gate();
+    const [startedTx, started] = channel<number>();
+    // spawnAsync: the thread may still be finishing the map's last chunk.
+    const blocker = await pool.spawnAsync((w: Receiver<void>, s: Sender<number>) => {
+      s.send(1);
+      for (const _ of w);
+    }, wait, startedTx);
+    awaitStarted(started, 1);
+    assert.throws(() => pool.spawn(() => 0), RangeError, 'the one thread is busy');
+    const next = pool.spawnAsync(() => 'next');
+    open();
+    blocker.join();
+    assert.equal(await (await next).joinAsync(), 'next');
   });
 
   test('spawnAsync({ signal }): aborting while waiting for room queues nothing', T, async () => {

@@ -27,6 +27,14 @@ export const CODE_MASK = (1 << GEN_SHIFT) - 1;
 export const GEN_MASK = (1 << (31 - GEN_SHIFT)) - 1;
 /** Slots in a pool's state table: tasks queued, running or not yet joined at once beyond this get a table of their own. */
 export const STATE_SLOTS = 4096;
+/**
+ * The doorbell, the last two words of the state table (pool_thread.ts says how it is
+ * rung): SEQ, bumped after each task queued, and SPINNER, the number + 1 of the idle
+ * pool thread spinning for the next task (0: none).
+ */
+export const Doorbell = { SEQ: STATE_SLOTS * 2, SPINNER: STATE_SLOTS * 2 + 1 } as const;
+/** Words of the state table: the slots, then the doorbell. */
+export const STATE_WORDS = STATE_SLOTS * 2 + 2;
 
 /** 64-bit words per pool thread in the statistics table. */
 export const ROW = 8;

@@ -28,7 +28,8 @@ export type Reply = [1, unknown] | [0, unknown, number, string | undefined, bool
 /**
  * Runs tasks from `queue` until it is closed and drained. `worker` is this thread's
  * number in the pool (unique for the pool's life); `row` its row of `table`; `states`
- * the pool's task state table.
+ * the pool's task state table, whose last two words are the doorbell; `rendezvous`
+ * whether the queue is a rendezvous channel (maxQueue 0).
  */
 export async function poolThreadMain(
   queue: Receiver<TaskMessage>,
@@ -36,6 +37,7 @@ export async function poolThreadMain(
   states: SharedArray<Int32Array>,
   row: number,
   worker: number,
+  rendezvous: boolean,
 ): Promise<void> {
   // Task state codes and layout (layout.ts): the state word is gen << 3 | code.
   const QUEUED = 0, DONE = 2, RUNNING = 4, GEN_SHIFT = 3;
@@ -112,14 +114,58 @@ export async function poolThreadMain(
     for (;;) Atomics.wait(word, 0, 0);
   };
 
-  for (;;) {
-    let task: TaskMessage;
+  // The doorbell (layout.ts): the pool bumps SEQ after each task it queues, then wakes
+  // one thread sleeping on SEQ unless SPINNER (a spinning thread's number + 1) is set.
+  // Waiting in the queue's recv() instead, every idle thread would wake for every task
+  // (a channel wakes all its waiting receivers) and spin, taking the CPU from the
+  // threads that work. Here at most one idle thread spins, so a task queued right
+  // after is taken without a futex wake; the others sleep until rung for.
+  // No task is missed: SEQ is read before the queue is found empty, and a sleeper
+  // waits on that value, so a task queued since has moved SEQ (the wait returns at
+  // once) or is rung for after the sleeper cleared SPINNER. A spinner re-reads SEQ
+  // after clearing SPINNER: a submit that saw it set bumped SEQ before.
+  const SEQ = slots.length - 2, SPINNER = slots.length - 1;
+  // As long as weft's blocking waits spin before they park.
+  const SPIN_MS = 0.05;
+  const take = (): TaskMessage | undefined | null => {
     try {
-      task = queue.recv();
+      return queue.tryRecv();
     } catch (e) {
-      if (e instanceof RecvError) return; // the pool closed and every task was taken
+      if (e instanceof RecvError) return null; // the pool closed and every task was taken
       throw e;
     }
+  };
+  const next = (): TaskMessage | null => {
+    if (rendezvous) {
+      // A rendezvous send completes only with a receiver waiting in recv().
+      try {
+        return queue.recv();
+      } catch (e) {
+        if (e instanceof RecvError) return null;
+        throw e;
+      }
+    }
+    for (;;) {
+      const seq = Atomics.load(slots, SEQ);
+      const task = take();
+      if (task !== undefined) {
+        // More tasks than this thread takes, and nobody spinning to take them: wake a sleeper.
+        if (task !== null && queue.len() > 0 && Atomics.load(slots, SPINNER) === 0) Atomics.notify(slots, SEQ, 1);
+        return task;
+      }
+      if (Atomics.compareExchange(slots, SPINNER, 0, worker + 1) === 0) {
+        const until = now() + SPIN_MS;
+        for (let polls = 1; Atomics.load(slots, SEQ) === seq && ((polls++ & 63) !== 0 || now() < until); );
+        Atomics.store(slots, SPINNER, 0);
+        if (Atomics.load(slots, SEQ) !== seq) continue;
+      }
+      Atomics.wait(slots, SEQ, seq);
+    }
+  };
+
+  for (;;) {
+    const task = next();
+    if (task === null) return;
     const [kind, source, args, reply, own, slot, gen, enqueued, first] = task;
     const words = own === null ? slots : own.array;
     const word = own === null ? slot * 2 : 0;

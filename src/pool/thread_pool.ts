@@ -28,8 +28,8 @@ import { inspectCustom } from '../heap/handle.ts';
 import { availableParallelism } from '../thread/sleep.ts';
 import { Builder } from '../thread/spawn.ts';
 import { checkSignal, type WaitOptions } from '../wait/driver.ts';
-import { add64, exchange64, load, load64, store } from '../wait/futex.ts';
-import { CODE_MASK, GEN_MASK, GEN_SHIFT, ROW, Stat, STATE_SLOTS, TaskKind, TaskState } from './layout.ts';
+import { add, add64, cas, exchange64, load, load64, notify, store } from '../wait/futex.ts';
+import { CODE_MASK, Doorbell, GEN_MASK, GEN_SHIFT, ROW, Stat, STATE_SLOTS, STATE_WORDS, TaskKind, TaskState } from './layout.ts';
 import { poolThreadMain, type Reply, type TaskMessage } from './pool_thread.ts';
 import { LIVENESS_MS, TaskHandle, type PoolControl, type TaskSlot } from './task_handle.ts';
 
@@ -73,6 +73,8 @@ export interface ThreadPoolStats {
 /** One thread of the pool, by its number (unique for the pool's life). */
 interface Worker {
   readonly handle: JoinHandle<void>;
+  /** Its number. */
+  readonly id: number;
   readonly row: number;
   /** Set once the thread has ended and has been joined. */
   ended: boolean;
@@ -115,6 +117,24 @@ function numbersOf(items: readonly unknown[]): SharedArray<Float64Array> | undef
     v[k] = x;
   }
   return shared;
+}
+
+/**
+ * Tells a pool's threads that a task was queued (the doorbell, pool_thread.ts): SEQ
+ * moves after the send, so a thread that found the queue empty before sees it moved,
+ * and a sleeper wakes unless a thread spins, which will see it, and takes this one task
+ * (`queued`, the tasks now waiting, is 1). A rendezvous queue's threads wait in recv()
+ * and never look.
+ */
+function ring(words: Int32Array, queued: number): void {
+  add(words, Doorbell.SEQ, 1);
+  if (queued > 1 || load(words, Doorbell.SPINNER) === 0) notify(words, Doorbell.SEQ, 1);
+}
+
+/** Wakes every thread of a pool, to see its queue closed. */
+function ringAll(words: Int32Array): void {
+  add(words, Doorbell.SEQ, 1);
+  notify(words, Doorbell.SEQ);
 }
 
 function positiveInteger(v: unknown, what: string): number {
@@ -160,13 +180,10 @@ export class ThreadPool {
   readonly #table: SharedArray<BigInt64Array>;
   readonly #stats: BigInt64Array;
   readonly #states: SharedArray<Int32Array>;
-  /** The state table's words; a plain copy once the pool has closed and freed the table. */
-  #slots: Int32Array;
-  /** Free state slots, and each slot's last generation. */
-  readonly #freeSlots: number[] = [];
+  /** The state table's words and free slots, shared with the tasks' slots. */
+  readonly #slotTable: SlotTable;
+  /** Each slot's last generation. */
   readonly #gens = new Int32Array(STATE_SLOTS);
-  /** Slots whose handle was dropped before the task ended: freed once it has. */
-  readonly #abandoned = new Set<number>();
   /** The worker in each row. */
   readonly #rows: Worker[] = [];
   readonly #workers = new Map<number, Worker>();
@@ -198,9 +215,9 @@ export class ThreadPool {
     this.#queue = rx;
     this.#table = sharedArray(BigInt64Array, this.#size * ROW);
     this.#stats = this.#table.array;
-    this.#states = sharedArray(Int32Array, STATE_SLOTS * 2);
-    this.#slots = this.#states.array;
-    for (let slot = STATE_SLOTS - 1; slot >= 0; slot--) this.#freeSlots.push(slot);
+    this.#states = sharedArray(Int32Array, STATE_WORDS);
+    this.#slotTable = { words: this.#states.array, free: [], abandoned: new Set() };
+    for (let slot = STATE_SLOTS - 1; slot >= 0; slot--) this.#slotTable.free.push(slot);
     this.#control = {
       reap: () => this.#reap(),
       deathOf: (w) => this.#deathOf(w),
@@ -211,6 +228,7 @@ export class ThreadPool {
     };
     try {
       for (let row = 0; row < this.#size; row++) this.#start(row);
+      forgotten.register(this, { tx, states: this.#states }, this);
     } catch (e) {
       for (const w of this.#rows) void w.handle.terminate();
       tx.close();
@@ -372,8 +390,10 @@ export class ThreadPool {
   }
 
   async #shutDown(): Promise<void> {
+    forgotten.unregister(this);
     // The threads drain the queue, then see it disconnected and return.
     this.#tx.close();
+    ringAll(this.#slotTable.words);
     for (;;) {
       const live = this.#rows.filter((w) => !w.ended);
       if (live.length === 0) break;
@@ -387,7 +407,7 @@ export class ThreadPool {
     this.#table.close();
     // Every task is over now; handles may still read their final state (cancel(), a
     // lost reply), so they read a copy once the table's memory is back in the heap.
-    this.#slots = this.#slots.slice();
+    this.#slotTable.words = this.#slotTable.words.slice();
     this.#states.close();
   }
 
@@ -399,8 +419,9 @@ export class ThreadPool {
     const worker = this.#nextWorker++;
     const builder = new Builder().name(`${this.#name}-${row}`);
     if (this.#stackSize !== undefined) builder.stackSize(this.#stackSize);
-    const handle = builder.spawn(poolThreadMain, this.#queue.clone(), this.#table, this.#states, row, worker) as JoinHandle<void>;
-    const w: Worker = { handle, row, ended: false, death: undefined, waiting: undefined };
+    const rendezvous = this.#maxQueue === 0;
+    const handle = builder.spawn(poolThreadMain, this.#queue.clone(), this.#table, this.#states, row, worker, rendezvous) as JoinHandle<void>;
+    const w: Worker = { handle, id: worker, row, ended: false, death: undefined, waiting: undefined };
     this.#rows[row] = w;
     this.#workers.set(worker, w);
   }
@@ -430,6 +451,8 @@ export class ThreadPool {
     // A task the thread had claimed failed with it: count it here, as the thread could not.
     const at = w.row * ROW;
     if (exchange64(this.#stats, at + Stat.BUSY, 0n) !== 0n) add64(this.#stats, at + Stat.FAILED, 1n);
+    // A thread that died spinning for tasks would keep submits from waking a sleeper.
+    if (cas(this.#slotTable.words, Doorbell.SPINNER, w.id + 1, 0) === w.id + 1) ring(this.#slotTable.words, this.#queue.len());
     if (w.death === undefined) {
       for (const [k, v] of this.#workers) if (v === w) this.#workers.delete(k);
     } else {
@@ -514,8 +537,8 @@ export class ThreadPool {
 
   /** A state slot for a new task: one of the table's, or a table of its own when all are taken. */
   #takeSlot(): [TaskSlot, SharedArray<Int32Array> | null] {
-    if (this.#freeSlots.length === 0) this.#sweepAbandoned();
-    const slot = this.#freeSlots.pop();
+    if (this.#slotTable.free.length === 0) this.#sweepAbandoned();
+    const slot = this.#slotTable.free.pop();
     if (slot === undefined) {
       const own = sharedArray(Int32Array, 2);
       store(own.array, 0, TaskState.QUEUED);
@@ -531,48 +554,26 @@ export class ThreadPool {
     }
     const gen = (this.#gens[slot] + 1) & GEN_MASK;
     this.#gens[slot] = gen;
-    const at = slot * 2;
-    store(this.#slots, at + 1, -1 - gen);
-    store(this.#slots, at, (gen << GEN_SHIFT) | TaskState.QUEUED);
-    let live = true;
-    const pool = this;
-    return [
-      {
-        get words(): Int32Array {
-          return pool.#slots;
-        },
-        at,
-        gen,
-        release: () => {
-          if (live) {
-            live = false;
-            this.#freeSlots.push(slot);
-          }
-        },
-        abandon: () => {
-          if (live) {
-            live = false;
-            this.#abandoned.add(slot);
-          }
-        },
-      },
-      null,
-    ];
+    const words = this.#slotTable.words;
+    store(words, slot * 2 + 1, -1 - gen);
+    store(words, slot * 2, (gen << GEN_SHIFT) | TaskState.QUEUED);
+    return [new TableSlot(this.#slotTable, slot, gen), null];
   }
 
   /** Frees the abandoned slots whose task is over: done, cancelled, or its thread dead. */
   #sweepAbandoned(): void {
     this.#reap();
-    for (const slot of this.#abandoned) {
-      const code = load(this.#slots, slot * 2) & CODE_MASK;
+    const { words, free, abandoned } = this.#slotTable;
+    for (const slot of abandoned) {
+      const code = load(words, slot * 2) & CODE_MASK;
       let over = code === TaskState.DONE || code === TaskState.CANCELLED;
       if (code === TaskState.RUNNING || code === TaskState.KILLING) {
-        const w = this.#workers.get(load(this.#slots, slot * 2 + 1));
+        const w = this.#workers.get(load(words, slot * 2 + 1));
         over = w === undefined || w.ended;
       }
       if (over) {
-        this.#abandoned.delete(slot);
-        this.#freeSlots.push(slot);
+        abandoned.delete(slot);
+        free.push(slot);
       }
     }
   }
@@ -595,6 +596,7 @@ export class ThreadPool {
       slot.release();
       throw e;
     }
+    ring(this.#slotTable.words, this.#queue.len());
     return this.#handle(rx, slot);
   }
 
@@ -611,6 +613,7 @@ export class ThreadPool {
       slot.release();
       throw e;
     }
+    ring(this.#slotTable.words, this.#queue.len());
     return this.#handle(rx, slot);
   }
 
@@ -622,4 +625,55 @@ export class ThreadPool {
   }
 }
 
+/** A pool's state table as its tasks' slots see it. */
+interface SlotTable {
+  /** The table's words; a plain copy once the pool has closed and freed the table. */
+  words: Int32Array;
+  /** Free slots. */
+  readonly free: number[];
+  /** Slots whose handle was dropped before the task ended: freed once it has. */
+  readonly abandoned: Set<number>;
+}
+
+/** Slot `slot` of a pool's state table, for one task (generation `gen`). */
+class TableSlot implements TaskSlot {
+  #live = true;
+  constructor(
+    readonly table: SlotTable,
+    readonly slot: number,
+    readonly gen: number,
+  ) {}
+
+  get words(): Int32Array {
+    return this.table.words;
+  }
+
+  get at(): number {
+    return this.slot * 2;
+  }
+
+  release(): void {
+    if (this.#live) {
+      this.#live = false;
+      this.table.free.push(this.slot);
+    }
+  }
+
+  abandon(): void {
+    if (this.#live) {
+      this.#live = false;
+      this.table.abandoned.add(this.slot);
+    }
+  }
+}
+
 const dropped = new FinalizationRegistry<TaskSlot>((slot) => slot.abandon());
+
+// A pool dropped without close(): its threads sleep on the doorbell, not in the queue's
+// recv(), so they would not see the queue disconnect when its sender is collected. The
+// sender is closed here, and the threads woken to see it, drain the queue and end.
+const forgotten = new FinalizationRegistry<{ tx: { close(): void }; states: SharedArray<Int32Array> }>(({ tx, states }) => {
+  tx.close();
+  ringAll(states.array);
+  states.close();
+});
