@@ -27,6 +27,8 @@ export const I_ARENA = 10;
 export const I_PAGES = 11;
 /** Page-map word below which no page is free (a hint, see alloc.ts). */
 export const I_PAGE_HINT = 12;
+/** Offset of the idle workers' hand-off block (0 until the supervisor made it, see thread/mailbox.ts). */
+export const I_HANDOFF = 13;
 
 /** Free-list heads, one 64-bit word per small size class: (tag << 32) | offset. */
 export const FREE_LISTS_BYTE = 64;

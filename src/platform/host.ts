@@ -16,6 +16,8 @@ export interface LaunchData {
   sab: SharedArrayBuffer;
   /** i32 index of the wake word the worker's threads receive on (channel/signal.ts), lent by the supervisor. */
   wake?: number;
+  /** i32 index of the hand-off word a pooled worker for unnamed threads waits on while idle (thread/mailbox.ts). */
+  hand?: number;
 }
 
 export interface WorkerOptions {

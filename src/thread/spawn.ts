@@ -4,7 +4,8 @@
 
 import { codecs } from '../codec/index.ts';
 import { storeValue } from '../codec/stored.ts';
-import { Adopt, releaseRef, retain } from '../heap/handle.ts';
+import { Adopt, currentOwnedCell, releaseRef, retain, Role } from '../heap/handle.ts';
+import { ownedAdd, ownedRemove } from '../heap/owned.ts';
 import { heap } from '../heap/heap.ts';
 import { canBlock, store } from '../wait/futex.ts';
 import { modelHooks } from '../check/hooks.ts';
@@ -12,7 +13,8 @@ import { SpawnError } from './errors.ts';
 import { JoinHandle, ScopedJoinHandle } from './join_handle.ts';
 import { host } from '../platform/host.ts';
 import { Boot, BootStatus, launch, type HostWorker } from './launch.ts';
-import { Op, post } from './mailbox.ts';
+import { handOff, Op, post } from './mailbox.ts';
+import { enterCritical, leaveCritical } from './critical.ts';
 import { newRecord, recordField, R_JOINERS, R_NAME, R_SPEC, R_STACK } from './record.ts';
 import type { SpawnSpec } from './run.ts';
 import { scopeAddThread, scopeCheckOpen, type Scope } from './scope.ts';
@@ -147,8 +149,16 @@ function specOf(entry: Entry, args: unknown[]): SpawnSpec {
   return { module: moduleUrlOf(isUrl ? entry : entry.module), export: name, args };
 }
 
-/** Creates the record and posts it; returns the record with one count for the caller. */
-export function spawnRecord(entry: Entry, args: unknown[], opts: Options): number {
+/**
+ * Creates the record, hands it to a worker or the supervisor, and returns `own(record)`:
+ * the caller's handle, adopting the record's first count.
+ *
+ * Kill safety (critical.ts): from the moment the record exists this thread's owned table
+ * holds that count (as the JoinHandle it becomes), so a kill at any point gives it back
+ * with the thread; the count for the worker is taken and handed over, and the handle
+ * takes the table entry over, in one kill-safe section.
+ */
+function spawnWith<H>(entry: Entry, args: unknown[], opts: Options, own: (record: number) => H): H {
   const spec = specOf(entry, args);
   if (opts.name !== undefined && typeof opts.name !== 'string') throw new SpawnError('thread name must be a string');
   if (opts.scope) scopeCheckOpen(opts.scope);
@@ -158,10 +168,27 @@ export function spawnRecord(entry: Entry, args: unknown[], opts: Options): numbe
   const model = modelHooks.spawn; // set while this thread runs under weft/check: the thread joins the model
   if (model !== undefined) spec.check = model.begin();
   const i = heap().i32;
+  const cell = currentOwnedCell();
   let record = 0;
+  let entrySlot = -1;
+  // Drops the record (and what was stored in it) with the table entry that holds it.
+  const forget = (): void => {
+    enterCritical();
+    try {
+      releaseRef(ownedRemove(cell, entrySlot));
+    } finally {
+      leaveCritical();
+    }
+  };
   try {
-    record = newRecord();
-    store(i, recordField(record, R_JOINERS), 1); // the JoinHandle the caller makes of this count
+    enterCritical();
+    try {
+      record = newRecord();
+      store(i, recordField(record, R_JOINERS), 1); // the JoinHandle the caller makes of this count
+      entrySlot = ownedAdd(cell, record + Role.Join);
+    } finally {
+      leaveCritical();
+    }
     if (opts.name !== undefined) store(i, recordField(record, R_NAME), storeValue(codecs.utf8, opts.name));
     store(i, recordField(record, R_STACK), opts.stackSize ?? 0);
     // storeValue throws TypeError (naming the path) for an argument that cannot be sent.
@@ -169,13 +196,41 @@ export function spawnRecord(entry: Entry, args: unknown[], opts: Options): numbe
     if (opts.scope) scopeAddThread(opts.scope.offset, record);
   } catch (e) {
     if (spec.check !== undefined) model!.cancelled();
-    if (record !== 0) releaseRef(record);
+    if (entrySlot >= 0) forget();
+    else if (record !== 0) releaseRef(record);
     throw e;
   }
-  retain(record); // the supervisor's count
-  post(Op.Spawn, record);
+  // Unnamed threads on the default stack go straight to an idle pooled worker if there
+  // is one (mailbox.ts); under weft/check every spawn goes through the supervisor,
+  // whose steps the model does not schedule.
+  const direct = opts.name === undefined && (opts.stackSize ?? 0) === 0 && spec.check === undefined;
+  let handle: H;
+  enterCritical();
+  try {
+    retain(record); // the count that goes with the record to its worker
+    try {
+      if (!(direct && handOff(record))) post(Op.Spawn, record);
+    } catch (e) {
+      releaseRef(record); // the heap is full: nothing was handed over
+      throw e;
+    }
+    handle = own(record);
+    ownedRemove(cell, entrySlot); // the handle recorded the count itself
+  } catch (e) {
+    if (spec.check !== undefined) model!.cancelled();
+    forget();
+    throw e;
+  } finally {
+    leaveCritical();
+  }
   if (spec.check !== undefined) model!.started(record, spec.check);
-  return record;
+  return handle;
+}
+
+/** Creates the record and hands it over; returns the record with one count for the caller to adopt. */
+export function spawnRecord(entry: Entry, args: unknown[], opts: Options): number {
+  // The table entry's count passes to the caller, who records it again by adopting it.
+  return spawnWith(entry, args, opts, (record) => record);
 }
 
 /**
@@ -214,7 +269,7 @@ export function spawn<A extends unknown[], R>(fn: (...args: A) => R, ...args: A)
  */
 export function spawn<F = unknown>(entry: URL | ModuleEntry, ...args: EntryArgs<F>): JoinHandle<EntryResult<F>>;
 export function spawn(entry: Entry, ...args: unknown[]): JoinHandle<unknown> {
-  return new JoinHandle(new Adopt(spawnRecord(entry, args, {})));
+  return spawnWith(entry, args, {}, (r) => new JoinHandle(new Adopt(r)));
 }
 
 /**
@@ -257,12 +312,12 @@ export class Builder {
   spawn<A extends unknown[], R>(fn: (...args: A) => R, ...args: A): JoinHandle<Awaited<R>>;
   spawn<F = unknown>(entry: URL | ModuleEntry, ...args: EntryArgs<F>): JoinHandle<EntryResult<F>>;
   spawn(entry: Entry, ...args: unknown[]): JoinHandle<unknown> {
-    return new JoinHandle(new Adopt(spawnRecord(entry, args, { name: this.#name, stackSize: this.#stackSize })));
+    return spawnWith(entry, args, { name: this.#name, stackSize: this.#stackSize }, (r) => new JoinHandle(new Adopt(r)));
   }
 
   spawnScoped<A extends unknown[], R>(scope: Scope, fn: (...args: A) => R, ...args: A): ScopedJoinHandle<Awaited<R>>;
   spawnScoped<F = unknown>(scope: Scope, entry: URL | ModuleEntry, ...args: EntryArgs<F>): ScopedJoinHandle<EntryResult<F>>;
   spawnScoped(scope: Scope, entry: Entry, ...args: unknown[]): ScopedJoinHandle<unknown> {
-    return new ScopedJoinHandle(new Adopt(spawnRecord(entry, args, { name: this.#name, stackSize: this.#stackSize, scope })));
+    return spawnWith(entry, args, { name: this.#name, stackSize: this.#stackSize, scope }, (r) => new ScopedJoinHandle(new Adopt(r)));
   }
 }

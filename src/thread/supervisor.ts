@@ -6,15 +6,22 @@
 // A warm pool of booted workers makes spawn cheap. A worker runs one thread at a
 // time (never several: blocking primitives would deadlock them) and comes back to
 // the pool when its thread ended and left it at rest (see worker_main.ts).
+//
+// Unnamed threads skip the supervisor when they can: up to MAX_IDLE pooled workers for
+// them wait on hand-off words (mailbox.ts) rather than for a message, and spawn() puts
+// the record straight into an idle one's word. The supervisor does not hear of it; it
+// reads the words when it needs to know who runs what (a kill, a worker's exit). Only
+// spawns that find no idle worker (and named ones, and dedicated stacks) are posted
+// here, and this supervisor hands them out through the words or by message.
 
 import { releaseRef } from '../heap/handle.ts';
 import { heap } from '../heap/heap.ts';
-import { load } from '../wait/futex.ts';
+import { add, cas, exchange, load, store } from '../wait/futex.ts';
 import { outsideCritical } from './critical.ts';
 import { completeRecord, storeOutcome } from './finish.ts';
 import { launch, type HostWorker } from './launch.ts';
 import { panicKnown } from './panic_report.ts';
-import { Op, take, takeNow } from './mailbox.ts';
+import { createHandOff, HAND_FREE, HAND_IDLE, handOff, handQueued, handWord, Op, take, takeNow } from './mailbox.ts';
 import { describeThread, isTerminal, recordField, Reason, R_CRITICAL, R_STACK, R_STATE, State, threadName } from './record.ts';
 import { availableParallelism } from './sleep.ts';
 import { allocWakeWord } from '../channel/signal.ts';
@@ -44,6 +51,8 @@ interface Slot {
   error: unknown;
   /** The wake word lent to the worker (channel/signal.ts), taken back when it is gone. */
   wake: number;
+  /** Its hand-off word (mailbox.ts), or -1: it gets its threads by message. */
+  hand: number;
 }
 
 /** Ends a thread that never ran: its joiners get `error` as a PanicError's cause. */
@@ -74,11 +83,37 @@ export async function runSupervisor(sab: SharedArrayBuffer): Promise<never> {
   const booting = new Map<string, number>(); // pooled workers booting, by name
   const names = new Map<number, string>(); // worker name of each queued record
   const wakeWords: number[] = []; // wake words of workers that are gone, to lend again
+  // Booted workers that get their threads through a hand-off word: idle (HAND_IDLE in
+  // the word) or running the record in it. A worker the supervisor takes a record back
+  // from (to kill it) leaves this set for byRecord.
+  const handSlots = new Set<Slot>();
+  const handBlock = createHandOff(MAX_IDLE);
+  const freeHands = Array.from({ length: MAX_IDLE }, (_, k) => handWord(handBlock, MAX_IDLE - 1 - k));
+  const queuedAt = handQueued(handBlock);
 
   const count = (m: Map<string, number>, name: string, by: number): void => {
     const n = (m.get(name) ?? 0) + by;
     if (n === 0) m.delete(name);
     else m.set(name, n);
+  };
+
+  // Unnamed records queued are counted in the hand-off block: a hand-off worker coming
+  // back idle looks at the count to learn that it should say so (worker_main.ts).
+  const enqueue = (record: number, name: string): void => {
+    queue.push(record);
+    names.set(record, name);
+    if (name === UNNAMED_WORKER) add(heap().i32, queuedAt, 1);
+  };
+  const dequeue = (at: number): number => {
+    const [record] = queue.splice(at, 1);
+    if (names.get(record) === UNNAMED_WORKER) add(heap().i32, queuedAt, -1);
+    names.delete(record);
+    return record;
+  };
+  /** The hand-off worker whose word holds `record`. */
+  const handHolding = (record: number): Slot | undefined => {
+    for (const slot of handSlots) if (load(heap().i32, slot.hand) === record) return slot;
+    return undefined;
   };
 
   // Every record reaches the supervisor with one count of its own, given back here.
@@ -105,12 +140,24 @@ export async function runSupervisor(sab: SharedArrayBuffer): Promise<never> {
     wakeWords.push(slot.wake);
     const at = pool.indexOf(slot);
     if (at >= 0) pool.splice(at, 1);
+    if (slot.hand >= 0) {
+      // Whatever the word holds is now the supervisor's: no spawner hands a record to a
+      // FREE word. A record handed over but never started runs on another worker.
+      const handed = exchange(heap().i32, slot.hand, HAND_FREE);
+      freeHands.push(slot.hand);
+      if (handSlots.delete(slot) && handed > 0) {
+        if (load(heap().i32, recordField(handed, R_STATE)) === State.Pending) enqueue(handed, UNNAMED_WORKER);
+        else {
+          slot.record = handed;
+          byRecord.set(handed, slot);
+        }
+      }
+    }
     const { record, error } = slot;
     if (!slot.booted) {
       if (record === 0) count(booting, slot.name, -1);
       const why = error instanceof Error ? error.message : `worker exited with code ${code}`;
       const fail = (r: number): void => {
-        names.delete(r);
         panic(r, new Error(`could not start ${describeThread(r)}: ${why}`, { cause: error }), Reason.Killed);
         done(r);
       };
@@ -118,7 +165,8 @@ export async function runSupervisor(sab: SharedArrayBuffer): Promise<never> {
       if (record !== 0) return fail(record);
       if (++poolBootFailures < MAX_POOL_BOOT_FAILURES) return dispatch();
       // Stop booting; the next spawn tries once more.
-      return queue.splice(0).forEach(fail);
+      while (queue.length > 0) fail(dequeue(0));
+      return;
     }
     if (record === 0) return dispatch(); // an idle pooled worker died: replace it
     if (error !== undefined) panic(record, error, Reason.Threw);
@@ -130,9 +178,14 @@ export async function runSupervisor(sab: SharedArrayBuffer): Promise<never> {
     dispatch(); // threads may have waited for this worker to come back
   };
 
-  /** Idle workers beyond MAX_IDLE are let go, those of other names (the rarest reused) first. */
+  /**
+   * Idle workers beyond MAX_IDLE are let go, those of other names (the rarest reused)
+   * first. Idle hand-off workers count, but are never more than MAX_IDLE themselves.
+   */
   const trimPool = (): void => {
-    while (pool.length > MAX_IDLE) {
+    let idleHands = 0;
+    for (const slot of handSlots) if (load(heap().i32, slot.hand) === HAND_IDLE) idleHands++;
+    while (pool.length > 0 && pool.length + idleHands > MAX_IDLE) {
       const named = pool.findIndex((s) => s.name !== UNNAMED_WORKER);
       const [slot] = pool.splice(named >= 0 ? named : 0, 1);
       slot.worker.terminate();
@@ -143,11 +196,15 @@ export async function runSupervisor(sab: SharedArrayBuffer): Promise<never> {
   const start = (name: string, record = 0, stackBytes = 0): void => {
     // spawn() rounded the stack size up to one the worker can boot with.
     const wake = wakeWords.pop() ?? allocWakeWord();
-    const slot: Slot = { worker: undefined!, name, pooled: stackBytes === 0, record, booted: false, terminated: false, error: undefined, wake };
-    slot.worker = launch({ role: 'thread', sab, wake }, { name, stackBytes: stackBytes || undefined }, {
+    const hand = (name === UNNAMED_WORKER && record === 0 && freeHands.pop()) || -1;
+    const slot: Slot = { worker: undefined!, name, pooled: stackBytes === 0, record, booted: false, terminated: false, error: undefined, wake, hand };
+    const data = { role: 'thread' as const, sab, wake, hand: hand >= 0 ? hand : undefined };
+    slot.worker = launch(data, { name, stackBytes: stackBytes || undefined }, {
       error: (e) => (slot.error = e),
       exit: (code) => exited(slot, code),
       message: (m) => {
+        // A hand-off worker back at rest found threads queued.
+        if (m === 'idle') return dispatch();
         if (m !== 'ready') return;
         if (!slot.booted) {
           slot.booted = true;
@@ -161,7 +218,11 @@ export async function runSupervisor(sab: SharedArrayBuffer): Promise<never> {
           slot.record = 0;
           if (stackBytes > 0) return slot.worker.terminate();
         }
-        pool.push(slot);
+        if (slot.hand >= 0) {
+          // Booted: it waits on its word from now on.
+          handSlots.add(slot);
+          store(heap().i32, slot.hand, HAND_IDLE);
+        } else pool.push(slot);
         dispatch();
         trimPool();
       },
@@ -175,6 +236,11 @@ export async function runSupervisor(sab: SharedArrayBuffer): Promise<never> {
     for (let q = 0; q < queue.length; ) {
       const record = queue[q];
       const name = names.get(record)!;
+      // The record's count goes into the word with it (mailbox.ts).
+      if (name === UNNAMED_WORKER && handOff(record)) {
+        dequeue(q);
+        continue;
+      }
       const at = pool.findIndex((s) => s.name === name);
       if (at < 0) {
         count(waiting, name, 1);
@@ -182,8 +248,7 @@ export async function runSupervisor(sab: SharedArrayBuffer): Promise<never> {
         continue;
       }
       const [slot] = pool.splice(at, 1);
-      queue.splice(q, 1);
-      names.delete(record);
+      dequeue(q);
       slot.record = record;
       byRecord.set(record, slot);
       slot.worker.post(record);
@@ -197,35 +262,55 @@ export async function runSupervisor(sab: SharedArrayBuffer): Promise<never> {
     for (const slot of byRecord.values()) {
       if (slot.pooled && slot.booted && isTerminal(load(i, recordField(slot.record, R_STATE)))) count(coming, slot.name, 1);
     }
+    for (const slot of handSlots) {
+      const r = load(i, slot.hand);
+      if (r > 0 && isTerminal(load(i, recordField(r, R_STATE)))) count(coming, slot.name, 1);
+    }
     for (const [name, n] of waiting) for (let k = coming.get(name) ?? 0; k < n; k++) start(name);
     if (poolBootFailures >= MAX_POOL_BOOT_FAILURES) return;
     const idle = pool.filter((s) => s.name === UNNAMED_WORKER).length;
-    for (let k = idle + (booting.get(UNNAMED_WORKER) ?? 0) + byRecord.size; k < POOL_SIZE; k++) start(UNNAMED_WORKER);
+    for (let k = idle + (booting.get(UNNAMED_WORKER) ?? 0) + byRecord.size + handSlots.size; k < POOL_SIZE; k++) start(UNNAMED_WORKER);
+  };
+
+  /** Kills the thread `record` now, wherever it is (not outside a kill-safe section: see terminate). */
+  const kill = (record: number): void => {
+    let slot = byRecord.get(record);
+    const handed = slot === undefined ? handHolding(record) : undefined;
+    // Taking the record out of the word takes it from the worker (which, done with it
+    // meanwhile, finds its word changed and waits for the kill) and makes the supervisor
+    // its keeper. If the worker moved it out first, it has ended: nothing to kill.
+    if (handed && cas(heap().i32, handed.hand, record, HAND_FREE) === record) {
+      handSlots.delete(handed);
+      handed.record = record;
+      byRecord.set(record, handed);
+      slot = handed;
+    }
+    if (slot) {
+      slot.terminated = true;
+      slot.worker.terminate();
+      return;
+    }
+    const queued = queue.indexOf(record);
+    if (queued >= 0) {
+      dequeue(queued);
+      panic(record, new Error(`${describeThread(record)} was terminated`), Reason.Killed);
+      done(record);
+    }
   };
 
   const terminate = (record: number): void => {
-    const slot = byRecord.get(record);
-    const queued = queue.indexOf(record);
-    if (slot) {
+    if (byRecord.has(record) || handHolding(record)) {
       // The thread may be between two steps that must not be separated (critical.ts);
       // the kill lands once it is out. If it ended meanwhile, its worker may already
-      // run another thread, which must not be killed. The request's count keeps the
-      // record alive until then.
+      // run another thread, which must not be killed, so kill() looks again. The
+      // request's count keeps the record alive (its offset not reused) until then.
       void outsideCritical(recordField(record, R_CRITICAL)).then(() => {
-        if (slot.record === record) {
-          slot.terminated = true;
-          slot.worker.terminate();
-        }
+        kill(record);
         releaseRef(record);
       });
       return;
     }
-    if (queued >= 0) {
-      queue.splice(queued, 1);
-      names.delete(record);
-      panic(record, new Error(`${describeThread(record)} was terminated`), Reason.Killed);
-      done(record);
-    }
+    kill(record);
     releaseRef(record);
   };
 
@@ -237,8 +322,7 @@ export async function runSupervisor(sab: SharedArrayBuffer): Promise<never> {
         const stack = load(heap().i32, recordField(record, R_STACK));
         if (stack > 0) start(name, record, stack);
         else {
-          queue.push(record);
-          names.set(record, name);
+          enqueue(record, name);
           dispatch();
         }
       } else {
