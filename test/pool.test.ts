@@ -154,6 +154,35 @@ describe('ThreadPool: tasks and results', () => {
     assert.equal(s.queued, 0);
   });
 
+  test('map over numbers spreads the items over every thread, async fn included', T, async () => {
+    await using pool = new ThreadPool({ threads: 3 });
+    // Three items that can only finish together: three threads must run them at once.
+    const ids = await pool.map([0, 1, 2], async (x: number) => {
+      const { Barrier, current, shared } = await import('weft');
+      shared('pool.test: numbers spread', () => new Barrier(3)).wait();
+      return current().id + x * 0;
+    });
+    assert.equal(new Set(ids).size, 3);
+  });
+
+  test('map over numbers on a pool whose other threads are busy: the free thread does every item', T, async () => {
+    await using pool = new ThreadPool({ threads: 2 });
+    const [open, wait] = gate();
+    const [startedTx, started] = channel<number>();
+    const blocker = pool.spawn((w: Receiver<void>, s: Sender<number>) => {
+      s.send(1);
+      for (const _ of w);
+    }, wait, startedTx);
+    awaitStarted(started, 1);
+    const items = Array.from({ length: 10_000 }, (_, k) => k);
+    // Resolves while the blocker still holds its thread: the map's task queued behind it
+    // finds nothing to do (or is cancelled unstarted).
+    assert.deepEqual(await pool.map(items, (x: number) => x * 3), items.map((x) => x * 3));
+    assert.equal(pool.stats().busy, 1);
+    open();
+    blocker.join();
+  });
+
   test('map spreads chunks over every thread', T, async () => {
     await using pool = new ThreadPool({ threads: 3 });
     const barrier = new Barrier(3);
@@ -499,11 +528,11 @@ describe('ThreadPool: the queue', () => {
     assert.equal(queuedBefore, 4, 'four chunks wait behind the blocker');
     ac.abort(new Error('stop'));
     await assert.rejects(mapped, /stop/);
-    // Numbers travel in a shared array: its chunks are cancelled the same way.
+    // Numbers travel in a shared array, one task per thread: it is cancelled the same way.
     const numbers = new AbortController();
     const mappedNumbers = pool.map(Array.from({ length: 100 }, (_, k) => k), (x: number) => x, { signal: numbers.signal });
     await new Promise((r) => setImmediate(r));
-    assert.equal(pool.stats().queued, 8, 'four more chunks wait behind the blocker');
+    assert.equal(pool.stats().queued, 5, 'one more task waits behind the blocker');
     numbers.abort(new Error('stop numbers'));
     await assert.rejects(mappedNumbers, /stop numbers/);
     open();
@@ -511,7 +540,7 @@ describe('ThreadPool: the queue', () => {
     // The cancelled chunks are drained without running.
     assert.equal(await pool.spawn(() => 0).joinAsync(), 0);
     const s = pool.stats();
-    assert.equal(s.cancelled, 8);
+    assert.equal(s.cancelled, 5);
     assert.equal(s.completed, 2, 'the blocker and the last task');
     assert.equal(s.queued, 0);
     assert.equal(ran.load(), 0, 'no item ran');

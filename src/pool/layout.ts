@@ -51,7 +51,7 @@ export const Stat = {
 
 /**
  * Message kinds. CALL: fn(...args). MAP_CHUNK: fn over the items in args. MAP_SHARED:
- * fn over items first..end of a shared Float64Array (args is [array, end]), the results
- * written back in place while they are numbers.
+ * fn over the items of a shared Float64Array, claimed in blocks from a shared cursor
+ * (args is [array, cursor, block]), numeric results written back in place.
  */
 export const TaskKind = { CALL: 0, MAP_CHUNK: 1, MAP_SHARED: 2 } as const;

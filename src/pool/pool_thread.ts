@@ -12,7 +12,7 @@ import type { OneshotSender, Receiver, SharedArray } from '../index.ts';
 
 /**
  * A queued task: [kind, source, args (CALL), chunk items (MAP_CHUNK) or [shared
- * Float64Array, end] (MAP_SHARED), reply, its own state words (null:
+ * Float64Array, shared cursor, block] (MAP_SHARED), reply, its own state words (null:
  * slot `slot` of the pool's state table), slot, generation, enqueued at (ms, wall clock),
  * index of the first item].
  */
@@ -20,8 +20,9 @@ export type TaskMessage = [number, string, unknown[], OneshotSender<Reply>, Shar
 
 /**
  * What a task sends back: [1, value], or [0, payload, thread id, thread name, overflowed
- * its stack]. A map chunk's value is its results: an array, a Float64Array when they are
- * all numbers, or null when they were written back in place (MAP_SHARED).
+ * its stack]. A MAP_CHUNK's value is its results: an array, or a Float64Array when they
+ * are all numbers. A MAP_SHARED's is null when every result was a number written back
+ * in place, else [index, value, ...] for the others.
  */
 export type Reply = [1, unknown] | [0, unknown, number, string | undefined, boolean];
 
@@ -219,28 +220,43 @@ export async function poolThreadMain(
         // Numbers go back as one Float64Array: its bytes are copied, not encoded one by one.
         value = numbers ? new Float64Array(results as number[]) : results;
       } else {
-        // Items first..end of a shared array, read in place. While the results are
-        // numbers they overwrite their items: this chunk alone owns the range, each item
-        // is read before its result is written, and the reply (a release the pool's
-        // receive acquires) orders these plain writes before the pool reads them.
-        const [shared, end] = args as [SharedArray<Float64Array>, number];
+        // Items of a shared array, claimed a block at a time from a shared cursor (one
+        // atomic add), so the threads share the work evenly whatever each item costs.
+        // Numeric results overwrite their items: a block is claimed by one thread alone,
+        // each item is read before its result is written, and the reply (a release the
+        // pool's receive acquires) orders these plain writes before the pool reads them.
+        // Other results go back as [index, value, ...]. Promises (an async fn) are awaited
+        // before the next block is claimed, so async items spread over the threads too.
+        const [shared, cursor, block] = args as [SharedArray<Float64Array>, SharedArray<Int32Array>, number];
         const items = shared.array;
-        let out: unknown[] | undefined;
-        let pending = false;
-        for (let k = first; k < end; k++) {
-          const r = f(items[k], k);
-          if (out === undefined) {
-            if (typeof r === 'number') {
-              items[k] = r;
-              continue;
+        const claim = cursor.array;
+        const n = items.length;
+        const others: unknown[] = [];
+        const promised: Array<[number, PromiseLike<unknown>]> = [];
+        try {
+          for (let from = Atomics.add(claim, 0, block); from < n; from = Atomics.add(claim, 0, block)) {
+            for (let k = from, end = Math.min(n, from + block); k < end; k++) {
+              const r = f(items[k], k);
+              if (typeof r === 'number') items[k] = r;
+              else if (isThenable(r)) promised.push([k, r]);
+              else others.push(k, r);
             }
-            out = [];
-            for (let j = first; j < k; j++) out.push(items[j]);
+            if (promised.length > 0) {
+              const values = await Promise.all(promised.map(([, p]) => p));
+              for (let j = 0; j < values.length; j++) {
+                const [k] = promised[j];
+                if (typeof values[j] === 'number') items[k] = values[j] as number;
+                else others.push(k, values[j]);
+              }
+              promised.length = 0;
+            }
           }
-          out.push(r);
-          if (isThenable(r)) pending = true;
+        } catch (e) {
+          // The map fails with this: the other threads claim no more blocks.
+          Atomics.store(claim, 0, n);
+          throw e;
         }
-        value = out === undefined ? null : pending ? await Promise.all(out) : out;
+        value = others.length === 0 ? null : others;
       }
     } catch (e) {
       ok = false;

@@ -88,6 +88,8 @@ const now = (): number => performance.timeOrigin + performance.now();
 
 /** Items per map() chunk: about four chunks per thread, so that uneven items still balance. */
 const CHUNKS_PER_THREAD = 4;
+/** Items per block a map() task claims over numbers: about sixteen blocks per thread. */
+const BLOCKS_PER_THREAD = 16;
 /** Dead workers remembered for joiners that come late. */
 const DEATHS_KEPT = 64;
 
@@ -299,29 +301,23 @@ export class ThreadPool {
     this.#reap();
     const all = Array.isArray(items) ? (items as T[]) : Array.from(items);
     if (all.length === 0) return [];
-    const n = all.length;
-    const size = Math.ceil(n / (this.#size * CHUNKS_PER_THREAD));
     // Numbers go to the threads in one shared array, read and overwritten in place: no
     // chunk is encoded, copied into a message and decoded again, either way.
     const shared = numbersOf(all);
-    const tasks: Array<TaskHandle<unknown[] | Float64Array | null>> = [];
+    if (shared !== undefined) return this.#mapShared<R>(shared, source, signal);
+    const n = all.length;
+    const size = Math.ceil(n / (this.#size * CHUNKS_PER_THREAD));
+    const tasks: Array<TaskHandle<unknown[] | Float64Array>> = [];
     try {
       for (let first = 0; first < n; first += size) {
-        const end = Math.min(n, first + size);
-        const message = shared === undefined ? all.slice(first, end) : [shared, end];
-        const kind = shared === undefined ? TaskKind.MAP_CHUNK : TaskKind.MAP_SHARED;
-        tasks.push((await this.#submitAsync(kind, source, message, first, signal)) as TaskHandle<unknown[] | Float64Array | null>);
+        const chunk = all.slice(first, first + size);
+        tasks.push((await this.#submitAsync(TaskKind.MAP_CHUNK, source, chunk, first, signal)) as TaskHandle<unknown[] | Float64Array>);
       }
       const out = new Array<Awaited<R>>(n);
       for (let k = 0, first = 0; k < tasks.length; k++, first += size) {
+        // An array of results, or a Float64Array when they are all numbers.
         const part = await tasks[k].joinAsync({ signal });
-        if (part === null) {
-          const v = shared!.array;
-          for (let j = first, end = Math.min(n, first + size); j < end; j++) out[j] = v[j] as Awaited<R>;
-        } else {
-          // An array of results, or a Float64Array when they are all numbers.
-          for (let j = 0; j < part.length; j++) out[first + j] = part[j] as Awaited<R>;
-        }
+        for (let j = 0; j < part.length; j++) out[first + j] = part[j] as Awaited<R>;
       }
       return out;
     } catch (e) {
@@ -331,9 +327,62 @@ export class ThreadPool {
         t.close();
       }
       throw e;
+    }
+  }
+
+  /**
+   * map() over numbers in a shared array. One task per thread (fewer when there are few
+   * items), each claiming blocks of items from a shared cursor until none is left: the
+   * threads share the work evenly whatever each item costs, for a few messages per map.
+   */
+  async #mapShared<R>(shared: SharedArray<Float64Array>, source: string, signal: AbortSignal | undefined): Promise<Awaited<R>[]> {
+    const n = shared.length;
+    const block = Math.ceil(n / (this.#size * BLOCKS_PER_THREAD));
+    let cursor: SharedArray<Int32Array>;
+    try {
+      cursor = sharedArray(Int32Array, 1);
+    } catch (e) {
+      shared.close();
+      throw e;
+    }
+    const tasks: Array<TaskHandle<unknown[] | null>> = [];
+    try {
+      for (let k = Math.min(this.#size, Math.ceil(n / block)); k > 0; k--) {
+        tasks.push((await this.#submitAsync(TaskKind.MAP_SHARED, source, [shared, cursor, block], 0, signal)) as TaskHandle<unknown[] | null>);
+      }
+      const others: unknown[][] = [];
+      let claimed = false;
+      for (const t of tasks) {
+        // Once a task has returned, every block was claimed: a task not started yet (its
+        // thread busy with another task: the queue is first in, first out) would find
+        // none, and need not run.
+        if (claimed && t.cancel()) {
+          t.close();
+          continue;
+        }
+        const part = await t.joinAsync({ signal });
+        claimed = true;
+        if (part !== null) others.push(part);
+      }
+      const v = shared.array;
+      const out = new Array<Awaited<R>>(n);
+      for (let j = 0; j < n; j++) out[j] = v[j] as Awaited<R>;
+      // Results that are not numbers came back as [index, value, ...].
+      for (const part of others) for (let j = 0; j < part.length; j += 2) out[part[j] as number] = part[j + 1] as Awaited<R>;
+      return out;
+    } catch (e) {
+      // No block is claimed any more; tasks not started never run, and those running
+      // end after their block, their outcomes discarded.
+      store(cursor.array, 0, n);
+      for (const t of tasks) {
+        t.cancel();
+        t.close();
+      }
+      throw e;
     } finally {
-      // The threads hold their own refs to it while their chunks run.
-      shared?.close();
+      // The threads hold their own refs to both while their tasks run.
+      shared.close();
+      cursor.close();
     }
   }
 
