@@ -6,10 +6,14 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import {
-  AtomicI32, LazyLock, Mutex, OnceCell, OnceLock, RecvError, SendError, SetError, channel, heapStats, spawn,
+  AtomicI32, LazyLock, Mutex, OnceCell, OnceLock, RecvError, SendError, SetError, channel, configure, heapStats, spawn,
   type Receiver, type Sender,
 } from '../src/index.ts';
 import { heap } from '../src/heap/heap.ts';
+
+// A small heap (set before weft is first used; this file runs in its own process), so
+// the last test can fill it quickly.
+configure({ heapBytes: 1 << 20, maxHeapBytes: 4 << 20 });
 
 const refcount = (offset: number) => Atomics.load(heap().i32, (offset >> 2) + 1);
 const delay = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
@@ -211,4 +215,67 @@ test('two threads racing OnceLock.set with Senders: one stored, the other\'s Sen
 test('two threads racing OnceCell.set with Senders: one stored, SetError gives the other its value back; heap back', { timeout: 120_000 }, async () => {
   const grown = await raceFromWarm(() => new OnceCell<{ tx: Sender<number>; id: number }>());
   assert.equal(grown, 0, 'no value block or endpoint left behind');
+});
+
+// The allocator reuses a freed block only for requests of its own size class (here the
+// same for a value { tx } and a new cell). So: fill the heap, use up the blocks of that
+// class, then free one from a value. A new cell's value is then stored in it, and the
+// cell itself finds no room (its block, or a slot in this thread's table of handles,
+// which cannot grow); the value given back frees that block for the next attempt.
+test('a new OnceLock / OnceCell refused for a full heap gives its value back: RangeError, the Sender usable', () => {
+  const full = (e: unknown) => e instanceof RangeError && /heap is full/.test(e.message);
+  const [tx, rx] = channel<number>();
+  // Values shaped like { tx }, to free one block each when the heap is full (their
+  // channel stays alive meanwhile, so that block is all that is freed).
+  const [spareTx, spareRx] = channel<number>();
+  const spares = [new Mutex<unknown>({ tx: spareTx.clone() }), new Mutex<unknown>({ tx: spareTx.clone() })];
+  const freeOne = () => {
+    const g = spares.pop()!.lock();
+    g.value = 1; // in place now: its { tx } block is freed at the unlock
+    g.unlock();
+  };
+  // This thread's table of handles grows now, large enough that filling the heap
+  // below runs out of blocks before it runs out of slots.
+  for (const a of Array.from({ length: 8000 }, () => new AtomicI32())) a.close();
+  const [fillTx, fillRx] = channel<string>();
+  const payload = 'x'.repeat(1000);
+  let filled = 0;
+  assert.throws(() => {
+    for (;;) {
+      fillTx.send(payload);
+      filled++;
+    }
+  }, full);
+  // What could not be allocated: a cell's block (a few bytes) or a bigger table (kilobytes).
+  const failed = (e: unknown): number => (full(e) ? Number((e as Error).message.match(/allocate (\d+) bytes/)?.[1]) : NaN);
+  const refused = (e: unknown) => failed(e) <= 32;
+  const cells: Array<{ close(): void }> = [];
+  assert.throws(() => {
+    for (;;) cells.push(new OnceLock(), new OnceCell());
+  }, refused);
+
+  // The cell's own block finds no room.
+  freeOne();
+  assert.throws(() => new OnceLock({ tx }), refused);
+  assert.equal(tx.released, false, 'the Sender stays the caller\'s');
+  assert.throws(() => new OnceCell({ tx }), refused);
+  assert.equal(tx.released, false, 'the Sender stays the caller\'s');
+
+  // The cell's slot finds no room: blocks for the value and the cell, and a table
+  // filled up with clones (which take a slot and no block).
+  freeOne();
+  const clones: Array<{ close(): void }> = [];
+  assert.throws(() => {
+    for (;;) clones.push(spareTx.clone());
+  }, full);
+  assert.throws(() => new OnceLock({ tx }), (e) => failed(e) > 1024);
+  assert.equal(tx.released, false, 'the Sender stays the caller\'s, back in the slot its value held');
+
+  for (const c of [...clones, ...cells, ...spares]) c.close();
+  spareTx.close();
+  spareRx.close();
+  for (let k = 0; k < filled; k++) fillRx.recv();
+  fillTx.close();
+  fillRx.close();
+  assertSenderBack(tx, rx);
 });

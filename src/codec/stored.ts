@@ -135,6 +135,10 @@ export function holdAgain(held: Held): Held {
 export function returnHeld(held: Held): void {
   enterCritical();
   try {
+    // The block's record goes first: its slot in the table is then free for a ref going
+    // back, so a table that cannot grow (heap full, the very reason a value may be
+    // refused) still takes back every ref the encoding moved out of it.
+    forgetHeld(held);
     const n = load(heap().i32, (held.p >> 2) + 1);
     for (let k = 0; k < n; k++) {
       const at = (held.p >> 2) + 2 + k;
@@ -143,7 +147,6 @@ export function returnHeld(held: Held): void {
       if (held.from?.[k]?.restoreRef(ref) !== true) releaseRef(ref);
       store(heap().i32, at, 0);
     }
-    forgetHeld(held);
     dropValue(held.p);
   } finally {
     leaveCritical();

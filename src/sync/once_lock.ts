@@ -132,7 +132,9 @@ export class OnceLock<T> extends Handle {
   /**
    * Sets the value unless one is set (waiting while another thread initialises). True
    * if this call set it. False (Rust's `Err(value)`) leaves `value` untouched: nothing
-   * in it was encoded or moved, so it is still the caller's, endpoints included.
+   * in it was encoded or moved, so it is still the caller's, endpoints included. (The
+   * value is encoded only by the call that holds the run, whose value is always stored;
+   * a call that loses a race waits for the winner's run and encodes nothing.)
    */
   set(value: T): boolean {
     if (this.#cached) return false;
