@@ -350,6 +350,8 @@ export class ThreadPool {
       for (let k = Math.min(this.#size, Math.ceil(n / block)); k > 0; k--) {
         tasks.push((await this.#submitAsync(TaskKind.MAP_SHARED, source, [shared, cursor, block], 0, signal)) as TaskHandle<unknown[] | null>);
       }
+      // Made while the threads work: a large array's allocation is not negligible.
+      const out = new Array<Awaited<R>>(n);
       const others: unknown[][] = [];
       let claimed = false;
       for (const t of tasks) {
@@ -365,7 +367,6 @@ export class ThreadPool {
         if (part !== null) others.push(part);
       }
       const v = shared.array;
-      const out = new Array<Awaited<R>>(n);
       for (let j = 0; j < n; j++) out[j] = v[j] as Awaited<R>;
       // Results that are not numbers came back as [index, value, ...].
       for (const part of others) for (let j = 0; j < part.length; j += 2) out[part[j] as number] = part[j + 1] as Awaited<R>;
