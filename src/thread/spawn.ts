@@ -205,11 +205,13 @@ function spawnWith<H>(entry: Entry, args: unknown[], opts: Options, own: (record
   // whose steps the model does not schedule.
   const direct = opts.name === undefined && (opts.stackSize ?? 0) === 0 && spec.check === undefined;
   let handle: H;
+  let handed = false;
   enterCritical();
   try {
     retain(record); // the count that goes with the record to its worker
     try {
       if (!(direct && handOff(record))) post(Op.Spawn, record);
+      handed = true;
     } catch (e) {
       releaseRef(record); // the heap is full: nothing was handed over
       throw e;
@@ -217,7 +219,8 @@ function spawnWith<H>(entry: Entry, args: unknown[], opts: Options, own: (record
     handle = own(record);
     ownedRemove(cell, entrySlot); // the handle recorded the count itself
   } catch (e) {
-    if (spec.check !== undefined) model!.cancelled();
+    // Handed over but no handle (the heap is full): the thread runs, nobody joins it.
+    if (!handed && spec.check !== undefined) model!.cancelled();
     forget();
     throw e;
   } finally {
