@@ -252,10 +252,10 @@ export class List<T> extends Core<T> {
 
   #publish(block: number, next: number, locked: number, sole: boolean): void {
     const i = heapCovering(Math.max(block, next) + this.blockBytes).i32;
+    // LINK_SWEPT: the last receiver's sweep stopped here, and its mark goes on to where
+    // the next message will be written (no sender reaches that slot before the tail moves).
     const seen = exchange(i, block >> 2, next);
     if (seen === LINK_WAIT) this.wakeReceiver(i);
-    // The last receiver's sweep stopped here: its mark goes on to where the next message
-    // will be written (no sender can reach that slot before the tail moves below).
     else if (seen === LINK_SWEPT) store(i, this.#slot(next, 0) >> 2, SWEPT);
     this.#put(this.tailBlock, next, sole);
     this.#put(this.tailIndex, nextLap(locked), sole);
