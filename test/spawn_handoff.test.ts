@@ -111,11 +111,14 @@ describe('spawn hand-off to idle workers', { timeout: 600_000 }, () => {
 
   test(`threads killed at random points while they spawn (${ROUNDS} rounds of 3, seed ${SEED}): no record or worker lost`, async () => {
     // Spawns until killed, every fourth thread named; at most two handles wait in the
-    // channel, so it spawns at the pace the collector joins.
+    // channel, so it spawns at the pace the collector joins. A large argument makes
+    // spawn() itself take most of the spawner's time, so that is where kills land.
     const spawner = async (out: SyncSender<JoinHandle<number>>, count: AtomicI32, limit: number) => {
       const { Builder, spawn } = await import('weft');
+      const big = Array.from({ length: 3000 }, (_, k) => ({ k, s: `item ${k}` }));
+      const child = (items: unknown[], k: number) => items.length + k * 2;
       for (let k = 0; k < limit; k++) {
-        const h = k % 4 === 3 ? new Builder().name('handoff-named').spawn((x: number) => x * 2, k) : spawn((x: number) => x * 2, k);
+        const h = k % 4 === 3 ? new Builder().name('handoff-named').spawn(child, big, k) : spawn(child, big, k);
         count.fetchAdd(1);
         out.send(h);
       }
@@ -126,7 +129,7 @@ describe('spawn hand-off to idle workers', { timeout: 600_000 }, () => {
       for await (const h of rx) {
         const r = await joinBounded(h);
         // No child is ever killed: each must finish with its own result.
-        assert.ok('value' in r && r.value % 2 === 0, `a spawned thread failed: ${'panic' in r ? r.panic.message : ''}`);
+        assert.ok('value' in r && r.value % 2 === 0 && r.value >= 3000, `a spawned thread failed: ${'panic' in r ? r.panic.message : ''}`);
         n++;
       }
       rx.close();
@@ -160,10 +163,12 @@ describe('spawn hand-off to idle workers', { timeout: 600_000 }, () => {
       }
       return joined;
     };
-    // Before measuring: a round without kills, and more workers at once than the rounds
-    // will have (a killed worker's replacement may boot before its exit is handled), so
-    // the wake words the runtime keeps for its workers (channel/signal.ts) all exist.
+    // Before measuring: a round without kills, one with, and more workers at once than
+    // the rounds will have (a killed worker's replacement may boot before its exit is
+    // handled), so the wake words the runtime keeps for its workers (channel/signal.ts)
+    // all exist.
     assert.equal(await round(false), 24);
+    await round(true);
     const many = new AtomicI32(0);
     for (const h of storm(many, STORM, STORM, 'warm')) assert.ok('value' in (await joinBounded(h)));
     many.close();

@@ -3,7 +3,7 @@
 // here, synchronously, before any thread exists.
 
 import { codecs } from '../codec/index.ts';
-import { storeValue } from '../codec/stored.ts';
+import { dropHeld, forgetHeld, returnHeld, storeValueHeld, type Held } from '../codec/stored.ts';
 import { Adopt, currentOwnedCell, releaseRef, retain, Role } from '../heap/handle.ts';
 import { ownedAdd, ownedRemove } from '../heap/owned.ts';
 import { heap } from '../heap/heap.ts';
@@ -163,12 +163,25 @@ function spawnWith<H>(entry: Entry, args: unknown[], opts: Options, own: (record
   if (opts.name !== undefined && typeof opts.name !== 'string') throw new SpawnError('thread name must be a string');
   if (opts.scope) scopeCheckOpen(opts.scope);
   // Everything that can refuse the spawn runs before the record exists, so a refused
-  // spawn leaves nothing behind; storing the spec is last, as it moves endpoints.
+  // spawn leaves nothing behind; encoding the spec is last, as it moves endpoints.
   ensureSupervisor();
   const model = modelHooks.spawn; // set while this thread runs under weft/check: the thread joins the model
   if (model !== undefined) spec.check = model.begin();
   const i = heap().i32;
   const cell = currentOwnedCell();
+  // Encoded into blocks this thread holds (codec/stored.ts: a kill drops them) until the
+  // record takes them. storeValueHeld throws TypeError (naming the path) for an
+  // argument that cannot be sent, with nothing moved.
+  let name: Held | undefined;
+  let stored: Held;
+  try {
+    if (opts.name !== undefined) name = storeValueHeld(codecs.utf8, opts.name);
+    stored = storeValueHeld(codecs.structured, spec);
+  } catch (e) {
+    if (name !== undefined) dropHeld(name);
+    if (spec.check !== undefined) model!.cancelled();
+    throw e;
+  }
   let record = 0;
   let entrySlot = -1;
   // Drops the record (and what was stored in it) with the table entry that holds it.
@@ -186,18 +199,26 @@ function spawnWith<H>(entry: Entry, args: unknown[], opts: Options, own: (record
       record = newRecord();
       store(i, recordField(record, R_JOINERS), 1); // the JoinHandle the caller makes of this count
       entrySlot = ownedAdd(cell, record + Role.Join);
+      // The record takes the blocks over: dropped with it from here on.
+      if (name !== undefined) store(i, recordField(record, R_NAME), name.p);
+      store(i, recordField(record, R_STACK), opts.stackSize ?? 0);
+      store(i, recordField(record, R_SPEC), stored.p);
+      if (name !== undefined) forgetHeld(name);
+      forgetHeld(stored);
+    } catch (e) {
+      // The heap is full (no record, or no room to record it): nothing took the blocks,
+      // and the arguments' endpoints go back to their handles.
+      if (record !== 0) releaseRef(record);
+      if (name !== undefined) dropHeld(name);
+      returnHeld(stored);
+      throw e;
     } finally {
       leaveCritical();
     }
-    if (opts.name !== undefined) store(i, recordField(record, R_NAME), storeValue(codecs.utf8, opts.name));
-    store(i, recordField(record, R_STACK), opts.stackSize ?? 0);
-    // storeValue throws TypeError (naming the path) for an argument that cannot be sent.
-    store(i, recordField(record, R_SPEC), storeValue(codecs.structured, spec));
     if (opts.scope) scopeAddThread(opts.scope.offset, record);
   } catch (e) {
     if (spec.check !== undefined) model!.cancelled();
     if (entrySlot >= 0) forget();
-    else if (record !== 0) releaseRef(record);
     throw e;
   }
   // Unnamed threads on the default stack go straight to an idle pooled worker if there
