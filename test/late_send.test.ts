@@ -237,3 +237,46 @@ test('the receiving thread killed while 2-4 threads send: each message given bac
   assert.equal(await settledLive(), before, 'no message block or endpoint left behind');
   await pool.stop();
 });
+
+test('a sending thread killed while the last receiver closes: what it sent and held is dropped, the endpoints in them disconnect', { timeout: 240_000 }, async () => {
+  const ROUNDS = Number(process.env.WEFT_KILL_ROUNDS ?? 9);
+  const rand = random();
+  const pool = senders(2);
+  const round = async (k: number, flavor: string, make: () => [Tx, Receiver<Msg>]) => {
+    const [tx2, rx2] = channel<number>();
+    const [tx1, rx1] = make();
+    // Killed anywhere in a send: before publishing, after, or giving a value back.
+    const victim = spawn((tx: Tx, t2: Sender<number>) => {
+      for (;;) {
+        const c = t2.clone();
+        try {
+          tx.send(c);
+        } catch {
+          c.close();
+        }
+      }
+    }, tx1.clone() as Tx, tx2.clone());
+    const first = await rx1.recvAsync({ signal: AbortSignal.timeout(60_000) });
+    first.close();
+    const finished = startSenders(1 + Math.floor(rand() * 2), tx1, tx2, pool.works, pool.done);
+    for (let m = Math.floor(rand() * 32); m > 0; m--) (await rx1.recvAsync({ signal: AbortSignal.timeout(60_000) })).close();
+    // The kill and the close race: the victim may die before, during or after the sweep.
+    const killed = victim.terminate();
+    if (rand() < 0.5) await new Promise<void>((r) => setImmediate(r));
+    rx1.close();
+    await killed;
+    victim.close();
+    const { txs } = await finished();
+    await assertDisconnects(rx2, `${flavor}, round ${k} (a sender killed)`);
+    for (const tx of txs) tx.close();
+    rx2.close();
+  };
+  await round(-1, flavors[0][0], flavors[0][1]); // warm-up
+  const before = await settledLive();
+  for (let k = 0; k < ROUNDS; k++) {
+    const [flavor, make] = flavors[k % flavors.length];
+    await round(k, flavor, make);
+  }
+  assert.equal(await settledLive(), before, 'no message block or endpoint left behind');
+  await pool.stop();
+});
