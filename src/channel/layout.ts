@@ -375,7 +375,8 @@ export abstract class Core<T> implements Receivable, Fields {
   abstract sendOp(value: T, tryOnly: boolean, ctx: SendContext): Op<boolean>;
   /**
    * The last receiver is gone (status has RX_GONE): wake blocked senders, drop what is
-   * buffered. Messages still being written are left to destroy().
+   * buffered. A message still being written goes back to its sender (SendError): the
+   * list and array flavors mark the slots it may land in, the rendezvous one withdraws.
    */
   abstract closeReceiver(): void;
   /** The last ref is gone: drop every message left and free what the flavor owns. */
