@@ -14,7 +14,7 @@ import { RecvError } from '../channel/errors.ts';
 import { PanicError } from '../thread/errors.ts';
 import { JoinHandle } from '../thread/join_handle.ts';
 import { Thread } from '../thread/thread.ts';
-import { Adopt, inspectCustom, retain, Role } from '../heap/handle.ts';
+import { Adopt, cloneHandle, inspectCustom, retain, Role } from '../heap/handle.ts';
 import { checkSignal, type WaitOptions } from '../wait/driver.ts';
 import { assertCanBlock, cas, load } from '../wait/futex.ts';
 import { CODE_MASK, GEN_SHIFT, TaskState } from './layout.ts';
@@ -177,8 +177,7 @@ export class TaskHandle<T> extends JoinHandle<T> {
           : 'TaskHandle.thread: the task never ran on a pool thread (it was cancelled)',
         );
       }
-      retain(record);
-      this.#thread = new Thread(new Adopt(record));
+      this.#thread = cloneHandle(record, (r) => new Thread(new Adopt(r)));
     }
     return this.#thread;
   }

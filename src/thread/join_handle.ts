@@ -3,10 +3,11 @@
 
 import { codecs } from '../codec/index.ts';
 import { loadValue } from '../codec/stored.ts';
-import { Adopt, Handle, retain, Role } from '../heap/handle.ts';
+import { Adopt, cloneHandle, Handle, releaseRef, retain, Role } from '../heap/handle.ts';
 import { heap } from '../heap/heap.ts';
 import { checkSignal, runAsync, type Op as WaitOp, type WaitOptions } from '../wait/driver.ts';
 import { assertCanBlock, exchange, load, store, wait, waitAsync } from '../wait/futex.ts';
+import { enterCritical, leaveCritical } from './critical.ts';
 import { PanicError } from './errors.ts';
 import { post, Op } from './mailbox.ts';
 import { panicDelivered, watchUnjoinedAtExit } from './panic_report.ts';
@@ -86,8 +87,7 @@ export class JoinHandle<T> extends Handle {
   get thread(): Thread {
     this.checkOpen();
     if (!this.#thread) {
-      retain(this.offset);
-      this.#thread = new Thread(new Adopt(this.offset));
+      this.#thread = cloneHandle(this.offset, (r) => new Thread(new Adopt(r)));
     }
     return this.#thread;
   }
@@ -123,8 +123,20 @@ export class JoinHandle<T> extends Handle {
   async terminate(): Promise<void> {
     this.checkOpen();
     if (this.isFinished()) return;
-    retain(this.offset); // travels with the request
-    post(Op.Terminate, this.offset);
+    // The count that travels with the request is taken and posted in one kill-safe
+    // section: a kill between the two would leave the record counted forever.
+    enterCritical();
+    try {
+      retain(this.offset);
+      try {
+        post(Op.Terminate, this.offset);
+      } catch (e) {
+        releaseRef(this.offset); // the heap is full: nothing was posted
+        throw e;
+      }
+    } finally {
+      leaveCritical();
+    }
     const i = heap().i32;
     const at = recordField(this.offset, R_STATE);
     for (let s; !isTerminal((s = load(i, at))); ) await waitAsync(i, at, s);

@@ -12,7 +12,7 @@ import { Adopt, allocObject, defineKind, Handle, releaseRef, retain } from '../h
 import { PanicError } from './errors.ts';
 import { panicOf, ScopedJoinHandle } from './join_handle.ts';
 import { addJoiner, dropJoiner, panicDelivered } from './panic_report.ts';
-import { spawnRecord, type Entry, type EntryArgs, type EntryResult, type ModuleEntry } from './spawn.ts';
+import { spawnOnScope, type Entry, type EntryArgs, type EntryResult, type ModuleEntry } from './spawn.ts';
 import { heap } from '../heap/heap.ts';
 import { Kind } from '../heap/kinds.ts';
 import { add, assertCanBlock, cas, load, notify, store, wait, waitAsync } from '../wait/futex.ts';
@@ -41,7 +41,7 @@ export class Scope extends Handle {
   spawn<A extends unknown[], R>(fn: (...args: A) => R, ...args: A): ScopedJoinHandle<Awaited<R>>;
   spawn<F = unknown>(entry: URL | ModuleEntry, ...args: EntryArgs<F>): ScopedJoinHandle<EntryResult<F>>;
   spawn(entry: Entry, ...args: unknown[]): ScopedJoinHandle<unknown> {
-    return new ScopedJoinHandle(new Adopt(spawnRecord(entry, args, { scope: this })));
+    return spawnOnScope(this, entry, args);
   }
 }
 

@@ -251,10 +251,9 @@ function spawnWith<H>(entry: Entry, args: unknown[], opts: Options, own: (record
   return handle;
 }
 
-/** Creates the record and hands it over; returns the record with one count for the caller to adopt. */
-export function spawnRecord(entry: Entry, args: unknown[], opts: Options): number {
-  // The table entry's count passes to the caller, who records it again by adopting it.
-  return spawnWith(entry, args, opts, (record) => record);
+/** Scope.spawn(): like spawn(), the handle made in the kill-safe section that hands the thread over. */
+export function spawnOnScope(scope: Scope, entry: Entry, args: unknown[]): ScopedJoinHandle<unknown> {
+  return spawnWith(entry, args, { scope }, (r) => new ScopedJoinHandle(new Adopt(r)));
 }
 
 /**

@@ -2,7 +2,7 @@
 // with the Join role), so either can travel to other threads in messages.
 
 import { dropValue } from '../codec/stored.ts';
-import { Adopt, defineKind, Handle, retain, Role } from '../heap/handle.ts';
+import { Adopt, cloneHandle, defineKind, Handle, Role } from '../heap/handle.ts';
 import { heap } from '../heap/heap.ts';
 import { Kind } from '../heap/kinds.ts';
 import { ownedFree } from '../heap/owned.ts';
@@ -108,9 +108,8 @@ let self: Thread | undefined;
  */
 export function current(): Thread {
   if (!self || self.released || self.offset !== currentRecord()) {
-    const r = currentRecord();
-    retain(r); // the handle adopts a count of its own
-    self = new Thread(new Adopt(r));
+    // A count of its own, taken and recorded in one kill-safe section (cloneHandle).
+    self = cloneHandle(currentRecord(), (r) => new Thread(new Adopt(r)));
   }
   return self;
 }
