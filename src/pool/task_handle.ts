@@ -14,7 +14,7 @@ import { RecvError } from '../channel/errors.ts';
 import { PanicError } from '../thread/errors.ts';
 import { JoinHandle } from '../thread/join_handle.ts';
 import { Thread } from '../thread/thread.ts';
-import { Adopt, cloneHandle, inspectCustom, retain, Role } from '../heap/handle.ts';
+import { Adopt, cloneHandle, inspectCustom, Role } from '../heap/handle.ts';
 import { checkSignal, type WaitOptions } from '../wait/driver.ts';
 import { assertCanBlock, cas, load } from '../wait/futex.ts';
 import { CODE_MASK, GEN_SHIFT, TaskState } from './layout.ts';
@@ -70,6 +70,14 @@ function panicOf(reply: Reply): Outcome {
 }
 
 /**
+ * The handle of a task just queued: its own ref, a plain one on the reply channel, is
+ * taken and recorded in one kill-safe section (cloneHandle).
+ */
+export function taskHandle(rx: OneshotReceiver<Reply>, slot: TaskSlot, pool: PoolControl): TaskHandle<unknown> {
+  return cloneHandle(rx.offset, () => new TaskHandle(rx, slot, pool));
+}
+
+/**
  * The {@link JoinHandle} of a task queued on a {@link ThreadPool}: `join()` /
  * `joinAsync({ signal })` give its result, `isFinished()` never waits, `thread` is the
  * pool thread that runs it, `terminate()` kills that thread (the pool replaces it), and
@@ -104,9 +112,8 @@ export class TaskHandle<T> extends JoinHandle<T> {
   /** Whether the state slot was given back (or handed to the pool to give back). */
   #released = false;
 
-  /** @internal Made by ThreadPool.spawn() and map(). */
+  /** @internal Made by taskHandle(), which takes the ref this adopts. */
   constructor(rx: OneshotReceiver<Reply>, slot: TaskSlot, pool: PoolControl) {
-    retain(rx.offset); // the handle's own ref: a plain one on the reply channel
     super(new Adopt(rx.offset), Role.Plain);
     this.#rx = rx;
     this.#slot = slot;

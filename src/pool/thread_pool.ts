@@ -31,7 +31,7 @@ import { checkSignal, type WaitOptions } from '../wait/driver.ts';
 import { add, add64, cas, exchange64, load, load64, notify, store } from '../wait/futex.ts';
 import { CODE_MASK, Doorbell, GEN_MASK, GEN_SHIFT, ROW, Stat, STATE_SLOTS, STATE_WORDS, TaskKind, TaskState } from './layout.ts';
 import { poolThreadMain, type Reply, type TaskMessage } from './pool_thread.ts';
-import { LIVENESS_MS, TaskHandle, type PoolControl, type TaskSlot } from './task_handle.ts';
+import { LIVENESS_MS, taskHandle, TaskHandle, type PoolControl, type TaskSlot } from './task_handle.ts';
 
 /**
  * Options of {@link ThreadPool}: `threads`, `name`, `maxQueue` and `stackSize`.
@@ -668,7 +668,7 @@ export class ThreadPool {
   }
 
   #handle(rx: OneshotReceiver<Reply>, slot: TaskSlot): TaskHandle<unknown> {
-    const h = new TaskHandle(rx, slot, this.#control);
+    const h = taskHandle(rx, slot, this.#control);
     // A handle collected unjoined and unclosed gives its slot back once its task is over.
     dropped.register(h, slot);
     return h;
