@@ -47,7 +47,7 @@ describe('panics nobody joins are printed once', () => {
     const rounds = 24;
     const r = run('race', String(rounds));
     assert.equal(r.stdout, 'done');
-    assertReports(r.stderr, Array.from({ length: rounds }, (_, k) => `thread 'race-${k}' panicked: Error: race ${k}`));
+    assertReports(r.stderr, Array.from({ length: rounds }, (_, k) => `thread '<unnamed>' panicked: Error: race ${k}`));
   });
 
   test('a handle kept but never joined: printed when the process exits', { timeout: 60_000 }, () => {

@@ -54,7 +54,9 @@ const modes: Record<string, () => void | Promise<void>> = {
     for (let k = 0; k < rounds; k++) {
       const [tx, rx] = channel<never>();
       const go = new AtomicI32(0);
-      const h = new Builder().name(`race-${k}`).spawn((go: AtomicI32, k: number, _tx: unknown) => {
+      // Unnamed: each thread name gets a worker of its own, and booting one per round
+      // would make this a test of boot time on a loaded machine.
+      const h = spawn((go: AtomicI32, k: number, _tx: unknown) => {
         go.store(1);
         while (go.load() !== 2);
         throw new Error(`race ${k}`);
