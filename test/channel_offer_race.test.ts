@@ -4,19 +4,8 @@
 // its senders exactly and disconnects when the last one is gone.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { channel, heapStats, spawn, syncChannel, type Receiver, type Sender, type SyncSender } from '../src/index.ts';
-
-/** Live heap bytes once the runtime is quiet (workers finish returning to the pool asynchronously). */
-async function settledLive(): Promise<number> {
-  let live = heapStats().live;
-  for (let still = 0, k = 0; still < 20 && k < 400; k++) {
-    await new Promise((r) => setTimeout(r, 10));
-    const now = heapStats().live;
-    still = now === live ? still + 1 : 0;
-    live = now;
-  }
-  return live;
-}
+import { channel, spawn, syncChannel, type Receiver, type Sender, type SyncSender } from '../src/index.ts';
+import { settledLive } from './helpers/settle.ts';
 
 test('rendezvous sendTimeout of Senders racing recvTimeout: each delivered once, none lost or doubled', { timeout: 120_000 }, async () => {
   const ROUNDS = Number(process.env.WEFT_SOAK ? 20_000 : 2_000);

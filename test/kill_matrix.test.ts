@@ -11,12 +11,13 @@
 import assert from 'node:assert/strict';
 import { after, describe, test } from 'node:test';
 import {
-  AtomicI32, Condvar, Mutex, Notify, Once, OnceCell, RwLock, Semaphore, channel, heapStats, spawn, syncChannel,
+  AtomicI32, Condvar, Mutex, Notify, Once, OnceCell, RwLock, Semaphore, channel, spawn, syncChannel,
   type JoinHandle, type Receiver, type Sender, type SyncSender,
 } from '../src/index.ts';
 import { heap } from '../src/heap/heap.ts';
 import { recordField, R_STATE, State } from '../src/thread/record.ts';
 import { load } from '../src/wait/futex.ts';
+import { delay, settledLive } from './helpers/settle.ts';
 
 const ROUNDS = Number(process.env.WEFT_KILL_ROUNDS ?? (process.env.WEFT_SOAK ? 1000 : 8));
 const CHECK_MS = 10_000; // from the checker's start: its work takes microseconds, this bounds a stuck one
@@ -26,7 +27,6 @@ const SEED = Number(process.env.WEFT_SEED ?? Date.now() % 100_000);
 let seed = SEED;
 const rand = (): number => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 2 ** 32);
 const tick = () => new Promise<void>((r) => setImmediate(r));
-const delay = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 interface Tally {
   rounds: number;
@@ -93,20 +93,6 @@ async function expectDisconnect(rx: Receiver<number>, t: Tally): Promise<void> {
   else if (r.value !== 'RecvError') t.lost++;
 }
 
-/**
- * Live heap bytes once the runtime is quiet: a killed worker is replaced and booted
- * asynchronously, so the figure is read when it has not changed for a while.
- */
-async function settledLive(): Promise<number> {
-  let live = heapStats().live;
-  for (let still = 0, k = 0; still < 20 && k < 400; k++) {
-    await delay(10);
-    const now = heapStats().live;
-    still = now === live ? still + 1 : 0;
-    live = now;
-  }
-  return live;
-}
 
 /** Runs `round` ROUNDS times; asserts no deadlock, nothing lost, and no heap growth across the scenario (nothing leaked). */
 async function scenario(name: string, round: (t: Tally) => Promise<void>): Promise<Tally> {

@@ -7,9 +7,10 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import {
-  AtomicI32, RecvError, channel, heapStats, spawn, syncChannel,
+  AtomicI32, RecvError, channel, spawn, syncChannel,
   type JoinHandle, type Receiver, type Sender, type SyncSender,
 } from '../src/index.ts';
+import { delay, settledLive } from './helpers/settle.ts';
 
 type Msg = Sender<number>;
 type Tx = Sender<Msg> | SyncSender<Msg>;
@@ -18,21 +19,9 @@ type Work = { tx: Tx; t2: Sender<number> };
 /** What a sending thread hands back: its first-channel sender, still open, and how its sends went. */
 type Done = { tx: Tx; sent: number; back: number };
 
-const delay = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 /** How long the second channel may take to disconnect (at once when nothing is left behind). */
 const DISCONNECT_MS = 10_000;
 
-/** Live heap bytes once the runtime is quiet (workers go back to the pool asynchronously). */
-async function settledLive(): Promise<number> {
-  let live = heapStats().live;
-  for (let still = 0, k = 0; still < 20 && k < 400; k++) {
-    await delay(10);
-    const now = heapStats().live;
-    still = now === live ? still + 1 : 0;
-    live = now;
-  }
-  return live;
-}
 
 /** Seeded so that a failing run can be replayed (WEFT_SEED). */
 function random(): () => number {

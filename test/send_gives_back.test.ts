@@ -11,21 +11,10 @@ import {
   type JoinHandle, type Receiver, type Sender, type SyncSender,
 } from '../src/index.ts';
 import { heap } from '../src/heap/heap.ts';
+import { settledLive } from './helpers/settle.ts';
 
 const refcount = (offset: number) => Atomics.load(heap().i32, (offset >> 2) + 1);
-const delay = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
-/** Live heap bytes once the runtime is quiet (workers go back to the pool asynchronously). */
-async function settledLive(): Promise<number> {
-  let live = heapStats().live;
-  for (let still = 0, k = 0; still < 20 && k < 400; k++) {
-    await delay(10);
-    const now = heapStats().live;
-    still = now === live ? still + 1 : 0;
-    live = now;
-  }
-  return live;
-}
 
 /** `tx` works again, and once it is closed `rx` (its channel's only other end) sees the disconnect. */
 function assertSenderBack(tx: Sender<number>, rx: Receiver<number>): void {

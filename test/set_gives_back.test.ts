@@ -10,25 +10,14 @@ import {
   type Receiver, type Sender,
 } from '../src/index.ts';
 import { heap } from '../src/heap/heap.ts';
+import { settledLive } from './helpers/settle.ts';
 
 // A small heap (set before weft is first used; this file runs in its own process), so
 // the last test can fill it quickly.
 configure({ heapBytes: 1 << 20, maxHeapBytes: 4 << 20 });
 
 const refcount = (offset: number) => Atomics.load(heap().i32, (offset >> 2) + 1);
-const delay = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
-/** Live heap bytes once the runtime is quiet (workers go back to the pool asynchronously). */
-async function settledLive(): Promise<number> {
-  let live = heapStats().live;
-  for (let still = 0, k = 0; still < 20 && k < 400; k++) {
-    await delay(10);
-    const now = heapStats().live;
-    still = now === live ? still + 1 : 0;
-    live = now;
-  }
-  return live;
-}
 
 /** `tx` works again, and once it is closed `rx` (its channel's only other end) sees the disconnect. */
 function assertSenderBack(tx: Sender<number>, rx: Receiver<number>): void {

@@ -1,0 +1,18 @@
+// Waiting for the runtime to be quiet before reading the heap: killed workers are
+// replaced and pooled workers come back asynchronously, so a figure read at once could
+// count what is still in flight.
+import { heapStats } from '../../src/index.ts';
+
+export const delay = (ms: number): Promise<void> => new Promise<void>((r) => setTimeout(r, ms));
+
+/** Live heap bytes once they have not changed for 200 ms (at most 4 s of waiting). */
+export async function settledLive(): Promise<number> {
+  let live = heapStats().live;
+  for (let still = 0, k = 0; still < 20 && k < 400; k++) {
+    await delay(10);
+    const now = heapStats().live;
+    still = now === live ? still + 1 : 0;
+    live = now;
+  }
+  return live;
+}
