@@ -7,8 +7,9 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import {
-  AtomicI32, Builder, heapStats, PanicError, spawn, syncChannel, type JoinHandle, type Receiver, type SyncSender,
+  AtomicI32, Builder, PanicError, spawn, syncChannel, type JoinHandle, type Receiver, type SyncSender,
 } from '../src/index.ts';
+import { delay, settledLive } from './helpers/settle.ts';
 
 const ROUNDS = Number(process.env.WEFT_HANDOFF_ROUNDS ?? (process.env.WEFT_SOAK ? 40 : 4));
 /** Bound on any one join: a fresh worker's boot on a loaded 2-core machine can take seconds. */
@@ -19,7 +20,6 @@ const STORM = 12;
 const SEED = Number(process.env.WEFT_SEED ?? Date.now() % 100_000);
 let seed = SEED;
 const rand = (): number => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 2 ** 32);
-const delay = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 /** Joins `h` within JOIN_MS: its value, or the PanicError it failed with. A hang fails the test. */
 async function joinBounded<T>(h: JoinHandle<T>): Promise<{ value: T } | { panic: PanicError }> {
@@ -38,18 +38,6 @@ async function joinBounded<T>(h: JoinHandle<T>): Promise<{ value: T } | { panic:
   if (r === 'late') assert.fail(`${h.thread} was not joined within ${JOIN_MS} ms: its record or worker was lost`);
   h.close();
   return r as { value: T } | { panic: PanicError };
-}
-
-/** Live heap bytes once the runtime is quiet (workers return to the pool asynchronously). */
-async function settledLive(): Promise<number> {
-  let live = heapStats().live;
-  for (let still = 0, k = 0; still < 20 && k < 1000; k++) {
-    await delay(10);
-    const now = heapStats().live;
-    still = now === live ? still + 1 : 0;
-    live = now;
-  }
-  return live;
 }
 
 /**
@@ -82,7 +70,7 @@ describe('spawn hand-off to idle workers', { timeout: 600_000 }, () => {
     for (const h of Array.from({ length: 4 }, () => storm(arrived, 1, 4, 'warm')[0])) assert.ok('value' in (await joinBounded(h)));
     let before = 0;
     for (let k = -1; k < 2 * ROUNDS; k++) {
-      if (k === 0) before = await settledLive();
+      if (k === 0) before = await settledLive(10_000);
       // A thread that never ends by itself: the kill must find the worker it was handed to.
       const forever = spawn(async () => {
         const { sleep } = await import('weft');
@@ -98,7 +86,7 @@ describe('spawn hand-off to idle workers', { timeout: 600_000 }, () => {
       assert.ok('value' in q ? q.value === k : /was terminated/.test(q.panic.message));
     }
     assert.deepEqual(await joinBounded(spawn(() => 'after')), { value: 'after' });
-    assert.equal(await settledLive(), before, 'no record left behind');
+    assert.equal(await settledLive(10_000), before, 'no record left behind');
   });
 
   test('a handed-off thread that exits its worker fails its join; the next spawns run', async () => {
@@ -172,11 +160,11 @@ describe('spawn hand-off to idle workers', { timeout: 600_000 }, () => {
     const many = new AtomicI32(0);
     for (const h of storm(many, STORM, STORM, 'warm')) assert.ok('value' in (await joinBounded(h)));
     many.close();
-    const before = await settledLive();
+    const before = await settledLive(10_000);
     let joined = 0;
     for (let k = 0; k < ROUNDS; k++) joined += await round(true);
     assert.ok(joined >= ROUNDS * 3, 'each spawning thread got handles out before its kill');
-    assert.equal(await settledLive(), before, 'no record, spec or handle of a killed spawner left behind');
+    assert.equal(await settledLive(10_000), before, 'no record, spec or handle of a killed spawner left behind');
     // No worker lost: a storm that needs more workers than the pool at once still runs.
     using arrived = new AtomicI32(0);
     for (const h of storm(arrived, STORM, STORM, 'after')) assert.ok('value' in (await joinBounded(h)));

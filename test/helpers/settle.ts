@@ -5,10 +5,10 @@ import { heapStats } from '../../src/index.ts';
 
 export const delay = (ms: number): Promise<void> => new Promise<void>((r) => setTimeout(r, ms));
 
-/** Live heap bytes once they have not changed for 200 ms (at most 4 s of waiting). */
-export async function settledLive(): Promise<number> {
+/** Live heap bytes once they have not changed for 200 ms (waiting at most `maxMs`). */
+export async function settledLive(maxMs = 4000): Promise<number> {
   let live = heapStats().live;
-  for (let still = 0, k = 0; still < 20 && k < 400; k++) {
+  for (let still = 0, k = 0; still < 20 && k < maxMs / 10; k++) {
     await delay(10);
     const now = heapStats().live;
     still = now === live ? still + 1 : 0;
