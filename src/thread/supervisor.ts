@@ -32,6 +32,8 @@ const POOL_SIZE = Math.max(1, Math.min(4, availableParallelism()));
 const MAX_POOL_BOOT_FAILURES = 3;
 /** Idle workers kept beyond this are let go. */
 const MAX_IDLE = 2 * POOL_SIZE;
+/** Wake words the supervisor makes when it starts (more are made when more workers are alive at once). */
+const WAKE_WORDS_AHEAD = 32;
 /** Whether pooled workers for unnamed threads take them through hand-off words (Node) or by message (browsers). */
 const handOffWorkers = host.name === 'node';
 /** The Worker name of pooled workers for unnamed threads. */
@@ -85,7 +87,11 @@ export async function runSupervisor(sab: SharedArrayBuffer): Promise<never> {
   const byRecord = new Map<number, Slot>();
   const booting = new Map<string, number>(); // pooled workers booting, by name
   const names = new Map<number, string>(); // worker name of each queued record
-  const wakeWords: number[] = []; // wake words of workers that are gone, to lend again
+  // Wake words to lend to workers; a gone worker's word comes back here, as a stale
+  // registration may still signal it. Made up front for more workers than the pool
+  // usually has alive, so that the live heap does not grow by a word each time a few
+  // more workers than ever before are alive at once (what a heap-leak check would see).
+  const wakeWords: number[] = Array.from({ length: WAKE_WORDS_AHEAD }, allocWakeWord);
   // Booted workers that get their threads through a hand-off word: idle (HAND_IDLE in
   // the word) or running the record in it. A worker the supervisor takes a record back
   // from (to kill it) leaves this set for byRecord.
