@@ -25,6 +25,23 @@ function gate(): [open: () => void, wait: Receiver<void>] {
   return [() => tx.close(), rx];
 }
 
+/**
+ * Occupies one thread of `pool` with a task that runs until `open()` (it returns
+ * 'unblocked'); returns once the task has started, so it is off the queue.
+ */
+function occupy(pool: ThreadPool): { open: () => void; blocker: TaskHandle<string> } {
+  const [open, wait] = gate();
+  const [startedTx, started] = channel<number>();
+  const blocker = pool.spawn((w: Receiver<void>, s: Sender<number>) => {
+    s.send(1);
+    for (const _ of w);
+    return 'unblocked';
+  }, wait, startedTx);
+  started.recv();
+  started.close();
+  return { open, blocker };
+}
+
 /** Blocks until `n` tasks have started (each sends on `started`). */
 function awaitStarted(started: Receiver<number>, n: number): number[] {
   const ids: number[] = [];
@@ -167,13 +184,7 @@ describe('ThreadPool: tasks and results', () => {
 
   test('map over numbers on a pool whose other threads are busy: the free thread does every item', T, async () => {
     await using pool = new ThreadPool({ threads: 2 });
-    const [open, wait] = gate();
-    const [startedTx, started] = channel<number>();
-    const blocker = pool.spawn((w: Receiver<void>, s: Sender<number>) => {
-      s.send(1);
-      for (const _ of w);
-    }, wait, startedTx);
-    awaitStarted(started, 1);
+    const { open, blocker } = occupy(pool);
     const items = Array.from({ length: 10_000 }, (_, k) => k);
     // Resolves while the blocker still holds its thread: the map's task queued behind it
     // finds nothing to do (or is cancelled unstarted).
@@ -354,13 +365,7 @@ describe('ThreadPool: failures', () => {
 
   test('terminate() and cancel() on a queued task: it never runs', T, async () => {
     await using pool = new ThreadPool({ threads: 1 });
-    const [open, wait] = gate();
-    const [startedTx, started] = channel<number>();
-    const blocker = pool.spawn((w: Receiver<void>, s: Sender<number>) => {
-      s.send(1);
-      for (const _ of w);
-    }, wait, startedTx);
-    awaitStarted(started, 1);
+    const { open, blocker } = occupy(pool);
     const ran = new AtomicI32(0);
     const a = pool.spawn((r: AtomicI32) => r.fetchAdd(1), ran);
     const b = pool.spawn((r: AtomicI32) => r.fetchAdd(10), ran);
@@ -382,13 +387,7 @@ describe('ThreadPool: failures', () => {
 describe('ThreadPool: task states', () => {
   test('a cancelled task whose state slot is reused at once: the stale message is skipped, the new task runs once', T, async () => {
     await using pool = new ThreadPool({ threads: 1 });
-    const [open, wait] = gate();
-    const [startedTx, started] = channel<number>();
-    const blocker = pool.spawn((w: Receiver<void>, s: Sender<number>) => {
-      s.send(1);
-      for (const _ of w);
-    }, wait, startedTx);
-    awaitStarted(started, 1);
+    const { open, blocker } = occupy(pool);
     const ran = new AtomicI32(0);
     for (let round = 0; round < 20; round++) {
       const stale = pool.spawn((r: AtomicI32) => r.fetchAdd(1000), ran);
@@ -435,14 +434,7 @@ describe('ThreadPool: task states', () => {
 describe('ThreadPool: the queue', () => {
   test('maxQueue: spawn throws RangeError when full and queues nothing; spawnAsync waits for room', T, async () => {
     await using pool = new ThreadPool({ threads: 1, maxQueue: 2 });
-    const [open, wait] = gate();
-    const [startedTx, started] = channel<number>();
-    const blocker = pool.spawn((w: Receiver<void>, s: Sender<number>) => {
-      s.send(1);
-      for (const _ of w);
-      return 'unblocked';
-    }, wait, startedTx);
-    awaitStarted(started, 1); // taken off the queue: the queue is empty again
+    const { open, blocker } = occupy(pool); // taken off the queue: the queue is empty again
     const ran = new AtomicI32(0);
     const q1 = pool.spawn((r: AtomicI32) => r.fetchAdd(1), ran);
     const q2 = pool.spawn((r: AtomicI32) => r.fetchAdd(1), ran);
@@ -489,13 +481,7 @@ describe('ThreadPool: the queue', () => {
 
   test('spawnAsync({ signal }): aborting while waiting for room queues nothing', T, async () => {
     await using pool = new ThreadPool({ threads: 1, maxQueue: 1 });
-    const [open, wait] = gate();
-    const [startedTx, started] = channel<number>();
-    const blocker = pool.spawn((w: Receiver<void>, s: Sender<number>) => {
-      s.send(1);
-      for (const _ of w);
-    }, wait, startedTx);
-    awaitStarted(started, 1);
+    const { open, blocker } = occupy(pool);
     const ran = new AtomicI32(0);
     const q = pool.spawn((r: AtomicI32) => r.fetchAdd(1), ran);
     const ac = new AbortController();
@@ -512,13 +498,7 @@ describe('ThreadPool: the queue', () => {
 
   test('map({ signal }): aborting rejects with the reason and cancels the queued chunks', T, async () => {
     await using pool = new ThreadPool({ threads: 1 });
-    const [open, wait] = gate();
-    const [startedTx, started] = channel<number>();
-    const blocker = pool.spawn((w: Receiver<void>, s: Sender<number>) => {
-      s.send(1);
-      for (const _ of w);
-    }, wait, startedTx);
-    awaitStarted(started, 1);
+    const { open, blocker } = occupy(pool);
     const ran = new AtomicI32(0);
     const ac = new AbortController();
     const items = Array.from({ length: 100 }, () => ran);
