@@ -65,6 +65,22 @@ const flavors: Array<[string, () => [Tx, Receiver<Msg>]]> = [
   ['syncChannel(4)', () => syncChannel<Msg>(4)],
 ];
 
+type Round = (k: number, flavor: string, make: () => [Tx, Receiver<Msg>]) => Promise<void>;
+
+/**
+ * `rounds` rounds over the flavors in turn, after a warm-up round on each of the first
+ * `warmUp` flavors (pools and code paths allocate once): the heap must end where it began.
+ */
+async function roundsLeaveNothing(rounds: number, round: Round, warmUp = 1): Promise<void> {
+  for (const [flavor, make] of flavors.slice(0, warmUp)) await round(-1, flavor, make);
+  const before = await settledLive();
+  for (let k = 0; k < rounds; k++) {
+    const [flavor, make] = flavors[k % flavors.length];
+    await round(k, flavor, make);
+  }
+  assert.equal(await settledLive(), before, 'no message block or endpoint left behind');
+}
+
 /** Rejects unless `rx2` disconnects within DISCONNECT_MS (nothing is ever sent on it). */
 async function assertDisconnects(rx2: Receiver<number>, what: string): Promise<void> {
   const e = await rx2.recvAsync({ signal: AbortSignal.timeout(DISCONNECT_MS) }).then(
@@ -147,7 +163,7 @@ test('the last receiver closing while 2-4 threads send: each message given back 
       closed.send(got);
     }
   }, rxWorkRx, closedTx);
-  const round = async (k: number, flavor: string, make: () => [Tx, Receiver<Msg>]) => {
+  const round: Round = async (k, flavor, make) => {
     const [tx2, rx2] = channel<number>();
     const [tx1, rx1] = make();
     rxWork.send({ rx: rx1, take: Math.floor(rand() * 48) });
@@ -162,15 +178,9 @@ test('the last receiver closing while 2-4 threads send: each message given back 
     for (const tx of txs) tx.close();
     rx2.close();
   };
-  for (const [flavor, make] of flavors) await round(-1, flavor, make); // warm-up: pools and code paths allocate once
-  const before = await settledLive();
   const started = performance.now();
-  for (let k = 0; k < ROUNDS; k++) {
-    const [flavor, make] = flavors[k % flavors.length];
-    await round(k, flavor, make);
-  }
+  await roundsLeaveNothing(ROUNDS, round, flavors.length);
   const elapsed = performance.now() - started;
-  assert.equal(await settledLive(), before, 'no message block or endpoint left behind');
   rxWork.close();
   await receiver.joinAsync();
   receiver.close();
@@ -184,7 +194,7 @@ test('the receiving thread killed while 2-4 threads send: each message given bac
   const ROUNDS = Number(process.env.WEFT_KILL_ROUNDS ?? 9);
   const rand = random();
   const pool = senders(4);
-  const round = async (k: number, flavor: string, make: () => [Tx, Receiver<Msg>]) => {
+  const round: Round = async (k, flavor, make) => {
     const [tx2, rx2] = channel<number>();
     const [tx1, rx1] = make();
     const n = new AtomicI32();
@@ -217,13 +227,7 @@ test('the receiving thread killed while 2-4 threads send: each message given bac
     for (const tx of txs) tx.close();
     rx2.close();
   };
-  await round(-1, flavors[0][0], flavors[0][1]); // warm-up
-  const before = await settledLive();
-  for (let k = 0; k < ROUNDS; k++) {
-    const [flavor, make] = flavors[k % flavors.length];
-    await round(k, flavor, make);
-  }
-  assert.equal(await settledLive(), before, 'no message block or endpoint left behind');
+  await roundsLeaveNothing(ROUNDS, round);
   await pool.stop();
 });
 
@@ -231,7 +235,7 @@ test('a sending thread killed while the last receiver closes: what it sent and h
   const ROUNDS = Number(process.env.WEFT_KILL_ROUNDS ?? 9);
   const rand = random();
   const pool = senders(2);
-  const round = async (k: number, flavor: string, make: () => [Tx, Receiver<Msg>]) => {
+  const round: Round = async (k, flavor, make) => {
     const [tx2, rx2] = channel<number>();
     const [tx1, rx1] = make();
     // Killed anywhere in a send: before publishing, after, or giving a value back.
@@ -260,12 +264,6 @@ test('a sending thread killed while the last receiver closes: what it sent and h
     for (const tx of txs) tx.close();
     rx2.close();
   };
-  await round(-1, flavors[0][0], flavors[0][1]); // warm-up
-  const before = await settledLive();
-  for (let k = 0; k < ROUNDS; k++) {
-    const [flavor, make] = flavors[k % flavors.length];
-    await round(k, flavor, make);
-  }
-  assert.equal(await settledLive(), before, 'no message block or endpoint left behind');
+  await roundsLeaveNothing(ROUNDS, round);
   await pool.stop();
 });
