@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import {
-  channel, JoinHandle, PanicError, spawn, syncChannel, TaskHandle, ThreadPool,
+  AtomicI32, channel, JoinHandle, PanicError, spawn, syncChannel, TaskHandle, ThreadPool,
   type Receiver, type Sender,
 } from '../src/index.ts';
 
@@ -103,5 +103,36 @@ describe('a pool task is joined through JoinHandle', () => {
     h.close(); // idempotent
     assert.throws(() => h.join(), /TaskHandle is closed/);
     assert.equal(await pool.spawn(() => 4).joinAsync(), 4, 'the pool goes on');
+  });
+});
+
+describe('a cancelled task joined at once gives its state slot back while its message is still queued', () => {
+  test('slots reused by new tasks behind the stale messages: every new task runs once, no cancelled one runs', T, async () => {
+    await using pool = new ThreadPool({ threads: 1 });
+    const ran = new AtomicI32(0);
+    const [release, gate] = channel<void>();
+    // Holds the only thread, so everything below stays queued until release.close().
+    const blocker = pool.spawn((gate: Receiver<void>) => {
+      for (const _ of gate);
+    }, gate);
+    const expected: Array<[JoinHandle<number>, number]> = [];
+    for (let round = 0; round < 20; round++) {
+      // Half are cancelled and joined, which gives their slots back at once; new tasks
+      // then take those slots, with the next generation, while the cancelled tasks'
+      // messages are still in the queue ahead of them.
+      const first = Array.from({ length: 16 }, (_, k) => pool.spawn((ran: AtomicI32, k: number) => (ran.fetchAdd(1), k), ran, k));
+      for (let k = 0; k < 16; k += 2) {
+        assert.equal(first[k].cancel(), true);
+        assert.throws(() => first[k].join(), /cancelled before it started/);
+      }
+      for (let k = 1; k < 16; k += 2) expected.push([first[k], k]);
+      for (let k = 0; k < 8; k++) expected.push([pool.spawn((ran: AtomicI32, k: number) => (ran.fetchAdd(1), 100 + k), ran, k), 100 + k]);
+    }
+    assert.equal(ran.load(), 0, 'nothing ran while the blocker held the thread');
+    release.close();
+    await blocker.joinAsync();
+    for (const [h, value] of expected) assert.equal(await h.joinAsync(), value);
+    assert.equal(ran.load(), 20 * 16, 'each uncancelled task ran once, no cancelled one ran');
+    assert.equal(pool.stats().cancelled, 20 * 8);
   });
 });
