@@ -370,15 +370,18 @@ export abstract class Handle {
 
   /** Throws if this handle was closed or moved to another thread. */
   protected checkOpen(): void {
-    if (this.#slot < 0 || !this.#owned()) {
-      throw new TypeError(
-        this.#slot === MOVED
-          ? `${this.kindName} was moved (passed to spawn, sent, or stored in a value) and cannot be used here` +
-            (typeof (this as { clone?: unknown }).clone === 'function' ? '; to keep one here, pass clone() instead' : '')
-          : this.#slot === CLOSED ? `${this.kindName} is closed`
-          : `${this.kindName} belongs to a thread that has ended`,
-      );
-    }
+    // Kept small (the error is built in #unusable) so that hot paths inline it.
+    if (this.#slot < 0 || !this.#owned()) this.#unusable();
+  }
+
+  #unusable(): never {
+    throw new TypeError(
+      this.#slot === MOVED
+        ? `${this.kindName} was moved (passed to spawn, sent, or stored in a value) and cannot be used here` +
+          (typeof (this as { clone?: unknown }).clone === 'function' ? '; to keep one here, pass clone() instead' : '')
+        : this.#slot === CLOSED ? `${this.kindName} is closed`
+        : `${this.kindName} belongs to a thread that has ended`,
+    );
   }
 
   /** True once this handle gave its reference back (closed, moved, or its thread ended). */

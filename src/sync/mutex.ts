@@ -113,8 +113,12 @@ export abstract class PinnedHandle extends Handle {
   }
 
   protected override checkOpen(): void {
-    if (this.#closing) throw new TypeError(`${this.kindName} is closed`);
+    if (this.#closing) this.#closed();
     super.checkOpen();
+  }
+
+  #closed(): never {
+    throw new TypeError(`${this.kindName} is closed`);
   }
 
   override get released(): boolean {
@@ -180,14 +184,19 @@ class Guard<T> implements MutexGuard<T>, SuspendableGuard {
       this.#checkHeld();
     }
     this.#state = RELEASED;
-    if (this.#value === undefined) {
-      if (this.#pending !== CLEAN) this.#putPending();
-      release(this.#h.i32, this.#mutex.offset);
-      this.#mutex[UNPIN]();
+    // Writing a value back is out of line: a small unlock() is inlined into the caller.
+    if (this.#value !== undefined || this.#pending !== CLEAN) {
+      this.#writeBackAndRelease();
       return;
     }
+    release(this.#h.i32, this.#mutex.offset);
+    this.#mutex[UNPIN]();
+  }
+
+  #writeBackAndRelease(): void {
     try {
-      this.#value.flush();
+      if (this.#pending !== CLEAN) this.#putPending();
+      this.#value?.flush();
     } finally {
       release(this.#h.i32, this.#mutex.offset);
       this.#mutex[UNPIN]();
@@ -432,20 +441,22 @@ export class Mutex<T = undefined> extends PinnedHandle {
   lock(): MutexGuard<T> {
     this.checkOpen();
     assertCanBlock('Mutex.lock()', 'lockAsync()');
-    const offset = this.offset;
     const h = this.#h;
-    const me = this.#me;
-    const s = cas(h.i32, (offset >> 2) + STATE, UNLOCKED, me);
-    if (s !== UNLOCKED) {
-      if ((s & ~WAITERS) === me) {
-        throw new Error(
-          'Mutex.lock(): this thread already holds the lock, waiting for it would deadlock; ' +
-            'unlock the guard first (weft locks are not reentrant)',
-        );
-      }
-      runSync(lockContended(h.i32, offset, me), Infinity);
-    }
+    // The rest is out of line: a small lock() is inlined into the caller's loop.
+    if (cas(h.i32, (this.offset >> 2) + STATE, UNLOCKED, this.#me) !== UNLOCKED) this.#lockContended();
     return new Guard(this, h);
+  }
+
+  #lockContended(): void {
+    const i = this.#h.i32;
+    const me = this.#me;
+    if ((load(i, (this.offset >> 2) + STATE) & ~WAITERS) === me) {
+      throw new Error(
+        'Mutex.lock(): this thread already holds the lock, waiting for it would deadlock; ' +
+          'unlock the guard first (weft locks are not reentrant)',
+      );
+    }
+    runSync(lockContended(i, this.offset, me), Infinity);
   }
 
   /**

@@ -37,11 +37,12 @@ export function canBlock(): boolean {
  * Called at the top of every blocking operation, before any state changes.
  */
 export function assertCanBlock(call: string, alternative: string): void {
-  if (!canBlock()) {
-    throw new TypeError(
-      `${call} would block, and this thread may not block (browser main thread); use ${alternative} instead`,
-    );
-  }
+  // The error is built out of line: this check heads every blocking call's fast path.
+  if (blockingAllowed !== true && !canBlock()) cannotBlock(call, alternative);
+}
+
+function cannotBlock(call: string, alternative: string): never {
+  throw new TypeError(`${call} would block, and this thread may not block (browser main thread); use ${alternative} instead`);
 }
 
 /** Checks a user-supplied timeout; `undefined` means wait forever. */
