@@ -2,12 +2,12 @@
 // export condition. `npm run build` must have run (CI builds before testing).
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createRequire } from 'node:module';
 import { test } from 'node:test';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const built = existsSync(join(root, 'dist/index.js')) && existsSync(join(root, 'dist/index.d.ts'));
@@ -57,6 +57,70 @@ test('CommonJS consumers and node -e (CommonJS and ES module) use the built pack
     assert.equal(c.run(['main.cjs']).trim(), '2');
     assert.equal(c.run(['-e', "const { spawn } = require('weft'); console.log(spawn(() => 3).join())"]).trim(), '3');
     assert.equal(c.run(['--input-type=module', '-e', "import { spawn } from 'weft'; console.log(spawn(() => 4).join())"]).trim(), '4');
+  } finally {
+    rmSync(c.dir, { recursive: true, force: true });
+  }
+});
+
+// dist/ is bundled with code splitting (scripts/build.mjs): the worker entry and
+// dist/index.js import the same chunks. A second copy of weft in a thread would have
+// its own classes and its own idea of the current thread, so both checks below fail.
+test("from the built package, a thread's import('weft') and a module thread's static import are the worker's own weft", { skip }, () => {
+  const c = consumer({
+    'package.json': '{ "type": "module" }',
+    'job.js': `import { Mutex, current } from 'weft';
+      export function run(m) { return { same: m instanceof Mutex, name: current().name }; }`,
+    'main.js': `import { Builder, Mutex } from 'weft';
+      const m = new Mutex(0);
+      const dynamic = new Builder().name('dynamic').spawn(async (m) => {
+        const weft = await import('weft');
+        return { same: m instanceof weft.Mutex, name: weft.current().name };
+      }, m).join();
+      const fromModule = new Builder().name('module').spawn({ module: new URL('./job.js', import.meta.url), export: 'run' }, m).join();
+      console.log(JSON.stringify({ dynamic, fromModule }));`,
+  });
+  try {
+    assert.deepEqual(JSON.parse(c.run(['main.js'])), {
+      dynamic: { same: true, name: 'dynamic' },
+      fromModule: { same: true, name: 'module' },
+    });
+  } finally {
+    rmSync(c.dir, { recursive: true, force: true });
+  }
+});
+
+test('a fresh worker loads a handful of files from the built package, and import(\'weft\') adds only dist/index.js', { skip }, () => {
+  // V8 reports every script an isolate has parsed when its debugger is enabled.
+  const c = consumer({
+    'package.json': '{ "type": "module" }',
+    'main.js': `import { Builder } from 'weft';
+      // A stack size of its own gives the thread a worker of its own, started for it.
+      const r = await new Builder().stackSize(4 << 20).spawn(async () => {
+        const loaded = async () => {
+          const { Session } = await import('node:inspector');
+          const s = new Session();
+          s.connect();
+          const urls = [];
+          s.on('Debugger.scriptParsed', (m) => urls.push(m.params.url));
+          await new Promise((done) => s.post('Debugger.enable', done));
+          s.disconnect();
+          return urls.filter((u) => u.startsWith('file:'));
+        };
+        const atStart = await loaded();
+        await import('weft');
+        return { atStart, afterImport: await loaded() };
+      }).joinAsync();
+      console.log(JSON.stringify(r));`,
+  });
+  try {
+    const r = JSON.parse(c.run(['main.js'])) as { atStart: string[]; afterImport: string[] };
+    const dist = pathToFileURL(join(realpathSync(root), 'dist/')).href;
+    const ours = (urls: string[]) => urls.filter((u) => u.startsWith(dist)).map((u) => u.slice(dist.length)).sort();
+    const atStart = ours(r.atStart);
+    assert.ok(atStart.includes('thread/worker_main.js') && atStart.includes('platform/node.js'), atStart.join(', '));
+    assert.ok(atStart.every((f) => f === 'thread/worker_main.js' || f === 'platform/node.js' || /^chunks\/[\w-]+\.js$/.test(f)), atStart.join(', '));
+    assert.ok(atStart.length <= 8, `a fresh worker loaded ${atStart.length} files of weft: ${atStart.join(', ')}`);
+    assert.deepEqual(ours(r.afterImport), [...atStart, 'index.js'].sort());
   } finally {
     rmSync(c.dir, { recursive: true, force: true });
   }
