@@ -1,8 +1,12 @@
 // Baseline: the cost of a bare `new Worker`, to its first message and to its exit;
 // weft's spawn pays this and adds its own set-up. Spawns run one at a time, and each
-// worker has exited before the next starts.
+// worker has exited before the next starts. Beside it, a worker that loads weft as a
+// user's program does (plain Node, the built package): what a fresh weft worker pays
+// before it is ready.
 
 import { once } from 'node:events';
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import type { Case } from '../harness.ts';
 import { tsWorker } from '../worker.ts';
@@ -11,6 +15,7 @@ export type Milestone = 'message' | 'exit';
 
 const helloJs = "require('node:worker_threads').parentPort.postMessage('hello');";
 const helloTs = new URL('../workers/hello.ts', import.meta.url);
+const distIndex = new URL('../../dist/index.js', import.meta.url);
 
 function spawnCase(name: string, until: Milestone, spawn: () => Worker, baseline?: boolean): Case {
   return {
@@ -52,4 +57,19 @@ export function spawnJs(until: Milestone): Case {
  */
 export function spawnTs(until: Milestone): Case {
   return spawnCase('new Worker (.ts via tsx)', until, () => tsWorker(helloTs));
+}
+
+/**
+ * A worker importing weft from dist/ (`npm run build`) before its message, as weft's
+ * worker entry does: plain Node, without the bench's tsx loader and `weft-source`
+ * condition (execArgv: []), so it loads the JavaScript a user's threads load. Left out,
+ * with a note, when dist/ has not been built.
+ */
+export function weftFromDist(until: Milestone): Case[] {
+  if (!existsSync(fileURLToPath(distIndex))) {
+    console.log(`bench: "fresh worker ready from dist" left out: ${fileURLToPath(distIndex)} is missing (npm run build)`);
+    return [];
+  }
+  const code = `import(${JSON.stringify(distIndex.href)}).then(() => { ${helloJs} });`;
+  return [spawnCase('fresh worker ready from dist', until, () => new Worker(code, { eval: true, execArgv: [] }))];
 }
