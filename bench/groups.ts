@@ -14,7 +14,7 @@ import {
   weftMutexIncrement, weftMutexUncontended, weftOnceFastPath, weftOnceLockGet,
 } from './weft/sync.ts';
 import { weftMainReceive, weftOneWay, weftRoundTrip } from './weft/channel.ts';
-import { weftParkRoundTrip, weftSpawnJoin } from './weft/threads.ts';
+import { weftParkRoundTrip, weftSpawnJoin, weftSpawnJoinFromDist } from './weft/threads.ts';
 import { piscinaMap, piscinaRoundTrip } from './baselines/piscina.ts';
 import { weftPoolMap, weftPoolRoundTrip } from './weft/pool.ts';
 
@@ -39,7 +39,7 @@ export const groups: Group[] = [
   group('contended increments', [casLockContended(), rustStd('mutex_contended'), vsRust(weftMutexContended(), 'mutex_contended')]),
   group('once and once-lock fast paths', [atomicLoadFloor(), rustStd('once_completed'), vsRust(weftOnceFastPath(), 'once_completed'), weftOnceLockGet()]),
   group('spawn to first message', [spawnJs('message'), spawnTs('message'), ...weftFromDist('message')]),
-  group('spawn to exit', [spawnJs('exit'), spawnTs('exit'), rustStd('spawn_join'), vsRust(weftSpawnJoin(false), 'spawn_join'), weftSpawnJoin(true)]),
+  group('spawn to exit', [spawnJs('exit'), spawnTs('exit'), rustStd('spawn_join'), vsRust(weftSpawnJoin(false), 'spawn_join'), weftSpawnJoin(true), ...weftSpawnJoinFromDist()]),
   group('pool task round trip', [piscinaRoundTrip(), weftPoolRoundTrip(false), weftPoolRoundTrip(true)]),
   group('pool map of 1e5 small items', [piscinaMap(100_000, false, true), piscinaMap(100_000, true), weftPoolMap(100_000)]),
 ];

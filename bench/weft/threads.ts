@@ -1,8 +1,13 @@
 // weft's thread rows: spawn → join of a trivial thread, from the warm pool and on a
-// fresh worker, and a park/unpark round trip between two threads.
+// fresh worker (here, from the sources through tsx, and as a user's program runs it,
+// from the built package), and a park/unpark round trip between two threads.
 
+import { execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 import { AtomicI32, Builder, current, park, spawn, type Thread } from 'weft';
-import type { Case } from '../harness.ts';
+import { summarize, type Case } from '../harness.ts';
 
 /** spawn → join of a thread returning at once. `fresh` forces a new worker each time. */
 export function weftSpawnJoin(fresh: boolean): Case {
@@ -24,6 +29,51 @@ export function weftSpawnJoin(fresh: boolean): Case {
       };
     },
   };
+}
+
+const distIndex = new URL('../../dist/index.js', import.meta.url);
+const run = promisify(execFile);
+
+/**
+ * spawn → join on a fresh worker the way a user's program pays it: plain Node in a child
+ * process (no tsx, no `weft-source` condition) importing the built package, which times
+ * its own samples. The bench's workers boot through tsx, which costs several times what
+ * loading weft does. Left out, with a note, when dist/ has not been built.
+ */
+export function weftSpawnJoinFromDist(): Case[] {
+  const name = 'weft spawn→join (fresh worker, dist)';
+  if (!existsSync(fileURLToPath(distIndex))) {
+    console.log(`bench: "${name}" left out: ${fileURLToPath(distIndex)} is missing (npm run build)`);
+    return [];
+  }
+  return [
+    {
+      name,
+      metric: 'ms/op',
+      async open() {
+        throw new Error('measured in a child process');
+      },
+      async measure(settings) {
+        const script = `const { Builder } = await import(${JSON.stringify(distIndex.href)});
+const fresh = () => new Builder().stackSize(4 << 20).spawn((x) => x + 1, 1).join();
+const time = (n) => {
+  const start = performance.now();
+  for (let k = 0; k < n; k++) if (fresh() !== 2) throw new Error('wrong result');
+  return (performance.now() - start) / 1e3;
+};
+time(1);
+const ops = Math.max(1, Math.round(${settings.sampleSeconds} / time(1)));
+for (let i = 0; i < ${settings.warmups}; i++) time(ops);
+const seconds = [];
+for (let i = 0; i < ${settings.samples}; i++) seconds.push(time(ops));
+console.log(JSON.stringify({ ops, seconds }));`;
+        const env = { ...process.env, NODE_OPTIONS: '' };
+        const { stdout } = await run(process.execPath, ['--input-type=module', '-e', script], { env, timeout: 120_000 });
+        const { ops, seconds } = JSON.parse(stdout) as { ops: number; seconds: number[] };
+        return summarize('ms/op', ops, seconds);
+      },
+    },
+  ];
 }
 
 const IDLE = 0, PING = 1, PONG = 2, STOP = 3;
