@@ -91,6 +91,7 @@ if (warnings.length > 0) {
 
 const [core, ...hosts] = results.map((r) => r.metafile);
 checkOneCopy(core);
+checkCoreImports(core);
 checkHostImports(core);
 for (const host of hosts) checkHost(host);
 checkPackagePaths();
@@ -120,6 +121,16 @@ function checkOneCopy(meta) {
       if (seen.has(input)) fail(`${input} is in both ${seen.get(input)} and ${file}: a thread would run two copies of it`);
       seen.set(input, file);
     }
+  }
+}
+
+/** The core is the same for Node and browsers: it imports the package's dependencies and the host, nothing of Node's. */
+function checkCoreImports(meta) {
+  const deps = Object.keys(JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')).dependencies ?? {});
+  const allowed = (p) => p === HOST_IMPORT || deps.some((d) => p === d || p.startsWith(`${d}/`));
+  for (const { file, o } of outputs(meta)) {
+    const foreign = o.imports.filter((i) => i.external && !allowed(i.path)).map((i) => i.path);
+    if (foreign.length > 0) fail(`${file} imports ${foreign.join(', ')}: only the host (src/platform/) may use what a platform provides`);
   }
 }
 
