@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 
@@ -39,13 +39,23 @@ after(() => {
 test('the tarball ships the build, its maps and sources, README, LICENSE and CHANGELOG, and nothing of the repo', () => {
   const files = execFileSync('tar', ['tzf', tarball], { encoding: 'utf8' }).split('\n').map((f) => f.replace(/^package\//, ''));
   for (const f of ['LICENSE', 'README.md', 'CHANGELOG.md', 'package.json', 'dist/index.js', 'dist/index.d.ts', 'dist/index.js.map',
-    'dist/index.d.ts.map', 'dist/thread/worker_main.js', 'src/index.ts']) {
+    'dist/index.d.ts.map', 'dist/thread/worker_main.js', 'dist/platform/node.js', 'dist/platform/browser.js', 'src/index.ts']) {
     assert.ok(files.includes(f), `${f} is in the tarball`);
   }
-  assert.deepEqual(files.filter((f) => /^(test|bench|examples|node_modules|\.ci)\//.test(f)), []);
-  // A map names its source by a path that exists in the package.
-  const map = JSON.parse(readFileSync(join(dir, 'node_modules/weft/dist/index.js.map'), 'utf8')) as { sources: string[] };
-  for (const s of map.sources) assert.ok(files.includes(join('dist', s).replace(/^dist\/\.\.\//, '')), `${s} is shipped`);
+  assert.deepEqual(files.filter((f) => /^(test|bench|examples|scripts|node_modules|\.ci)\//.test(f)), []);
+  // The JavaScript is the bundle (scripts/build.mjs): three entries, their shared chunks
+  // and the two hosts, not a file per module.
+  const js = files.filter((f) => f.endsWith('.js'));
+  for (const f of js) {
+    assert.match(f, /^dist\/(index|check\/index|thread\/worker_main|platform\/(node|browser)|chunks\/[\w-]+)\.js$/, f);
+  }
+  assert.ok(js.length <= 12, `${js.length} JavaScript files: ${js.join(', ')}`);
+  // Each file's map names its sources by paths that exist in the package.
+  for (const f of js) {
+    assert.ok(files.includes(`${f}.map`), `${f}.map is shipped`);
+    const map = JSON.parse(readFileSync(join(dir, 'node_modules/weft', `${f}.map`), 'utf8')) as { sources: string[] };
+    for (const s of map.sources) assert.ok(files.includes(join(dirname(f), s)), `${s} (from ${f}.map) is shipped`);
+  }
 });
 
 test('the typings expose no internals', () => {
