@@ -7,7 +7,9 @@
 // bundler that leaves it alone (esbuild) leaves that URL pointing nowhere; then
 // `weft-worker.js` next to the bundle is tried, which the README's recipe builds.
 // Thread workers are started by the supervisor from its own script URL, so they run
-// whatever entry the supervisor runs.
+// whatever entry the supervisor runs. In the package's dist/ this module is a file of
+// its own, dist/platform/browser.js (the file the `browser` field puts in place of
+// dist/platform/node.js), so the URL above is dist/thread/worker_main.js, as in src/.
 //
 // Death. A Worker has no `exit` event, and an uncaught error does not end it. Each
 // worker takes a Web Lock of its own before its first message; the parent asks for

@@ -4,7 +4,9 @@
 // TypeScript sources (or a thread's entry is a .ts module) the worker registers tsx
 // itself before importing.
 //
-// Where the entry lives: next to weft's modules (the package's dist/ or src/), or,
+// Where the entry lives: at ../thread/worker_main from this module, in src/ and in the
+// package's dist/ alike (the build keeps this module a file of its own,
+// dist/platform/node.js, and checks that the entry is there: scripts/build.mjs), or,
 // when weft was bundled into an application, a separately bundled `weft-worker.mjs`
 // (or .js / .cjs) next to the bundle. A bundle cannot be the worker's entry itself:
 // the application's own top-level code would run again in every thread.
