@@ -38,7 +38,11 @@ const CHUNKS = 'chunks';
 rmSync(join(root, out), { recursive: true, force: true });
 
 const tsc = join(dirname(require.resolve('typescript/package.json')), 'bin/tsc');
-execFileSync(process.execPath, [tsc, '-p', 'tsconfig.build.json'], { cwd: root, stdio: 'inherit' });
+try {
+  execFileSync(process.execPath, [tsc, '-p', 'tsconfig.build.json'], { cwd: root, stdio: 'inherit' });
+} catch {
+  fail('tsc -p tsconfig.build.json failed (its diagnostics are above)');
+}
 
 const common = {
   absWorkingDir: root,
