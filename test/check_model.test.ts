@@ -3,6 +3,9 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { model } from '../src/check/index.ts';
+import { G_LIVE } from '../src/check/control.ts';
+import { alloc, free } from '../src/heap/alloc.ts';
+import { heap } from '../src/heap/heap.ts';
 import { AtomicI32, Condvar, Mutex, spawn } from '../src/index.ts';
 
 const T = { timeout: 60_000 };
@@ -141,5 +144,72 @@ describe('model() time and options', () => {
       ),
       /the body threw: Error: model\(\): another model is running in this thread/,
     );
+  });
+});
+
+describe('model() after a failed model', () => {
+  test('a thread of a failed schedule that is slow to leave takes no step in the next model', T, async () => {
+    // Two raw heap words: [go on, left]. The thread of the first model is held up right
+    // after the notify of the model's live count as it leaves, as a loaded machine may
+    // hold it; the model returns and frees its control block, and the next model's
+    // block takes its place. Only then does the thread go on.
+    const words = alloc(8);
+    const w = words >> 2;
+    try {
+      await assert.rejects(
+        model(
+          () => {
+            const m = new Mutex(false);
+            const cv = new Condvar();
+            spawn(
+              (m: Mutex<boolean>, cv: Condvar, w: number, live: number) => {
+                const g = m.lock();
+                try {
+                  cv.waitWhile(g, (ready) => !ready); // never notified: the model fails, the wait throws
+                } finally {
+                  // All this thread does with the model from here on is leave it. The
+                  // control block is a view of its own (weft's words are views of the whole heap).
+                  const notify = Atomics.notify;
+                  Atomics.notify = (view: Int32Array | BigInt64Array, index: number, count?: number): number => {
+                    const r = notify(view as Int32Array, index, count);
+                    if (view.byteOffset !== 0 && index === live) {
+                      Atomics.notify = notify;
+                      const h = new Int32Array(view.buffer);
+                      Atomics.wait(h, w, 0, 30_000);
+                      // After the rest of this thread's leaving (the job this notify runs in).
+                      queueMicrotask(() => {
+                        Atomics.store(h, w + 1, 1);
+                        Atomics.notify(h, w + 1);
+                      });
+                    }
+                    return r;
+                  };
+                }
+              },
+              m,
+              cv,
+              w,
+              G_LIVE,
+            );
+          },
+          { schedules: 1 },
+        ),
+        /the body returned with threads left blocked forever/,
+      );
+      const r = await model(
+        () => {
+          const i = heap().i32;
+          Atomics.store(i, w, 1);
+          Atomics.notify(i, w);
+          // The held-up thread finishes leaving while this execution runs (not a step of it).
+          assert.notEqual(Atomics.wait(i, w + 1, 0, 30_000), 'timed-out');
+          assert.equal(spawn(() => 7).join(), 7);
+        },
+        { schedules: 1 },
+      );
+      assert.equal(r.schedules, 1);
+    } finally {
+      free(words);
+    }
   });
 });

@@ -40,7 +40,7 @@ export const G_MAX_STEPS = 11;
 export const G_SWITCHES = 12;
 /** 1 once the body has returned (the main thread left the model). */
 export const G_MAIN_LEFT = 13;
-/** Threads not yet ended (spawned threads count from their start). */
+/** Threads that have not left the model (spawned threads count from their start). Leaving, a thread's last touch of the block. */
 export const G_LIVE = 14;
 /** Next priority handed out below every other (PCT change points, yields). */
 export const G_LOW_PRIO = 15;

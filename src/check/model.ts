@@ -193,13 +193,19 @@ async function execute(k: Control, schedule: Schedule, body: () => void | Promis
   return { failure, cause, steps: k.get(G_STEP), psteps: k.get(G_PSTEP), switches: k.get(G_SWITCHES), clean };
 }
 
-/** Waits until every thread has ended (after a failure: unwound, or terminated after UNWIND_MS). */
+/**
+ * Waits until the execution is over and every thread has left it (after a failure:
+ * unwound, or terminated after UNWIND_MS). A thread's last touch of the control block
+ * is its count in G_LIVE (runtime.ts leaveThread): only then may the block be freed or
+ * reset, as a thread still in leaveThread would otherwise act in the next execution.
+ */
 async function waitForEnd(k: Control): Promise<boolean> {
   let step = k.get(G_STEP);
   let since = Date.now();
   for (;;) {
-    const failed = k.get(G_END) === END_FAILED;
-    if (failed ? k.get(G_LIVE) <= 0 : k.get(G_END) !== 0) return true;
+    const end = k.get(G_END);
+    if (end !== 0 && k.get(G_LIVE) <= 0) return true;
+    const failed = end === END_FAILED;
     if (failed && Date.now() - since > UNWIND_MS) {
       // Threads that will not unwind (spinning outside weft, say) are killed.
       for (const r of spawnedRecords(k)) {
@@ -211,12 +217,13 @@ async function waitForEnd(k: Control): Promise<boolean> {
       await sleepAsyncRaw(1000);
       return false;
     }
-    const word = failed ? G_LIVE : G_END;
+    // Once over (every thread Done, or unwinding), only the live count moves.
+    const word = end !== 0 ? G_LIVE : G_END;
     const r = Atomics.waitAsync(k.i32, word, k.get(word), 100);
     if (r.async) await r.value;
     const now = k.get(G_STEP);
     if (now !== step) [step, since] = [now, Date.now()];
-    else if (!failed && Date.now() - since > STALL_MS) fail(k, Failure.Stalled, k.get(G_TOKEN));
+    else if (end === 0 && Date.now() - since > STALL_MS) fail(k, Failure.Stalled, k.get(G_TOKEN));
   }
 }
 

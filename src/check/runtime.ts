@@ -501,7 +501,7 @@ const spawnHook = {
     retain(record); // kept until the execution is over, for its report (model.ts releases it)
     suspended--;
     k.set(k.slot(t, T_RECORD), record);
-    k.set(G_LIVE, k.get(G_LIVE) + 1);
+    Atomics.add(k.i32, G_LIVE, 1);
     // The thread may have arrived already (Ready): the supervisor had the record since post().
     Atomics.compareExchange(k.i32, k.slot(t, T_STATE), State.Unborn, State.Arriving);
     const i = heap().i32;
@@ -510,7 +510,7 @@ const spawnHook = {
       if (isTerminal(Atomics.load(i, recordField(record, R_STATE)))) {
         // It could not start (its worker failed to boot): its joiners see the panic.
         if (Atomics.compareExchange(k.i32, k.slot(t, T_STATE), State.Arriving, State.Done) === State.Arriving) {
-          k.set(G_LIVE, k.get(G_LIVE) - 1);
+          Atomics.sub(k.i32, G_LIVE, 1);
         }
         break;
       }
@@ -584,13 +584,20 @@ export function leaveThread(): void {
   k.setState(self, State.Done);
   k.set(k.slot(self, T_OP), Op.End);
   if (isMain) k.set(G_MAIN_LEFT, 1);
-  k.set(G_LIVE, k.get(G_LIVE) - 1);
-  Atomics.notify(k.i32, G_LIVE);
   if (!aborted()) {
     const pick = choose(k, self, false);
     if (pick === NONE) nothingToRun(k);
     else give(k, pick);
   }
+  // Last: once the live count is 0 the model returns and may reset this block for its
+  // next execution or free it (the next model's block may take its place). A thread
+  // that looked at it after (held up by a loaded machine past its count) would act in
+  // that execution as its old slot: a fresh execution is not aborted, so it picked a
+  // thread, gave the token or declared a deadlock there. Atomic: threads unwinding
+  // after a failure leave without the token. The notify may land on a word reused
+  // since, which is a spurious wake-up.
+  Atomics.sub(k.i32, G_LIVE, 1);
+  Atomics.notify(k.i32, G_LIVE);
   uninstall();
 }
 
