@@ -3,10 +3,11 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { model } from '../src/check/index.ts';
+import { isModelAbort } from '../src/check/abort.ts';
 import { G_LIVE } from '../src/check/control.ts';
 import { alloc, free } from '../src/heap/alloc.ts';
 import { heap } from '../src/heap/heap.ts';
-import { AtomicI32, Condvar, Mutex, spawn } from '../src/index.ts';
+import { AtomicI32, Condvar, JoinHandle, Mutex, PanicError, spawn } from '../src/index.ts';
 
 const T = { timeout: 60_000 };
 
@@ -36,20 +37,27 @@ describe('model() failures', () => {
   });
 
   test('a spin loop that never yields and never ends is a livelock past the step budget', T, async () => {
+    let spinner: JoinHandle<void> | undefined;
     await assert.rejects(
       model(
         () => {
           const flag = new AtomicI32(0);
-          const t = spawn((flag: AtomicI32) => {
+          spinner = spawn((flag: AtomicI32) => {
             while (flag.load() === 0) {
               // nobody sets it
             }
           }, flag);
-          t.join();
+          spinner.join();
         },
         { schedules: 5, maxSteps: 2000 },
       ),
       /more than 2000 scheduling points: a livelock, or a spin loop that never yields/,
+    );
+    // The checker stopped the spin with a ModelAbort and the thread unwound and left by
+    // itself (its worker was not killed for it, which would have been the cause here).
+    assert.throws(
+      () => spinner!.join(),
+      (e: PanicError) => e instanceof PanicError && isModelAbort(e.cause),
     );
   });
 

@@ -41,7 +41,7 @@ const STEP_MS = 0.001;
 const POLL_MS = 20;
 /** A model whose step count stands still this long has a thread stuck outside weft. */
 export const STALL_MS = 30_000;
-/** Operations a thread may take after a failure before it is stopped (a spin loop nobody ends). */
+/** Operations a thread may take after a failure before it is stopped (a spin loop nobody ends), and again after each stop. */
 const ABORT_BUDGET = 1_000_000;
 
 let c: Control | undefined;
@@ -238,8 +238,11 @@ function point(op: number, yielding = false): void {
 
 function abortedStep(): void {
   // After a failure threads run free; one that spins forever on a word nobody will
-  // change is stopped here rather than left burning a core.
-  if (++abortSteps > ABORT_BUDGET) throw new ModelAbort();
+  // change is stopped here rather than left burning a core. Once per budget, not at
+  // every step past it: unwinding takes steps too (its panic is stored, its record
+  // completed), and a thread whose unwinding threw never left the model, so the model
+  // waited out UNWIND_MS and had its worker killed.
+  if (++abortSteps % ABORT_BUDGET === 0) throw new ModelAbort();
 }
 
 /**
