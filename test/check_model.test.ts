@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { model } from '../src/check/index.ts';
 import { isModelAbort } from '../src/check/abort.ts';
-import { G_LIVE } from '../src/check/control.ts';
+import { G_LIVE, G_MAX_STEPS } from '../src/check/control.ts';
 import { alloc, free } from '../src/heap/alloc.ts';
 import { heap } from '../src/heap/heap.ts';
 import { AtomicI32, Condvar, JoinHandle, Mutex, PanicError, spawn } from '../src/index.ts';
@@ -184,9 +184,10 @@ describe('model() after a failed model', () => {
                       Atomics.notify = notify;
                       const h = new Int32Array(view.buffer);
                       Atomics.wait(h, w, 0, 30_000);
-                      // After the rest of this thread's leaving (the job this notify runs in).
+                      // After the rest of this thread's leaving (the job this notify runs in):
+                      // where the block it left was.
                       queueMicrotask(() => {
-                        Atomics.store(h, w + 1, 1);
+                        Atomics.store(h, w + 1, view.byteOffset);
                         Atomics.notify(h, w + 1);
                       });
                     }
@@ -211,9 +212,11 @@ describe('model() after a failed model', () => {
           Atomics.notify(i, w);
           // The held-up thread finishes leaving while this execution runs (not a step of it).
           assert.notEqual(Atomics.wait(i, w + 1, 0, 30_000), 'timed-out');
+          // ...in this execution's control block (its step budget is there).
+          assert.equal(Atomics.load(i, (Atomics.load(i, w + 1) >> 2) + G_MAX_STEPS), 4321);
           assert.equal(spawn(() => 7).join(), 7);
         },
-        { schedules: 1 },
+        { schedules: 1, maxSteps: 4321 },
       );
       assert.equal(r.schedules, 1);
     } finally {
