@@ -14,9 +14,15 @@ import {
   weftMutexIncrement, weftMutexUncontended, weftOnceFastPath, weftOnceLockGet,
 } from './weft/sync.ts';
 import { weftMainReceive, weftOneWay, weftRoundTrip } from './weft/channel.ts';
-import { weftParkRoundTrip, weftSpawnJoin, weftSpawnJoinFromDist } from './weft/threads.ts';
+import { weftModuleThreadsFromDist, weftParkRoundTrip, weftSpawnJoin, weftSpawnJoinFromDist } from './weft/threads.ts';
 import { piscinaMap, piscinaRoundTrip } from './baselines/piscina.ts';
 import { weftPoolMap, weftPoolRoundTrip } from './weft/pool.ts';
+
+/** A TypeScript module thread against a JavaScript one, when dist/ is built. */
+function moduleThreadGroups(): Group[] {
+  const cases = weftModuleThreadsFromDist();
+  return cases.length === 0 ? [] : [group('module thread spawn→join, warm', cases)];
+}
 
 export const groups: Group[] = [
   group('channel one-way f64', [
@@ -40,6 +46,7 @@ export const groups: Group[] = [
   group('once and once-lock fast paths', [atomicLoadFloor(), rustStd('once_completed'), vsRust(weftOnceFastPath(), 'once_completed'), weftOnceLockGet()]),
   group('spawn to first message', [spawnJs('message'), spawnTs('message'), ...weftFromDist('message')]),
   group('spawn to exit', [spawnJs('exit'), spawnTs('exit'), rustStd('spawn_join'), vsRust(weftSpawnJoin(false), 'spawn_join'), weftSpawnJoin(true), ...weftSpawnJoinFromDist()]),
+  ...moduleThreadGroups(),
   group('pool task round trip', [piscinaRoundTrip(), weftPoolRoundTrip(false), weftPoolRoundTrip(true)]),
   group('pool map of 1e5 small items', [piscinaMap(100_000, false, true), piscinaMap(100_000, true), weftPoolMap(100_000)]),
 ];

@@ -1,7 +1,9 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { describe, test } from 'node:test';
 import {
   AtomicI32, Builder, current, heapStats, JoinHandle, PanicError, park, parkAsync, parkTimeout, scope, scopeAsync,
@@ -547,6 +549,20 @@ describe('module entries', () => {
     assert.equal(spawn<number>(entry, 1).join(), 2);
     assert.equal(spawn<number>({ module: entry.href }, 2).join(), 3);
     assert.equal(spawn<number>({ module: fileURLToPath(entry) }, 3).join(), 4);
+  });
+
+  test('a module that failed to load is tried again by the next spawn', () => {
+    // Each worker keeps the modules its threads loaded; a failed load is not kept.
+    const dir = mkdtempSync(join(tmpdir(), 'weft-module-'));
+    try {
+      writeFileSync(join(dir, 'package.json'), '{ "type": "module" }');
+      const later = pathToFileURL(join(dir, 'later.js'));
+      for (let k = 0; k < 3; k++) assert.throws(() => spawn({ module: later }).join(), PanicError);
+      writeFileSync(later, 'export default (x) => x * 2;\n');
+      for (let k = 0; k < 3; k++) assert.equal(spawn<number>({ module: later }, k).join(), 2 * k);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   test('a relative module string is refused with the fix, and nothing is spawned', () => {

@@ -76,6 +76,52 @@ console.log(JSON.stringify({ ops, seconds }));`;
   ];
 }
 
+/**
+ * spawn → join of a module thread (`spawn({ module })`) on a warm worker, from the built
+ * package in plain Node as a user's program runs it: a JavaScript module (the baseline)
+ * or a TypeScript one, for which weft registers tsx in the worker on its first such
+ * thread (a warm-up here). Left out, with a note, when dist/ has not been built.
+ */
+export function weftModuleThreadsFromDist(): Case[] {
+  if (!existsSync(fileURLToPath(distIndex))) {
+    console.log(`bench: module thread rows left out: ${fileURLToPath(distIndex)} is missing (npm run build)`);
+    return [];
+  }
+  return [moduleThreadFromDist('js'), moduleThreadFromDist('ts')];
+}
+
+function moduleThreadFromDist(lang: 'js' | 'ts'): Case {
+  const name = `weft spawn→join, ${lang === 'js' ? 'JavaScript' : 'TypeScript'} module thread (dist)`;
+  const module = new URL(`../workers/module-job.${lang === 'js' ? 'mjs' : 'ts'}`, import.meta.url);
+  return {
+    name,
+    metric: 'µs/op',
+    baseline: lang === 'js',
+    async open() {
+      throw new Error('measured in a child process');
+    },
+    async measure(settings) {
+      const script = `const { spawn } = await import(${JSON.stringify(distIndex.href)});
+const module = new URL(${JSON.stringify(module.href)});
+const time = (n) => {
+  const start = performance.now();
+  for (let k = 0; k < n; k++) if (spawn({ module, export: 'run' }, k).join() !== k + 1) throw new Error('wrong result');
+  return (performance.now() - start) / 1e3;
+};
+time(1);
+const ops = Math.max(1, Math.round(${settings.sampleSeconds} / time(1)));
+for (let i = 0; i < ${settings.warmups}; i++) time(ops);
+const seconds = [];
+for (let i = 0; i < ${settings.samples}; i++) seconds.push(time(ops));
+console.log(JSON.stringify({ ops, seconds }));`;
+      const env = { ...process.env, NODE_OPTIONS: '' };
+      const { stdout } = await run(process.execPath, ['--input-type=module', '-e', script], { env, timeout: 120_000 });
+      const { ops, seconds } = JSON.parse(stdout) as { ops: number; seconds: number[] };
+      return summarize('µs/op', ops, seconds);
+    },
+  };
+}
+
 const IDLE = 0, PING = 1, PONG = 2, STOP = 3;
 
 /** Main and a weft thread take turns, each parking until the other unparks it. */
