@@ -40,14 +40,25 @@ after(() => {
   console.log(`kill matrix (WEFT_SEED=${SEED}, slowest check ${slowestCheckMs.toFixed(0)} ms):\n${rows.join('\n')}`);
 });
 
-/** Waits until `counter` shows the victim has done at least `n` iterations. */
-async function started(counter: AtomicI32, n: number): Promise<void> {
-  while (counter.load() < n) await tick();
+/**
+ * Waits until `counter` shows the victim has done at least `n` iterations. A victim that
+ * ended first (it threw before its loop) fails the test with its panic, not a hang.
+ */
+async function started(counter: AtomicI32, n: number, ...victims: JoinHandle<unknown>[]): Promise<void> {
+  while (counter.load() < n) {
+    for (const victim of victims) {
+      if (victim.isFinished()) {
+        const how = await victim.joinAsync().then((v) => `returned ${String(v)}`, (e: Error) => e.message);
+        assert.fail(`a victim ended before the count reached ${n}: ${how}`);
+      }
+    }
+    await tick();
+  }
 }
 
 /** Kills the victim after a random number of its iterations plus a random delay. */
 async function kill(victim: JoinHandle<unknown>, counter: AtomicI32): Promise<void> {
-  await started(counter, 1 + Math.floor(rand() * 50));
+  await started(counter, 1 + Math.floor(rand() * 50), victim);
   if (rand() < 0.5) await delay(rand() * 2);
   await victim.terminate();
   victim.close();
@@ -168,7 +179,7 @@ describe('kill matrix: a thread killed anywhere leaves nobody stuck', { timeout:
           n.fetchAdd(1);
         }
       }, m, n));
-      await started(n, 1 + Math.floor(rand() * 100));
+      await started(n, 1 + Math.floor(rand() * 100), ...victims);
       await Promise.all(victims.map((v) => v.terminate()));
       for (const v of victims) v.close();
       const r = await finishes(spawn((m: Mutex<number>) => {
@@ -541,7 +552,7 @@ describe('kill matrix: a thread killed anywhere leaves nobody stuck', { timeout:
           await notify.notified();
         }
       }, notify, n);
-      await started(n, 1);
+      await started(n, 1, victim);
       const waiter = spawn(async (notify: Notify) => {
         await notify.notified();
       }, notify);
