@@ -6,7 +6,7 @@
 // disconnects: buffered messages are dropped and senders fail from then on.
 
 import { describeValue } from '../heap/describe.ts';
-import { Adopt, cloneHandle, Handle, Role } from '../heap/handle.ts';
+import { Adopt, cloneHandle, Handle, isOpen, Role, type RefState } from '../heap/handle.ts';
 import { assertCanBlock, checkTimeout } from '../wait/futex.ts';
 import { checkSignal, deadlineOf, runAsync, runSync, type WaitOptions } from '../wait/driver.ts';
 import { RecvError, RecvTimeoutError, TryRecvError } from './errors.ts';
@@ -21,10 +21,18 @@ import { DISCONNECTED, EMPTY, endpoint, recvOp, type HasEndpoint, type Receivabl
  */
 export abstract class ReceiverBase<T> extends Handle implements HasEndpoint {
   readonly #end: Receivable;
+  // The handle's RefState in a field of this class, so that a receive checks it with
+  // loads that see only the receiver kinds (see RefState).
+  readonly #ref: RefState;
 
   protected constructor(offset: number, end: Receivable) {
     super(offset, Role.Receiver);
     this.#end = end;
+    this.#ref = this.refState;
+  }
+
+  protected override checkOpen(): void {
+    if (!isOpen(this.#ref)) super.checkOpen();
   }
 
   /** Sending a receiver moves it: this handle becomes unusable. */

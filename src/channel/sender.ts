@@ -6,7 +6,7 @@
 // thread give a ref back, so the channel disconnects exactly when the last sender
 // goes, never waiting for garbage collection.
 
-import { Adopt, cloneHandle, Handle, Role } from '../heap/handle.ts';
+import { Adopt, cloneHandle, Handle, isOpen, Role, type RefState } from '../heap/handle.ts';
 import { assertCanBlock, canBlock, checkTimeout } from '../wait/futex.ts';
 import { checkSignal, deadlineOf, runAsync, runSync, type WaitOptions } from '../wait/driver.ts';
 import { SendError, TrySendError } from './errors.ts';
@@ -25,11 +25,19 @@ const RENDEZVOUS_TRY_MS = 20;
  */
 export abstract class SenderBase<T> extends Handle {
   protected readonly core: Core<T>;
+  // The handle's RefState in a field of this class, so that a send checks it with loads
+  // that see only the two sender kinds (see RefState).
+  readonly #ref: RefState;
 
   /** @internal */
   constructor(adopt: Adopt) {
     super(adopt.offset, Role.Sender);
     this.core = coreOf<T>(adopt.offset);
+    this.#ref = this.refState;
+  }
+
+  protected override checkOpen(): void {
+    if (!isOpen(this.#ref)) super.checkOpen();
   }
 
   /** A fresh context for one waiting send. */

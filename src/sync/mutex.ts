@@ -33,7 +33,7 @@
 // tryLock() and lockAsync(), whose guard holds it on purpose (Rust's contract).
 
 import { describeValue } from '../heap/describe.ts';
-import { Adopt, currentOwnedCell, defineKind, Handle, releaseRef, retain, type Describe, type Role } from '../heap/handle.ts';
+import { Adopt, currentOwnedCell, defineKind, Handle, isOpen, releaseRef, retain, type Describe, type RefState, type Role } from '../heap/handle.ts';
 import { heapCovering, type Heap } from '../heap/heap.ts';
 import { Kind } from '../heap/kinds.ts';
 import { ownedAdd, ownedRefs } from '../heap/owned.ts';
@@ -96,33 +96,31 @@ export const UNPIN: unique symbol = Symbol('unpin');
  * nothing on the lock's hot path); from the close on, the handle refuses new uses.
  */
 export abstract class PinnedHandle extends Handle {
+  // The handle's RefState in a field of this class: checks on the lock paths see only
+  // the few pinned kinds (see RefState).
+  readonly #ref: RefState;
   #pins = 0;
-  #closing = false;
+
+  protected constructor(offset: number, role?: Role) {
+    super(offset, role);
+    this.#ref = this.refState;
+  }
 
   [PIN](): void {
     this.#pins++;
   }
 
   [UNPIN](): void {
-    if (--this.#pins === 0 && this.#closing) super.dropRef();
+    if (--this.#pins === 0 && this.#ref.closing) super.dropRef();
   }
 
   protected override dropRef(): void {
-    if (this.#pins > 0) this.#closing = true;
+    if (this.#pins > 0) this.#ref.closing = true;
     else super.dropRef();
   }
 
   protected override checkOpen(): void {
-    if (this.#closing) this.#closed();
-    super.checkOpen();
-  }
-
-  #closed(): never {
-    throw new TypeError(`${this.kindName} is closed`);
-  }
-
-  override get released(): boolean {
-    return this.#closing || super.released;
+    if (!isOpen(this.#ref)) super.checkOpen();
   }
 }
 
