@@ -5,7 +5,7 @@
 import { portOneWay } from './baselines/port-oneway.ts';
 import { portRoundTrip } from './baselines/port-roundtrip.ts';
 import { sabOneWay, sabRoundTrip } from './baselines/sab-mailbox.ts';
-import { spawnJs, spawnTs, weftFromDist } from './baselines/worker-startup.ts';
+import { spawnEsm, spawnJs, spawnTs, weftFromDist } from './baselines/worker-startup.ts';
 import { group, vsRust, type Group } from './harness.ts';
 import { rustStd } from './rust.ts';
 import { objectShapes } from './payload.ts';
@@ -44,8 +44,8 @@ export const groups: Group[] = [
   ]),
   group('contended increments', [casLockContended(), rustStd('mutex_contended'), vsRust(weftMutexContended(), 'mutex_contended')]),
   group('once and once-lock fast paths', [atomicLoadFloor(), rustStd('once_completed'), vsRust(weftOnceFastPath(), 'once_completed'), weftOnceLockGet()]),
-  group('spawn to first message', [spawnJs('message'), spawnTs('message'), ...weftFromDist('message')]),
-  group('spawn to exit', [spawnJs('exit'), spawnTs('exit'), rustStd('spawn_join'), vsRust(weftSpawnJoin(false), 'spawn_join'), weftSpawnJoin(true), ...weftSpawnJoinFromDist()]),
+  group('spawn to first message', [spawnJs('message'), spawnEsm('message'), spawnTs('message'), ...weftFromDist('message')]),
+  group('spawn to exit', [spawnJs('exit'), spawnEsm('exit'), spawnTs('exit'), rustStd('spawn_join'), vsRust(weftSpawnJoin(false), 'spawn_join'), weftSpawnJoin(true), ...weftSpawnJoinFromDist()]),
   ...moduleThreadGroups(),
   group('pool task round trip', [piscinaRoundTrip(), weftPoolRoundTrip(false), weftPoolRoundTrip(true)]),
   group('pool map of 1e5 small items', [piscinaMap(100_000, false, true), piscinaMap(100_000, true), weftPoolMap(100_000)]),

@@ -15,6 +15,7 @@ export type Milestone = 'message' | 'exit';
 
 const helloJs = "require('node:worker_threads').parentPort.postMessage('hello');";
 const helloTs = new URL('../workers/hello.ts', import.meta.url);
+const helloEsm = new URL('../workers/hello.mjs', import.meta.url);
 const distIndex = new URL('../../dist/index.js', import.meta.url);
 
 function spawnCase(name: string, until: Milestone, spawn: () => Worker, baseline?: boolean): Case {
@@ -49,6 +50,14 @@ function spawnCase(name: string, until: Milestone, spawn: () => Worker, baseline
 /** A worker running a line of plain JavaScript: the floor any spawn pays. */
 export function spawnJs(until: Milestone): Case {
   return spawnCase('new Worker (JS)', until, () => new Worker(helloJs, { eval: true }), true);
+}
+
+/**
+ * A worker whose entry is an ES module file: Node starts its ES module loader in the
+ * worker, as it does for weft's worker entry (and for any `type: module` worker).
+ */
+export function spawnEsm(until: Milestone): Case {
+  return spawnCase('new Worker (ES module)', until, () => new Worker(helloEsm, { execArgv: [] }));
 }
 
 /**
