@@ -85,6 +85,15 @@ export class ArrayRing<T> extends Core<T> {
   #stock = 0;
   /** Owned-table slot of the permit a shared sender took for the send in progress (-1: none). */
   #claim = -1;
+  // Spinning for the other side pays only while it runs on another core. A thread woken
+  // by a futex wake often lands on its waker's core, where the waker's spin only delays
+  // it (a run pinned to one core: 4.0-4.4 M/s, then 6.4-6.8 M/s without those spins).
+  // So a side that woke the other and has seen no progress from it since parks at
+  // once: the sender until the receiver frees a place, the receiver until a sender
+  // moves the tail.
+  #wokeReceiver = false;
+  #wokeSender = false;
+  #tailAtWake = 0;
 
   constructor(p: number) {
     super(p);
@@ -130,7 +139,7 @@ export class ArrayRing<T> extends Core<T> {
         return true;
       }
       if (tryOnly) return false;
-      if (!(yield SPIN)) continue;
+      if (!this.#wokeReceiver && !(yield SPIN)) continue;
       const p = load(i, this.permits);
       if ((p & (FREE_PLACES | CLOSED)) !== 0) continue;
       if ((p & WAITING) === 0 && cas(i, this.permits, p, p | WAITING) !== p) continue;
@@ -157,12 +166,14 @@ export class ArrayRing<T> extends Core<T> {
       if (n === 0) return NONE;
       if (sole) {
         if (cas(i, this.permits, p, p - n) !== p) continue;
+        this.#wokeReceiver = false;
         this.#stock = n - 1;
         return TAKEN;
       }
       enterCritical();
       try {
         if (cas(i, this.permits, p, p - 1) !== p) continue;
+        this.#wokeReceiver = false;
         this.#claim = ownedAdd(cell, this.p + Role.Claim);
         return TAKEN;
       } finally {
@@ -180,7 +191,15 @@ export class ArrayRing<T> extends Core<T> {
     if ((add(i, this.permits, n) & WAITING) !== 0) {
       and(i, this.permits, ~WAITING);
       notify(i, this.permits);
+      this.#wokeSender = true;
+      this.#tailAtWake = load(i, this.tailIndex);
     }
+  }
+
+  override wokePeer(): boolean {
+    if (!this.#wokeSender) return false;
+    this.#wokeSender = false;
+    return load(this.h().i32, this.tailIndex) === this.#tailAtWake;
   }
 
   /** The stock goes back before this sender is cloned, so the clone can have its share. */
@@ -255,7 +274,10 @@ export class ArrayRing<T> extends Core<T> {
         return false;
       }
       if (!this.plain) this.slots.sent(token);
-      if ((seen & RX_WAIT) !== 0) this.wakeReceiver(h.i32);
+      if ((seen & RX_WAIT) !== 0) {
+        this.wakeReceiver(h.i32);
+        this.#wokeReceiver = true;
+      }
       return true;
     } finally {
       if (section) leaveCritical();

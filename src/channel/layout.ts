@@ -300,6 +300,11 @@ export abstract class Core<T> implements Receivable, Fields {
   // Receiving. With several receivers, takes and marks are made under the receivers'
   // lock, so each flavor's single-receiver code stays as it is (see rx_lock.ts).
 
+  /** See Receivable.wokePeer(); flavors whose receiver wakes senders override it. */
+  wokePeer(): boolean {
+    return false;
+  }
+
   tryTake(): unknown {
     if (!this.#multi || !this.sharedHead) return this.take();
     const i = this.h().i32;

@@ -39,6 +39,10 @@ const SENDER_GONE = 3;
 const RECEIVER_GONE = 4;
 
 class OneshotCore<T> implements Receivable {
+  wokePeer(): boolean {
+    return false;
+  }
+
   readonly state: number;
   readonly slot: number;
   readonly end: number;

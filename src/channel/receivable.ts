@@ -25,6 +25,11 @@ export interface Receivable {
    */
   arm(): boolean;
   disarm(): void;
+  /**
+   * True (once asked) when this receiver woke a sleeping sender and no sender has sent
+   * since: the woken one may be waiting for this thread's core, so do not spin for it.
+   */
+  wokePeer(): boolean;
 }
 
 /** Key of the method that checks a receiving handle is usable and returns its Receivable. */
@@ -47,7 +52,7 @@ export function* recvOp(rx: HasEndpoint): Op<unknown> {
     const r = rx[endpoint]();
     const got = r.tryTake();
     if (got !== EMPTY) return got;
-    if (!(yield SPIN)) continue;
+    if (!r.wokePeer() && !(yield SPIN)) continue;
     // Register, then check, then sleep on a word whose value was read before registering:
     // a sender that publishes after our check sees the registration and bumps the word.
     const word = signalIndex();
