@@ -51,6 +51,23 @@ function consumer(files: Record<string, string>): { dir: string; run(args: strin
   };
 }
 
+test('from the built package in plain node, a TypeScript module thread loads in a CommonJS package too', { skip }, () => {
+  // weft registers tsx in the worker for a .ts entry. Without "type": "module", tsx
+  // compiles the module to CommonJS, whose exports Node gives as the default export.
+  const c = consumer({
+    'package.json': '{ "name": "app" }',
+    'job.ts': 'export function run(x: number): number {\n  return x + 1;\n}\nexport default (x: number): number => x * 2;\n',
+    'main.mjs': `import { spawn } from 'weft';
+      const job = new URL('./job.ts', import.meta.url);
+      console.log(JSON.stringify([spawn({ module: job, export: 'run' }, 1).join(), spawn({ module: job, export: 'run' }, 2).join(), spawn(job, 5).join()]));`,
+  });
+  try {
+    assert.deepEqual(JSON.parse(c.run(['main.mjs'])), [2, 3, 10]);
+  } finally {
+    rmSync(c.dir, { recursive: true, force: true });
+  }
+});
+
 test('CommonJS consumers and node -e (CommonJS and ES module) use the built package', { skip }, () => {
   const c = consumer({ 'main.cjs': "const { spawn } = require('weft'); console.log(spawn((x) => x + 1, 1).join());" });
   try {

@@ -565,6 +565,22 @@ describe('module entries', () => {
     }
   });
 
+  test('a TypeScript module thread in a CommonJS package loads as it does on the main thread', async () => {
+    // No "type": "module": tsx compiles the module's `export` to CommonJS, through the
+    // CommonJS hooks it registers beside its ES module ones.
+    const dir = mkdtempSync(join(tmpdir(), 'weft-cjs-'));
+    try {
+      writeFileSync(join(dir, 'package.json'), '{ "name": "cjs-app" }');
+      const job = pathToFileURL(join(dir, 'job.ts'));
+      writeFileSync(job, 'export function run(x: number): number {\n  return x + 1;\n}\n');
+      const here = (await import(job.href)) as { run(x: number): number };
+      assert.equal(here.run(1), 2);
+      for (let k = 0; k < 3; k++) assert.equal(spawn<number>({ module: job, export: 'run' }, k).join(), k + 1);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   test('a relative module string is refused with the fix, and nothing is spawned', () => {
     const before = heapStats().live;
     assert.throws(() => spawn({ module: './helpers/thread_entry.ts' }), (e: Error) =>

@@ -261,7 +261,7 @@ export const host: Host = {
   afterPending: (f) => void realSetTimeout(f, 0),
 
   pathToUrl: (path) => (path.startsWith('/') ? new URL(path, scope.location.href).href : undefined),
-  tsxApiUrl: () => undefined,
+  tsxApiUrls: () => undefined,
   // A worker has no import map: `import('weft')` is the worker's own weft (worker_main.ts).
   threadSource: (source) => source.replace(IMPORT_WEFT, "Promise.resolve(globalThis[Symbol.for('weft.module')])"),
   printError: (text) => console.error(text),

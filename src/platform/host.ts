@@ -87,8 +87,8 @@ export interface Host {
 
   /** A module path given to spawn() as a URL, or undefined if it is not an absolute path here. */
   pathToUrl(path: string): string | undefined;
-  /** URL of tsx's registration API, for threads that import TypeScript modules (Node). */
-  tsxApiUrl(): string | undefined;
+  /** URLs of tsx's registration APIs (ES module and CommonJS hooks), for threads that import TypeScript modules (Node). */
+  tsxApiUrls(): string[] | undefined;
   /**
    * The source of a spawned function as its thread will evaluate it. In browsers a
    * worker has no import map, so `import('weft')` is pointed at the worker's own weft.

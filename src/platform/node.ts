@@ -63,26 +63,31 @@ function findEntry(): EntryPoint | Error {
 
 let entry: EntryPoint | Error | undefined;
 
-/** URL of tsx's registration API, if tsx can be found from here. */
-function tsxApiUrl(): string | undefined {
+/**
+ * URLs of tsx's registration APIs, if tsx can be found from here: its ES module hooks
+ * and its CommonJS ones. `--import tsx` registers both; with the ES module hooks alone,
+ * a .ts module in a package without `"type": "module"` fails to load in a thread while
+ * the same import works on the main thread.
+ */
+function tsxApiUrls(): string[] | undefined {
   try {
-    return import.meta.resolve('tsx/esm/api');
+    return [import.meta.resolve('tsx/esm/api'), import.meta.resolve('tsx/cjs/api')];
   } catch {
     // Loaded as CommonJS (require('weft') under tsx): no import.meta.resolve.
   }
-  // require.resolve would give the CommonJS build, which cannot register from a
-  // worker; the ES module build is found through tsx's own exports map.
+  // require.resolve would give the CommonJS builds, which cannot register from a
+  // worker; the ES module builds are found through tsx's own exports map.
   try {
     if (moduleUrl === undefined) return undefined;
     const manifest = createRequire(moduleUrl).resolve('tsx/package.json');
     const { exports } = JSON.parse(readFileSync(manifest, 'utf8')) as { exports: Record<string, { import: { default: string } }> };
-    return new URL(exports['./esm/api'].import.default, pathToFileURL(manifest)).href;
+    return ['./esm/api', './cjs/api'].map((api) => new URL(exports[api].import.default, pathToFileURL(manifest)).href);
   } catch {
     return undefined;
   }
 }
 
-const loaderUrl = fromSources ? tsxApiUrl() : undefined;
+const loaderUrls = fromSources ? tsxApiUrls() : undefined;
 
 /** A resolve hook that makes `import('weft')` in a bundled worker return the worker bundle itself. */
 function selfAliasHook(url: string): string {
@@ -102,7 +107,7 @@ const BOOT = `
   const { workerData } = await import('node:worker_threads');
   const status = workerData.status;
   try {
-    if (workerData.tsx) (await import(workerData.tsx)).register();
+    for (const api of workerData.tsx ?? []) (await import(api)).register();
     if (workerData.alias) (await import('node:module')).register(workerData.alias);
     await import(workerData.entry);
     if (status) { Atomics.store(status, 0, ${Boot.Ready}); Atomics.notify(status, 0); }
@@ -132,7 +137,7 @@ function startWorker(data: LaunchData, options: WorkerOptions, events: WorkerEve
     workerData: {
       ...data,
       entry: found.url,
-      tsx: loaderUrl,
+      tsx: loaderUrls,
       alias: found.bundled ? selfAliasHook(found.url) : undefined,
       status: options.status,
     },
@@ -169,7 +174,7 @@ export const host: Host = {
 
   // Before the scheme test in spawn(): a Windows drive letter looks like a URL scheme.
   pathToUrl: (path) => (isAbsolute(path) ? pathToFileURL(path).href : undefined),
-  tsxApiUrl,
+  tsxApiUrls,
   threadSource: (source) => source,
   printError(text) {
     try {

@@ -9,9 +9,9 @@ export type { HostWorker, LaunchData, WorkerEvents, WorkerOptions };
 /** True when weft runs from its TypeScript sources. */
 export const fromSources = host.fromSources;
 
-/** URL of tsx's registration API, if tsx can be found from here (Node). */
-export function tsxApiUrl(): string | undefined {
-  return host.tsxApiUrl();
+/** URLs of tsx's registration APIs, if tsx can be found from here (Node). */
+export function tsxApiUrls(): string[] | undefined {
+  return host.tsxApiUrls();
 }
 
 /** Starts a worker on weft's entry; throws the Error that says why when there is none. */

@@ -9,7 +9,7 @@ import { heap } from '../heap/heap.ts';
 import { exchange, store } from '../wait/futex.ts';
 import { beginPanic, setCurrentRecord } from './current.ts';
 import { completeRecord, storeOutcome } from './finish.ts';
-import { fromSources, tsxApiUrl } from './launch.ts';
+import { fromSources, tsxApiUrls } from './launch.ts';
 import { panicKnown } from './panic_report.ts';
 import { resetThreadLocals, runLocalDestructors } from './local.ts';
 import { recordField, Reason, R_SPEC, R_STATE, State } from './record.ts';
@@ -43,8 +43,7 @@ let tsxRegistered = false;
  * The modules this worker's threads have loaded, by URL. `import()` of a module already
  * loaded gives the same namespace, but it still runs the resolve hooks of any loader
  * registered in the worker (tsx's run on a thread of their own): about 0.35 ms per
- * spawn, against a map lookup. A failed import is not kept, as Node keeps none but
- * an evaluation error.
+ * spawn, against a map lookup. A failed import is not kept: the next spawn tries again.
  */
 const modules = new Map<string, Record<string, unknown>>();
 
@@ -52,15 +51,19 @@ async function fromModule(url: string, name: string): Promise<(...args: unknown[
   let mod = modules.get(url);
   if (mod === undefined) {
     if (/\.[cm]?tsx?$/.test(new URL(url).pathname) && !tsxRegistered && !fromSources) {
-      const api = tsxApiUrl();
-      if (api === undefined) throw new Error(`cannot load TypeScript module ${url}: install tsx, or build the module to JavaScript`);
-      ((await import(api)) as { register(): void }).register();
+      const apis = tsxApiUrls();
+      if (apis === undefined) throw new Error(`cannot load TypeScript module ${url}: install tsx, or build the module to JavaScript`);
+      for (const api of apis) ((await import(api)) as { register(): void }).register();
       tsxRegistered = true;
     }
     mod = (await import(url)) as Record<string, unknown>;
     modules.set(url, mod);
   }
-  const f = mod[name];
+  // A CommonJS module's exports object is its default export; Node finds named exports
+  // only in code it can analyse, which tsx's compiled TypeScript is not (and its
+  // `export default` is the object's `default`).
+  const cjs = mod.default;
+  const f = typeof mod[name] === 'function' || typeof cjs !== 'object' || cjs === null ? mod[name] : (cjs as Record<string, unknown>)[name];
   if (typeof f !== 'function') {
     throw new TypeError(`module ${url} has no export '${name}' that is a function (exports: ${Object.keys(mod).join(', ') || 'none'})`);
   }
