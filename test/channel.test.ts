@@ -246,6 +246,29 @@ describe('single thread', () => {
     assert.deepEqual(rest, [2]);
     await assert.rejects(rx.recvAsync(), RecvError);
   });
+
+  test('for await: break ends that loop only, a later loop gets the rest, and a disconnected iterator stays done', async () => {
+    const [tx, rx] = channel<number>();
+    for (let k = 0; k < 5; k++) tx.send(k);
+    const first: number[] = [];
+    for await (const m of rx) {
+      first.push(m);
+      if (m === 1) break;
+    }
+    const it = rx[Symbol.asyncIterator]();
+    assert.deepEqual(await it.next(), { done: false, value: 2 });
+    setTimeout(() => {
+      tx.send(5);
+      tx.close();
+    }, 5);
+    const rest: number[] = [];
+    for await (const m of rx) rest.push(m);
+    assert.deepEqual([first, rest], [[0, 1], [3, 4, 5]]);
+    assert.deepEqual(await it.next(), { done: true, value: undefined });
+    assert.deepEqual(await it.next(), { done: true, value: undefined });
+    const ended = rx[Symbol.asyncIterator]();
+    assert.deepEqual(await ended.return?.(), { done: true, value: undefined });
+  });
 });
 
 describe('across threads', () => {

@@ -213,12 +213,9 @@ export class Receiver<T> extends ReceiverBase<T> {
     return new BlockingIter(this);
   }
 
-  async *[Symbol.asyncIterator](): AsyncIterator<T> {
-    for (;;) {
-      const r = await takeAsync(this);
-      if (r === DISCONNECTED) return;
-      yield r as T;
-    }
+  /** Receives until every sender is gone and everything sent was received, keeping the event loop running. */
+  [Symbol.asyncIterator](): AsyncIterableIterator<T> {
+    return new AsyncIter(this);
   }
 
   /** The messages ready now. */
@@ -249,5 +246,55 @@ class BlockingIter<T> implements IterableIterator<T> {
 
   [Symbol.iterator](): IterableIterator<T> {
     return this;
+  }
+}
+
+// A class rather than an async generator: a message ready now costs one settled promise,
+// where resuming an async generator and awaiting a receive inside it took three.
+class AsyncIter<T> implements AsyncIterableIterator<T> {
+  readonly #rx: Receiver<T>;
+  #done = false;
+
+  constructor(rx: Receiver<T>) {
+    this.#rx = rx;
+  }
+
+  next(): Promise<IteratorResult<T>> {
+    if (this.#done) return Promise.resolve({ done: true, value: undefined });
+    const turn = fairTurn();
+    if (turn !== undefined) return turn.then(() => this.#take());
+    try {
+      const r = this.#rx[endpoint]().tryTake();
+      return r === EMPTY ? this.#wait() : Promise.resolve(this.#result(r));
+    } catch (e) {
+      return Promise.reject(e);
+    }
+  }
+
+  /** Ends the iteration (what `break` out of `for await` calls): later next() calls are done. */
+  return(): Promise<IteratorResult<T>> {
+    this.#done = true;
+    return Promise.resolve({ done: true, value: undefined });
+  }
+
+  [Symbol.asyncIterator](): AsyncIterableIterator<T> {
+    return this;
+  }
+
+  #take(): Promise<IteratorResult<T>> | IteratorResult<T> {
+    const r = this.#rx[endpoint]().tryTake();
+    return r === EMPTY ? this.#wait() : this.#result(r);
+  }
+
+  async #wait(): Promise<IteratorResult<T>> {
+    const got = await runAsync(recvOp(this.#rx), Infinity);
+    waited();
+    return this.#result(got);
+  }
+
+  #result(r: unknown): IteratorResult<T> {
+    if (r !== DISCONNECTED) return { done: false, value: r as T };
+    this.#done = true;
+    return { done: true, value: undefined };
   }
 }
