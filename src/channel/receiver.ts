@@ -120,15 +120,26 @@ function checkDeadline(deadline: number, call: string): void {
   if (Number.isNaN(deadline)) throw new RangeError(`${call}: expected a performance.now() time in milliseconds, got NaN`);
 }
 
-/** One async receive: a message or DISCONNECTED, after a fair turn if one is due. */
-async function takeAsync(rx: HasEndpoint, signal?: AbortSignal): Promise<unknown> {
+/**
+ * One async receive: a message or DISCONNECTED, after a fair turn if one is due. A
+ * message ready now comes back as it is; else a promise of one (a message is never a
+ * Promise: none can be sent), so the async iterator pays no promise of its own for it.
+ */
+function takeAsync(rx: HasEndpoint, signal?: AbortSignal): unknown {
   const turn = fairTurn();
-  if (turn !== undefined) {
-    await turn;
+  if (turn === undefined) return takeOrWait(rx, signal);
+  return turn.then(() => {
     signal?.throwIfAborted();
-  }
+    return takeOrWait(rx, signal);
+  });
+}
+
+function takeOrWait(rx: HasEndpoint, signal: AbortSignal | undefined): unknown {
   const r = rx[endpoint]().tryTake();
-  if (r !== EMPTY) return r;
+  return r === EMPTY ? waitTake(rx, signal) : r;
+}
+
+async function waitTake(rx: HasEndpoint, signal: AbortSignal | undefined): Promise<unknown> {
   const got = await runAsync(recvOp(rx), Infinity, signal);
   waited();
   return got;
@@ -261,11 +272,9 @@ class AsyncIter<T> implements AsyncIterableIterator<T> {
 
   next(): Promise<IteratorResult<T>> {
     if (this.#done) return Promise.resolve({ done: true, value: undefined });
-    const turn = fairTurn();
-    if (turn !== undefined) return turn.then(() => this.#take());
     try {
-      const r = this.#rx[endpoint]().tryTake();
-      return r === EMPTY ? this.#wait() : Promise.resolve(this.#result(r));
+      const r = takeAsync(this.#rx);
+      return r instanceof Promise ? r.then((m) => this.#result(m)) : Promise.resolve(this.#result(r));
     } catch (e) {
       return Promise.reject(e);
     }
@@ -279,17 +288,6 @@ class AsyncIter<T> implements AsyncIterableIterator<T> {
 
   [Symbol.asyncIterator](): AsyncIterableIterator<T> {
     return this;
-  }
-
-  #take(): Promise<IteratorResult<T>> | IteratorResult<T> {
-    const r = this.#rx[endpoint]().tryTake();
-    return r === EMPTY ? this.#wait() : this.#result(r);
-  }
-
-  async #wait(): Promise<IteratorResult<T>> {
-    const got = await runAsync(recvOp(this.#rx), Infinity);
-    waited();
-    return this.#result(got);
   }
 
   #result(r: unknown): IteratorResult<T> {
