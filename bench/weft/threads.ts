@@ -35,82 +35,28 @@ const distIndex = new URL('../../dist/index.js', import.meta.url);
 const run = promisify(execFile);
 
 /**
- * spawn → join on a fresh worker the way a user's program pays it: plain Node in a child
- * process (no tsx, no `weft-source` condition) importing the built package, which times
- * its own samples. The bench's workers boot through tsx, which costs several times what
- * loading weft does. Left out, with a note, when dist/ has not been built.
+ * A case timed in a child process with plain Node (no tsx, no `weft-source` condition)
+ * that imports the built package, as a user's program runs: `setup` is module code that
+ * defines `once(k)`, one operation, which returns whether its result was right. The
+ * child times its own samples after `warm` operations, calibrated on warm ones.
  */
-export function weftSpawnJoinFromDist(): Case[] {
-  const name = 'weft spawn→join (fresh worker, dist)';
-  if (!existsSync(fileURLToPath(distIndex))) {
-    console.log(`bench: "${name}" left out: ${fileURLToPath(distIndex)} is missing (npm run build)`);
-    return [];
-  }
-  return [
-    {
-      name,
-      metric: 'ms/op',
-      async open() {
-        throw new Error('measured in a child process');
-      },
-      async measure(settings) {
-        const script = `const { Builder } = await import(${JSON.stringify(distIndex.href)});
-const fresh = () => new Builder().stackSize(4 << 20).spawn((x) => x + 1, 1).join();
-const time = (n) => {
-  const start = performance.now();
-  for (let k = 0; k < n; k++) if (fresh() !== 2) throw new Error('wrong result');
-  return (performance.now() - start) / 1e3;
-};
-time(1);
-const ops = Math.max(1, Math.round(${settings.sampleSeconds} / time(1)));
-for (let i = 0; i < ${settings.warmups}; i++) time(ops);
-const seconds = [];
-for (let i = 0; i < ${settings.samples}; i++) seconds.push(time(ops));
-console.log(JSON.stringify({ ops, seconds }));`;
-        const env = { ...process.env, NODE_OPTIONS: '' };
-        const { stdout } = await run(process.execPath, ['--input-type=module', '-e', script], { env, timeout: 120_000 });
-        const { ops, seconds } = JSON.parse(stdout) as { ops: number; seconds: number[] };
-        return summarize('ms/op', ops, seconds);
-      },
-    },
-  ];
-}
-
-/**
- * spawn → join of a module thread (`spawn({ module })`) on a warm worker, from the built
- * package in plain Node as a user's program runs it: a JavaScript module (the baseline)
- * or a TypeScript one, for which weft registers tsx in the worker on its first such
- * thread (a warm-up here). Left out, with a note, when dist/ has not been built.
- */
-export function weftModuleThreadsFromDist(): Case[] {
-  if (!existsSync(fileURLToPath(distIndex))) {
-    console.log(`bench: module thread rows left out: ${fileURLToPath(distIndex)} is missing (npm run build)`);
-    return [];
-  }
-  return [moduleThreadFromDist('js'), moduleThreadFromDist('ts')];
-}
-
-function moduleThreadFromDist(lang: 'js' | 'ts'): Case {
-  const name = `weft spawn→join, ${lang === 'js' ? 'JavaScript' : 'TypeScript'} module thread (dist)`;
-  const module = new URL(`../workers/module-job.${lang === 'js' ? 'mjs' : 'ts'}`, import.meta.url);
+function fromDistCase(name: string, metric: 'ms/op' | 'µs/op', setup: string, warm: number, baseline?: boolean): Case {
   return {
     name,
-    metric: 'µs/op',
-    baseline: lang === 'js',
+    metric,
+    baseline,
     async open() {
       throw new Error('measured in a child process');
     },
     async measure(settings) {
-      const script = `const { spawn } = await import(${JSON.stringify(distIndex.href)});
-const module = new URL(${JSON.stringify(module.href)});
+      const script = `${setup}
 const time = (n) => {
   const start = performance.now();
-  for (let k = 0; k < n; k++) if (spawn({ module, export: 'run' }, k).join() !== k + 1) throw new Error('wrong result');
+  for (let k = 0; k < n; k++) if (!once(k)) throw new Error('wrong result');
   return (performance.now() - start) / 1e3;
 };
-// The first spawns load the module (and register tsx): calibrate on warm ones.
-for (let i = 0; i < 20; i++) time(1);
-const ops = Math.max(1, Math.round(${settings.sampleSeconds} / Math.min(time(10), time(10)) * 10));
+for (let i = 0; i < ${warm}; i++) time(1);
+const ops = Math.max(1, Math.round(${settings.sampleSeconds} / Math.min(time(1), time(1))));
 for (let i = 0; i < ${settings.warmups}; i++) time(ops);
 const seconds = [];
 for (let i = 0; i < ${settings.samples}; i++) seconds.push(time(ops));
@@ -118,9 +64,48 @@ console.log(JSON.stringify({ ops, seconds }));`;
       const env = { ...process.env, NODE_OPTIONS: '' };
       const { stdout } = await run(process.execPath, ['--input-type=module', '-e', script], { env, timeout: 120_000 });
       const { ops, seconds } = JSON.parse(stdout) as { ops: number; seconds: number[] };
-      return summarize('µs/op', ops, seconds);
+      return summarize(metric, ops, seconds);
     },
   };
+}
+
+/** True when dist/ is built; else says which rows are left out. */
+function distBuilt(rows: string): boolean {
+  if (existsSync(fileURLToPath(distIndex))) return true;
+  console.log(`bench: ${rows} left out: ${fileURLToPath(distIndex)} is missing (npm run build)`);
+  return false;
+}
+
+/**
+ * spawn → join on a fresh worker the way a user's program pays it, from the built
+ * package in plain Node. The bench's workers boot through tsx, which costs several
+ * times what loading weft does.
+ */
+export function weftSpawnJoinFromDist(): Case[] {
+  const name = 'weft spawn→join (fresh worker, dist)';
+  if (!distBuilt(`"${name}"`)) return [];
+  // A stack size of its own gives each thread a worker started for it.
+  const setup = `const { Builder } = await import(${JSON.stringify(distIndex.href)});
+const once = () => new Builder().stackSize(4 << 20).spawn((x) => x + 1, 1).join() === 2;`;
+  return [fromDistCase(name, 'ms/op', setup, 1)];
+}
+
+/**
+ * spawn → join of a module thread (`spawn({ module })`) on a warm worker, from the built
+ * package in plain Node: a JavaScript module (the baseline) or a TypeScript one, for
+ * which weft registers tsx in the worker on its first such thread (the first spawns,
+ * which also load the module, are a warm-up here).
+ */
+export function weftModuleThreadsFromDist(): Case[] {
+  if (!distBuilt('module thread rows')) return [];
+  return (['js', 'ts'] as const).map((lang) => {
+    const module = new URL(`../workers/module-job.${lang === 'js' ? 'mjs' : 'ts'}`, import.meta.url);
+    const setup = `const { spawn } = await import(${JSON.stringify(distIndex.href)});
+const module = new URL(${JSON.stringify(module.href)});
+const once = (k) => spawn({ module, export: 'run' }, k).join() === k + 1;`;
+    const name = `weft spawn→join, ${lang === 'js' ? 'JavaScript' : 'TypeScript'} module thread (dist)`;
+    return fromDistCase(name, 'µs/op', setup, 20, lang === 'js');
+  });
 }
 
 const IDLE = 0, PING = 1, PONG = 2, STOP = 3;
