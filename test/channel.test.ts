@@ -272,6 +272,41 @@ describe('single thread', () => {
 });
 
 describe('across threads', () => {
+  // Each side parks often and wakes the other: a side that has just woken the other and
+  // sees no progress parks without spinning, so this is where a lost wake would hang.
+  for (const cap of [1, 2, 8]) {
+    test(`syncChannel(${cap}): sender and receiver that pause at random wake each other, nothing lost or reordered`, { timeout: 120_000 }, () => {
+      const n = 20_000;
+      const [tx, rx] = syncChannel<number>(cap, { codec: codecs.i32 });
+      // A pause of up to 0.2 ms (longer than a waiter spins) every eighth message or so, from a
+      // seeded generator on each side.
+      const pause = (seed: number) => {
+        let s = seed;
+        return (): void => {
+          s = (Math.imul(s, 1103515245) + 12345) >>> 0;
+          if ((s & 7) !== 0) return;
+          const until = performance.now() + ((s >>> 8) % 200) / 1000;
+          while (performance.now() < until);
+        };
+      };
+      const producer = spawn((out: SyncSender<number>, count: number, seed: number) => {
+        let s = seed;
+        for (let k = 0; k < count; k++) {
+          out.send(k);
+          s = (Math.imul(s, 1103515245) + 12345) >>> 0;
+          if ((s & 7) === 0) for (const until = performance.now() + ((s >>> 8) % 200) / 1000; performance.now() < until; );
+        }
+      }, tx, n, 7);
+      const wait = pause(11);
+      for (let k = 0; k < n; k++) {
+        assert.equal(rx.recv(), k);
+        wait();
+      }
+      producer.join();
+      assert.throws(() => rx.recv(), RecvError);
+    });
+  }
+
   for (const [name, make] of all) {
     describe(name, () => {
       test('stress_shared: 8 producers, exact count', () => {
