@@ -39,10 +39,6 @@ const SENDER_GONE = 3;
 const RECEIVER_GONE = 4;
 
 class OneshotCore<T> implements Receivable {
-  wokePeer(): boolean {
-    return false;
-  }
-
   readonly state: number;
   readonly slot: number;
   readonly end: number;
@@ -64,6 +60,11 @@ class OneshotCore<T> implements Receivable {
 
   get i(): Int32Array {
     return heapCovering(this.end).i32;
+  }
+
+  /** A oneshot sender never waits, so a receiver never wakes one. */
+  wokePeer(): boolean {
+    return false;
   }
 
   /** Writes the prepared value and makes it FULL; false if the receiver is gone. */
